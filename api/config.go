@@ -1,0 +1,91 @@
+package api
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config is the API server's configuration.
+type Config struct {
+	// MaxBodyBytes bounds a request body (413 above it). Import streams its
+	// body and is bounded by MaxImportBytes instead.
+	MaxBodyBytes int64
+	// MaxImportBytes bounds an import body; 0 means no bound.
+	MaxImportBytes int64
+	// MaxUpdatesPerWrite bounds the updates (and preconditions) of one write.
+	MaxUpdatesPerWrite int
+	// MaxRelationshipLen bounds one relationship string, in bytes.
+	MaxRelationshipLen int
+	// MaxContextBytes bounds a caveat context (request or relationship), in bytes of JSON.
+	MaxContextBytes int
+	// MaxBulkItems bounds the items of one bulk check.
+	MaxBulkItems int
+	// MaxPageSize bounds the limit of a read or lookup page; it is also the
+	// default page size.
+	MaxPageSize int
+	// ImportBatchSize is how many relationships go into one raft command on import.
+	ImportBatchSize int
+	// MaxInFlight bounds concurrent requests (429 above it); 0 means no bound.
+	MaxInFlight int
+	// RequestTimeout is every request's deadline (504 when it passes).
+	RequestTimeout time.Duration
+	// ClusterID tags consistency tokens.
+	ClusterID string
+	// Auth says who may call what.
+	Auth AuthConfig
+	// Logger receives one line per request; nil means slog.Default().
+	Logger *slog.Logger
+	// Registry receives the API's metrics; nil means a new private registry
+	// (served at /metrics either way).
+	Registry *prometheus.Registry
+}
+
+// DefaultConfig returns a config with production limits. Auth is left empty:
+// callers must choose tokens or explicitly insecure-no-auth.
+func DefaultConfig() Config {
+	return Config{
+		MaxBodyBytes:       4 << 20,
+		MaxImportBytes:     0,
+		MaxUpdatesPerWrite: 1000,
+		MaxRelationshipLen: 8192,
+		MaxContextBytes:    4096,
+		MaxBulkItems:       1000,
+		MaxPageSize:        1000,
+		ImportBatchSize:    1000,
+		MaxInFlight:        1024,
+		RequestTimeout:     10 * time.Second,
+		ClusterID:          "trellis",
+	}
+}
+
+// Validate checks every field and names the first that is wrong.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxBodyBytes < 1024:
+		return fmt.Errorf("api config: MaxBodyBytes is %d; it must be at least 1024", c.MaxBodyBytes)
+	case c.MaxImportBytes < 0:
+		return fmt.Errorf("api config: MaxImportBytes is %d; it must be 0 (no bound) or positive", c.MaxImportBytes)
+	case c.MaxUpdatesPerWrite < 1 || c.MaxUpdatesPerWrite > 100000:
+		return fmt.Errorf("api config: MaxUpdatesPerWrite is %d; it must be between 1 and 100000", c.MaxUpdatesPerWrite)
+	case c.MaxRelationshipLen < 64:
+		return fmt.Errorf("api config: MaxRelationshipLen is %d; it must be at least 64", c.MaxRelationshipLen)
+	case c.MaxContextBytes < 2:
+		return fmt.Errorf("api config: MaxContextBytes is %d; it must be at least 2", c.MaxContextBytes)
+	case c.MaxBulkItems < 1:
+		return fmt.Errorf("api config: MaxBulkItems is %d; it must be at least 1", c.MaxBulkItems)
+	case c.MaxPageSize < 1:
+		return fmt.Errorf("api config: MaxPageSize is %d; it must be at least 1", c.MaxPageSize)
+	case c.ImportBatchSize < 1 || c.ImportBatchSize > c.MaxUpdatesPerWrite:
+		return fmt.Errorf("api config: ImportBatchSize is %d; it must be between 1 and MaxUpdatesPerWrite (%d)", c.ImportBatchSize, c.MaxUpdatesPerWrite)
+	case c.MaxInFlight < 0:
+		return fmt.Errorf("api config: MaxInFlight is %d; it must be 0 (no bound) or positive", c.MaxInFlight)
+	case c.RequestTimeout <= 0:
+		return fmt.Errorf("api config: RequestTimeout is %v; it must be positive", c.RequestTimeout)
+	case c.ClusterID == "":
+		return fmt.Errorf("api config: ClusterID is empty; every node of a cluster must share one")
+	}
+	return c.Auth.Validate()
+}

@@ -1,0 +1,176 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/trellis-authz/trellis/schema"
+	"github.com/trellis-authz/trellis/schema/compile"
+)
+
+// readView is what a read sees: a revision, the store at it, and the schema in
+// force at it (nil when none was written yet).
+type readView struct {
+	rev    uint64
+	snap   Snapshot
+	schema *schema.Schema
+	token  string
+}
+
+// resolve picks the revision a read runs at, per its consistency, and opens
+// the snapshot there.
+func (s *Server) resolve(ctx context.Context, c *Consistency) (*readView, error) {
+	var cons Consistency
+	if c != nil {
+		cons = *c
+	}
+	revs := s.deps.Revisions
+	var rev uint64
+	switch cons.Mode {
+	case "", MinimizeLatency:
+		rev = revs.AppliedRevision()
+	case AtLeastAsFresh:
+		want, err := s.tokens.Decode(cons.Token)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.waitFor(ctx, want); err != nil {
+			return nil, err
+		}
+		rev = max(revs.AppliedRevision(), want)
+	case AtExactSnapshot:
+		want, err := s.tokens.Decode(cons.Token)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.waitFor(ctx, want); err != nil {
+			return nil, err
+		}
+		rev = want
+	case FullyConsistent:
+		idx, err := revs.ReadIndex(ctx)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return nil, fail(ErrDeadlineExceeded, nil, "no read index before the request deadline; the cluster may have no quorum")
+			}
+			return nil, err
+		}
+		if err := s.waitFor(ctx, idx); err != nil {
+			return nil, err
+		}
+		rev = max(revs.AppliedRevision(), idx)
+	default:
+		return nil, fail(ErrInvalidArgument, map[string]any{"field": "consistency"}, "unknown consistency mode %q", cons.Mode)
+	}
+	snap, err := s.deps.Snapshots.Snapshot(rev)
+	if err != nil {
+		return nil, s.snapshotError(rev, err)
+	}
+	v := &readView{rev: rev, snap: snap, token: s.tokens.Encode(rev)}
+	rec, found, err := snap.Schema()
+	if err != nil {
+		snap.Close()
+		return nil, fmt.Errorf("reading the schema at revision %d: %w", rev, err)
+	}
+	if found {
+		sch, err := s.compiled(rec.Text, rec.Hash)
+		if err != nil {
+			snap.Close()
+			return nil, err
+		}
+		v.schema = sch
+	}
+	return v, nil
+}
+
+// waitFor waits until this node has applied rev, bounded by ctx.
+func (s *Server) waitFor(ctx context.Context, rev uint64) error {
+	revs := s.deps.Revisions
+	if revs.AppliedRevision() >= rev {
+		return nil
+	}
+	if err := revs.WaitApplied(ctx, rev); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return fail(ErrDeadlineExceeded, map[string]any{"wanted_revision": rev, "applied_revision": revs.AppliedRevision()},
+				"this node had not applied revision %d by the request deadline (it is at %d); retry, or ask another node", rev, revs.AppliedRevision())
+		}
+		return err
+	}
+	return nil
+}
+
+func (s *Server) snapshotError(rev uint64, err error) error {
+	if isSnapshotExpired(err) {
+		return fail(ErrSnapshotExpired, map[string]any{"revision": rev},
+			"revision %d is older than this node keeps (below the garbage-collection horizon); read at a newer token or with minimize_latency", rev)
+	}
+	return fmt.Errorf("opening a snapshot at revision %d: %w", rev, err)
+}
+
+// compiled returns the compiled form of stored schema text, caching by hash.
+func (s *Server) compiled(text, hash string) (*schema.Schema, error) {
+	s.mu.Lock()
+	sch, ok := s.schemas[hash]
+	s.mu.Unlock()
+	if ok {
+		return sch, nil
+	}
+	sch, errs := compile.CompileText("stored.zed", text)
+	if err := errs.Err(); err != nil || sch == nil {
+		return nil, fmt.Errorf("the stored schema (hash %s) does not compile: %v", hash, err)
+	}
+	s.mu.Lock()
+	if len(s.schemas) > 64 {
+		clear(s.schemas)
+	}
+	s.schemas[hash] = sch
+	s.mu.Unlock()
+	return sch, nil
+}
+
+// latestSchema returns the schema at this node's applied revision, for
+// validating writes; ErrNoSchema when none is stored.
+func (s *Server) latestSchema(ctx context.Context) (*readView, error) {
+	v, err := s.resolve(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if v.schema == nil {
+		v.snap.Close()
+		return nil, fail(ErrNoSchema, nil, "no schema is stored yet; PUT /v1/schema first")
+	}
+	return v, nil
+}
+
+// consistencyFromQuery reads consistency from query parameters for GET
+// routes: consistency=minimize_latency|fully_consistent, at_least_as_fresh=T
+// or at_exact_snapshot=T.
+func consistencyFromQuery(q url.Values) (*Consistency, error) {
+	var c *Consistency
+	set := func(mode, token string) error {
+		if c != nil {
+			return fail(ErrInvalidArgument, map[string]any{"field": "consistency"}, "give one of consistency, at_least_as_fresh and at_exact_snapshot, not several")
+		}
+		c = &Consistency{Mode: mode, Token: token}
+		return nil
+	}
+	if m := q.Get("consistency"); m != "" {
+		if m != MinimizeLatency && m != FullyConsistent {
+			return nil, fail(ErrInvalidArgument, map[string]any{"field": "consistency"},
+				"consistency=%q is unknown; use minimize_latency or fully_consistent, or pass at_least_as_fresh=TOKEN or at_exact_snapshot=TOKEN", m)
+		}
+		if err := set(m, ""); err != nil {
+			return nil, err
+		}
+	}
+	for _, mode := range []string{AtLeastAsFresh, AtExactSnapshot} {
+		if q.Has(mode) {
+			if err := set(mode, q.Get(mode)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return c, nil
+}

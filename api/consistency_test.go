@@ -1,0 +1,95 @@
+package api
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+// TestConsistencyModes runs the consistency guarantees against the real stack.
+func TestConsistencyModes(t *testing.T) {
+	s := newStack(t)
+	s.putSchema(testSchema)
+
+	// A write's token makes a following check see it.
+	t1 := s.write(touch("dataset:claims#reader@user:ana"))
+	if got := s.check("dataset:claims", "read", "user:ana", &Consistency{Mode: AtLeastAsFresh, Token: t1}); got.Result != "allowed" {
+		t.Fatalf("check at_least_as_fresh the grant: got %q, want allowed", got.Result)
+	}
+
+	// The new enemy: after a revoke, a check at least as fresh as the revoke is denied.
+	t2 := s.write(touch("dataset:claims#blocked@user:ana"))
+	got := s.check("dataset:claims", "read", "user:ana", &Consistency{Mode: AtLeastAsFresh, Token: t2})
+	if got.Result != "denied" {
+		t.Fatalf("check at_least_as_fresh the revoke: got %q, want denied", got.Result)
+	}
+	if rev, err := s.srv.tokens.Decode(got.CheckedAt); err != nil || rev < mustRev(t, s, t2) {
+		t.Fatalf("checked_at %q (rev %d, %v) is older than the revoke %q", got.CheckedAt, rev, err, t2)
+	}
+
+	// At the exact earlier snapshot the earlier answer still holds.
+	got = s.check("dataset:claims", "read", "user:ana", &Consistency{Mode: AtExactSnapshot, Token: t1})
+	if got.Result != "allowed" {
+		t.Fatalf("check at_exact_snapshot before the revoke: got %q, want allowed", got.Result)
+	}
+	if got.CheckedAt != t1 {
+		t.Fatalf("at_exact_snapshot checked_at: got %q, want %q", got.CheckedAt, t1)
+	}
+
+	// fully_consistent sees the latest write.
+	if got := s.check("dataset:claims", "read", "user:ana", &Consistency{Mode: FullyConsistent}); got.Result != "denied" {
+		t.Fatalf("fully_consistent check: got %q, want denied", got.Result)
+	}
+	// minimize_latency (default) on a single node has applied everything.
+	if got := s.check("dataset:claims", "read", "user:ana", nil); got.Result != "denied" {
+		t.Fatalf("minimize_latency check: got %q, want denied", got.Result)
+	}
+
+	// A token ahead of the node waits until the request deadline, then 504.
+	short := s.config()
+	short.RequestTimeout = 300 * time.Millisecond
+	short.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
+	fast, err := New(short, s.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahead := s.srv.tokens.Encode(s.node.AppliedRevision() + 1000)
+	for _, mode := range []string{AtLeastAsFresh, AtExactSnapshot} {
+		r := doHandler(t, fast, http.MethodPost, "/v1/check", CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana",
+			Consistency: &Consistency{Mode: mode, Token: ahead}})
+		if r.status != http.StatusGatewayTimeout || r.errorBody(t).Code != "deadline_exceeded" {
+			t.Errorf("%s a token ahead of the node: got %d %s, want 504 deadline_exceeded", mode, r.status, r.body)
+		}
+	}
+
+	// Below the GC horizon: 410.
+	if err := s.store.SetGCHorizon(s.store.AppliedRevision()); err != nil {
+		t.Fatal(err)
+	}
+	r := s.do(http.MethodPost, "/v1/check", s.tokens[RoleReader], CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana",
+		Consistency: &Consistency{Mode: AtExactSnapshot, Token: t1}})
+	if r.status != http.StatusGone || r.errorBody(t).Code != "snapshot_expired" {
+		t.Fatalf("at_exact_snapshot below the GC horizon: got %d %s, want 410 snapshot_expired", r.status, r.body)
+	}
+	// at_least_as_fresh an old token is still fine: it reads at the latest.
+	if got := s.check("dataset:claims", "read", "user:ana", &Consistency{Mode: AtLeastAsFresh, Token: t1}); got.Result != "denied" {
+		t.Fatalf("at_least_as_fresh an expired token: got %q, want denied", got.Result)
+	}
+}
+
+func mustRev(t *testing.T, s *stack, tok string) uint64 {
+	t.Helper()
+	rev, err := s.srv.tokens.Decode(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rev
+}
+
+// doHandler sends one request straight to a server's handler.
+func doHandler(t *testing.T, srv *Server, method, path string, body any) response {
+	t.Helper()
+	hs := newTestHTTP(srv)
+	defer hs.Close()
+	return doURL(t, hs.URL, method, path, "", body)
+}

@@ -1,0 +1,40 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/trellis-authz/trellis/consensus"
+	"github.com/trellis-authz/trellis/storage"
+)
+
+// depErrors maps the sentinel errors of the packages the API calls. httpError
+// consults it after errorTable; keep the two in one place when adding rows.
+var depErrors = []struct {
+	kind error
+	statusCode
+}{
+	{storage.ErrPreconditionFailed, statusCode{http.StatusPreconditionFailed, "precondition_failed"}},
+	{storage.ErrAlreadyExists, statusCode{http.StatusConflict, "already_exists"}},
+	{storage.ErrSnapshotExpired, statusCode{http.StatusGone, "snapshot_expired"}},
+	{storage.ErrRevisionAhead, statusCode{http.StatusGatewayTimeout, "deadline_exceeded"}},
+	{storage.ErrLimitExceeded, statusCode{http.StatusBadRequest, "limit_exceeded"}},
+	{storage.ErrInvalidCursor, statusCode{http.StatusBadRequest, "invalid_cursor"}},
+	{storage.ErrDuplicateUpdate, statusCode{http.StatusBadRequest, "invalid_argument"}},
+	{storage.ErrBatchTooLarge, statusCode{http.StatusRequestEntityTooLarge, "body_too_large"}},
+	{consensus.ErrNotLeader, statusCode{http.StatusServiceUnavailable, "unavailable"}},
+	{consensus.ErrNoLeader, statusCode{http.StatusServiceUnavailable, "unavailable"}},
+	{consensus.ErrLeadershipLost, statusCode{http.StatusServiceUnavailable, "outcome_unknown"}},
+	{consensus.ErrClosed, statusCode{http.StatusServiceUnavailable, "unavailable"}},
+	{consensus.ErrHalted, statusCode{http.StatusServiceUnavailable, "unavailable"}},
+	{consensus.ErrInvalidCommand, statusCode{http.StatusBadRequest, "invalid_argument"}},
+	{consensus.ErrNoSchema, statusCode{http.StatusNotFound, "schema_not_found"}},
+	{consensus.ErrSchemaInvalid, statusCode{http.StatusBadRequest, "invalid_schema"}},
+	{consensus.ErrSchemaViolation, statusCode{http.StatusBadRequest, "schema_violation"}},
+	{consensus.ErrUnsafeSchemaChange, statusCode{http.StatusConflict, "unsafe_schema_change"}},
+	{consensus.ErrIdempotencyKeyReused, statusCode{http.StatusConflict, "idempotency_key_reused"}},
+}
+
+func isSnapshotExpired(err error) bool {
+	return errors.Is(err, storage.ErrSnapshotExpired) || errors.Is(err, ErrSnapshotExpired)
+}

@@ -1,0 +1,147 @@
+package api
+
+import (
+	"context"
+	"iter"
+
+	"github.com/trellis-authz/trellis/engine"
+	"github.com/trellis-authz/trellis/storage"
+	"github.com/trellis-authz/trellis/tuple"
+)
+
+// Revisions is what the API needs of the replication layer to pick a revision
+// for a read. consensus.Node satisfies it.
+type Revisions interface {
+	// AppliedRevision is the newest revision this node has applied.
+	AppliedRevision() uint64
+	// WaitApplied blocks until the node has applied rev or ctx ends.
+	WaitApplied(ctx context.Context, rev uint64) error
+	// ReadIndex returns a revision that a linearizable read must wait for.
+	ReadIndex(ctx context.Context) (uint64, error)
+}
+
+// Snapshot is the store as of one revision. storage.Snapshot satisfies it.
+type Snapshot interface {
+	engine.Reader
+	// Read returns up to limit relationships matching f after cursor, and the
+	// cursor of the next page ("" at the end).
+	Read(ctx context.Context, f tuple.Filter, limit int, cursor string) ([]tuple.Relationship, string, error)
+	// ReadAll yields every relationship matching f.
+	ReadAll(ctx context.Context, f tuple.Filter) iter.Seq2[tuple.Relationship, error]
+	// Schema returns the schema stored at the snapshot's revision; ok is false
+	// when none is.
+	Schema() (rec storage.SchemaRecord, ok bool, err error)
+	// Close releases the snapshot.
+	Close()
+}
+
+// Snapshots opens snapshots. Use SnapshotsOf to adapt a store whose Snapshot
+// method returns a concrete type.
+type Snapshots interface {
+	Snapshot(rev uint64) (Snapshot, error)
+}
+
+// SnapshotsOf adapts a store whose Snapshot returns a concrete snapshot type S
+// (such as *storage.Store) to Snapshots:
+//
+//	api.SnapshotsOf[*storage.Snapshot](store)
+func SnapshotsOf[S Snapshot](src interface {
+	Snapshot(rev uint64) (S, error)
+}) Snapshots {
+	return snapshotsOf[S]{src}
+}
+
+type snapshotsOf[S Snapshot] struct {
+	src interface {
+		Snapshot(rev uint64) (S, error)
+	}
+}
+
+func (s snapshotsOf[S]) Snapshot(rev uint64) (Snapshot, error) {
+	snap, err := s.src.Snapshot(rev)
+	if err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+// Checker answers checks. engine.Engine satisfies it.
+type Checker interface {
+	Check(ctx context.Context, v engine.View, req engine.CheckRequest) (engine.CheckResult, error)
+	CheckBulk(ctx context.Context, v engine.View, reqs []engine.CheckRequest) []engine.BulkResult
+}
+
+// Expander expands permissions into subject trees. engine.Engine satisfies it.
+type Expander interface {
+	Expand(ctx context.Context, v engine.View, resource tuple.ObjectRef, permission string) (*engine.ExpandNode, error)
+}
+
+// Lookuper answers reverse lookups. engine.Engine satisfies it.
+type Lookuper interface {
+	LookupResources(ctx context.Context, v engine.View, req engine.LookupResourcesRequest) (engine.LookupResourcesResult, error)
+	LookupSubjects(ctx context.Context, v engine.View, req engine.LookupSubjectsRequest) (engine.LookupSubjectsResult, error)
+}
+
+// Engine is every query the API serves.
+type Engine interface {
+	Checker
+	Expander
+	Lookuper
+}
+
+// CacheStater reports engine cache counters; the metrics use it when the
+// Engine has it.
+type CacheStater interface {
+	CacheStats() (hits, misses uint64)
+}
+
+// Mutation is one all-or-nothing write, as the API hands it to the Writer.
+type Mutation struct {
+	Updates       []tuple.Update
+	Preconditions []tuple.Precondition
+	// DeleteFilter, when set, deletes up to DeleteLimit matching relationships
+	// (0: no limit; more matches fail the write with ErrLimitExceeded).
+	DeleteFilter *tuple.Filter
+	DeleteLimit  int
+	// Import, when set, touches these relationships (one import chunk).
+	Import []tuple.Relationship
+	// Schema, when set, replaces the stored schema.
+	Schema *storage.SchemaRecord
+	// For the audit log and idempotency.
+	Principal      string
+	Reason         string
+	RequestID      string
+	IdempotencyKey string
+}
+
+// MutationResult says where a write landed.
+type MutationResult struct {
+	Revision uint64
+	Deleted  int
+}
+
+// Writer proposes writes through consensus. Use ConsensusWriter to adapt a
+// consensus node.
+type Writer interface {
+	Write(ctx context.Context, m Mutation) (MutationResult, error)
+}
+
+// NodeStats is what the metrics report about the replication layer.
+type NodeStats struct {
+	State        string // "leader", "follower", "candidate", "shutdown"
+	AppliedIndex uint64
+	CommitIndex  uint64
+	HasLeader    bool
+}
+
+// Deps are the parts the API serves from. Engine, Revisions, Snapshots and
+// Writer are required.
+type Deps struct {
+	Engine    Engine
+	Revisions Revisions
+	Snapshots Snapshots
+	Writer    Writer
+	// Stats reports the node's replication state for /readyz and /metrics.
+	// When nil the node is taken to have a leader.
+	Stats func() NodeStats
+}

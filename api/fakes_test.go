@@ -1,0 +1,215 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/trellis-authz/trellis/consensus"
+	"github.com/trellis-authz/trellis/engine"
+	"github.com/trellis-authz/trellis/storage"
+	"github.com/trellis-authz/trellis/tuple"
+)
+
+// Fakes for the layers under the API, for the paths the real stack cannot
+// reach on demand: internal failures, no leader, overload.
+
+type fakeEngine struct {
+	block chan struct{} // when set, Check waits on it
+	err   error
+}
+
+func (f *fakeEngine) Check(ctx context.Context, v engine.View, r engine.CheckRequest) (engine.CheckResult, error) {
+	if f.block != nil {
+		<-f.block
+	}
+	return engine.CheckResult{Result: engine.Allowed}, f.err
+}
+func (f *fakeEngine) CheckBulk(ctx context.Context, v engine.View, rs []engine.CheckRequest) []engine.BulkResult {
+	return make([]engine.BulkResult, len(rs))
+}
+func (f *fakeEngine) Expand(ctx context.Context, v engine.View, o tuple.ObjectRef, p string) (*engine.ExpandNode, error) {
+	return &engine.ExpandNode{Kind: "nil"}, f.err
+}
+func (f *fakeEngine) LookupResources(ctx context.Context, v engine.View, r engine.LookupResourcesRequest) (engine.LookupResourcesResult, error) {
+	return engine.LookupResourcesResult{}, f.err
+}
+func (f *fakeEngine) LookupSubjects(ctx context.Context, v engine.View, r engine.LookupSubjectsRequest) (engine.LookupSubjectsResult, error) {
+	return engine.LookupSubjectsResult{}, f.err
+}
+
+type fakeRevisions struct {
+	applied uint64
+	readErr error
+}
+
+func (f *fakeRevisions) AppliedRevision() uint64 { return f.applied }
+func (f *fakeRevisions) WaitApplied(ctx context.Context, rev uint64) error {
+	if rev <= f.applied {
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (f *fakeRevisions) ReadIndex(ctx context.Context) (uint64, error) { return f.applied, f.readErr }
+
+type fakeSnapshot struct{ schema string }
+
+func (f fakeSnapshot) Relationship(ctx context.Context, o tuple.ObjectRef, rel string, s tuple.SubjectRef) (tuple.Relationship, bool, error) {
+	return tuple.Relationship{}, false, nil
+}
+func (f fakeSnapshot) Subjects(ctx context.Context, o tuple.ObjectRef, rel, st string) iter.Seq2[tuple.Relationship, error] {
+	return func(func(tuple.Relationship, error) bool) {}
+}
+func (f fakeSnapshot) Resources(ctx context.Context, s tuple.SubjectRef, rt, rel string) iter.Seq2[tuple.Relationship, error] {
+	return func(func(tuple.Relationship, error) bool) {}
+}
+func (f fakeSnapshot) Read(ctx context.Context, fl tuple.Filter, limit int, cursor string) ([]tuple.Relationship, string, error) {
+	return nil, "", nil
+}
+func (f fakeSnapshot) ReadAll(ctx context.Context, fl tuple.Filter) iter.Seq2[tuple.Relationship, error] {
+	return func(func(tuple.Relationship, error) bool) {}
+}
+func (f fakeSnapshot) Schema() (storage.SchemaRecord, bool, error) {
+	if f.schema == "" {
+		return storage.SchemaRecord{}, false, nil
+	}
+	return storage.SchemaRecord{Text: f.schema, Hash: HashToken(f.schema)}, true, nil
+}
+func (f fakeSnapshot) Close() {}
+
+type fakeSnapshots struct{ schema string }
+
+func (f fakeSnapshots) Snapshot(rev uint64) (Snapshot, error) { return fakeSnapshot(f), nil }
+
+type fakeWriter struct{ err error }
+
+func (f fakeWriter) Write(ctx context.Context, m Mutation) (MutationResult, error) {
+	return MutationResult{Revision: 2}, f.err
+}
+
+func fakeServer(t *testing.T, mutate func(*Config, *Deps)) *httptest.Server {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
+	cfg.Logger = testLogger()
+	deps := Deps{Engine: &fakeEngine{}, Revisions: &fakeRevisions{applied: 1}, Snapshots: fakeSnapshots{schema: testSchema}, Writer: fakeWriter{}}
+	if mutate != nil {
+		mutate(&cfg, &deps)
+	}
+	srv, err := New(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return hs
+}
+
+var checkBody = CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana"}
+
+func TestInternalErrorIs500WithoutDetails(t *testing.T) {
+	hs := fakeServer(t, func(c *Config, d *Deps) { d.Engine = &fakeEngine{err: errors.New("disk on fire at /var/secret")} })
+	r := doURL(t, hs.URL, http.MethodPost, "/v1/check", "", checkBody)
+	e := r.errorBody(t)
+	if r.status != 500 || e.Code != "internal" || e.RequestID == "" {
+		t.Fatalf("got %d %s, want 500 internal with a request id", r.status, r.body)
+	}
+	if strings.Contains(string(r.body), "secret") {
+		t.Errorf("the internal cause leaked to the client: %s", r.body)
+	}
+}
+
+func TestDependencyErrorsMap(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*Config, *Deps)
+		path   string
+		body   any
+		status int
+		code   string
+	}{
+		{"no leader for fully_consistent", func(c *Config, d *Deps) {
+			d.Revisions = &fakeRevisions{applied: 1, readErr: fmt.Errorf("%w: %w", consensus.ErrNotLeader, consensus.ErrNoLeader)}
+		}, "/v1/check", CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana", Consistency: &Consistency{Mode: FullyConsistent}}, 503, "unavailable"},
+		{"leadership lost on write", func(c *Config, d *Deps) { d.Writer = fakeWriter{err: consensus.ErrLeadershipLost} },
+			"/v1/relationships/write", WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#reader@user:ana")}}, 503, "outcome_unknown"},
+		{"idempotency key reused", func(c *Config, d *Deps) { d.Writer = fakeWriter{err: consensus.ErrIdempotencyKeyReused} },
+			"/v1/relationships/write", WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#reader@user:ana")}}, 409, "idempotency_key_reused"},
+		{"depth exceeded", func(c *Config, d *Deps) { d.Engine = &fakeEngine{err: engine.ErrDepthExceeded} },
+			"/v1/check", checkBody, 400, "depth_exceeded"},
+		{"no schema", func(c *Config, d *Deps) { d.Snapshots = fakeSnapshots{} },
+			"/v1/relationships/write", WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#reader@user:ana")}}, 404, "schema_not_found"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			hs := fakeServer(t, c.mutate)
+			r := doURL(t, hs.URL, http.MethodPost, c.path, "", c.body)
+			if r.status != c.status || r.errorBody(t).Code != c.code {
+				t.Errorf("got %d %s, want %d %s", r.status, r.body, c.status, c.code)
+			}
+		})
+	}
+}
+
+func TestOverloadIs429(t *testing.T) {
+	block := make(chan struct{})
+	hs := fakeServer(t, func(c *Config, d *Deps) {
+		c.MaxInFlight = 1
+		d.Engine = &fakeEngine{block: block}
+	})
+	done := make(chan response)
+	go func() { done <- doURL(t, hs.URL, http.MethodPost, "/v1/check", "", checkBody) }()
+	// Wait until the first request holds the only slot: the second gets 429.
+	var r response
+	for range 1000 {
+		r = doURL(t, hs.URL, http.MethodGet, "/healthz", "", nil)
+		if r.status == http.StatusTooManyRequests {
+			break
+		}
+	}
+	close(block)
+	if first := <-done; first.status != 200 {
+		t.Errorf("first request: got %d %s, want 200", first.status, first.body)
+	}
+	if r.status != http.StatusTooManyRequests || r.errorBody(t).Code != "overloaded" {
+		t.Errorf("request over the in-flight bound: got %d %s, want 429 overloaded", r.status, r.body)
+	}
+}
+
+func TestRequestIDHonoured(t *testing.T) {
+	hs := fakeServer(t, nil)
+	id := uuid.NewString()
+	req, _ := http.NewRequest(http.MethodGet, hs.URL+"/healthz", nil)
+	req.Header.Set(RequestIDHeader, id)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get(RequestIDHeader); got != id {
+		t.Errorf("valid incoming request id: got %q back, want %q", got, id)
+	}
+	req.Header.Set(RequestIDHeader, "not-a-uuid\nInjected: yes")
+	resp, err = http.DefaultClient.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		if got := resp.Header.Get(RequestIDHeader); got == "" || strings.Contains(got, "not-a-uuid") {
+			t.Errorf("invalid incoming request id: got %q back, want a fresh UUID", got)
+		}
+	}
+}
+
+func TestReadyzWithoutLeader(t *testing.T) {
+	hs := fakeServer(t, func(c *Config, d *Deps) { d.Stats = func() NodeStats { return NodeStats{State: "Candidate"} } })
+	if r := doURL(t, hs.URL, http.MethodGet, "/readyz", "", nil); r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "leader") {
+		t.Errorf("readyz without a leader: got %d %s, want 503 naming the leader", r.status, r.body)
+	}
+}

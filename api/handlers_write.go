@@ -1,0 +1,371 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/trellis-authz/trellis/schema"
+	"github.com/trellis-authz/trellis/schema/compile"
+	"github.com/trellis-authz/trellis/storage"
+	"github.com/trellis-authz/trellis/tuple"
+)
+
+// parseRelationship parses and bounds one relationship string.
+func (s *Server) parseRelationship(field, v string) (tuple.Relationship, error) {
+	if v == "" {
+		return tuple.Relationship{}, argErr(field, "%s is empty; write resource_type:id#relation@subject_type:id", field)
+	}
+	if len(v) > s.cfg.MaxRelationshipLen {
+		return tuple.Relationship{}, argErr(field, "%s is %d bytes; at most %d are allowed", field, len(v), s.cfg.MaxRelationshipLen)
+	}
+	r, err := tuple.Parse(v)
+	if err != nil {
+		var te *tuple.Error
+		if errors.As(err, &te) && strings.HasPrefix(te.Part, "caveat context") {
+			return r, fail(ErrInvalidContext, map[string]any{"field": field}, "%s: %v", field, err)
+		}
+		return r, argErr(field, "%s: %v", field, err)
+	}
+	return r, nil
+}
+
+func (s *Server) mutationMeta(c echo.Context, m *Mutation, reason, key string) error {
+	if err := checkReason(reason); err != nil {
+		return err
+	}
+	if err := checkIdempotencyKey(key); err != nil {
+		return err
+	}
+	m.Principal = principalOf(c).Name
+	m.Reason = reason
+	m.IdempotencyKey = key
+	m.RequestID = requestID(c)
+	return nil
+}
+
+func (s *Server) handleWrite(c echo.Context) error {
+	var in WriteRelationshipsRequest
+	if err := s.decode(c, &in); err != nil {
+		return err
+	}
+	if len(in.Updates) == 0 {
+		return argErr("updates", "updates is empty; send at least one {\"op\": ..., \"relationship\": ...}")
+	}
+	if n := len(in.Updates) + len(in.Preconditions); n > s.cfg.MaxUpdatesPerWrite {
+		return fail(ErrTooManyUpdates, map[string]any{"field": "updates", "limit": s.cfg.MaxUpdatesPerWrite},
+			"the write has %d updates and preconditions; at most %d are allowed (split it, or use /v1/relationships/import)", n, s.cfg.MaxUpdatesPerWrite)
+	}
+	var m Mutation
+	if err := s.mutationMeta(c, &m, in.Reason, in.IdempotencyKey); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	v, err := s.latestSchema(ctx)
+	if err != nil {
+		return err
+	}
+	defer v.snap.Close()
+	seen := make(map[string]int, len(in.Updates))
+	for i, u := range in.Updates {
+		field := fmt.Sprintf("updates[%d]", i)
+		op, err := tuple.ParseOp(u.Op)
+		if err != nil {
+			return argErr(field+".op", "%s.op: %v", field, err)
+		}
+		r, err := s.parseRelationship(field+".relationship", u.Relationship)
+		if err != nil {
+			return err
+		}
+		if j, dup := seen[r.Key()]; dup {
+			return argErr(field, "updates[%d] and updates[%d] both change %s; name each relationship once per write", j, i, r.Key())
+		}
+		seen[r.Key()] = i
+		if op == tuple.OpDelete {
+			if err := schemaMember(v.schema, field+".relationship", r.Resource.Type, r.Relation); err != nil {
+				return err
+			}
+		} else if err := s.validateRelationship(v.schema, field+".relationship", r); err != nil {
+			return err
+		}
+		m.Updates = append(m.Updates, tuple.Update{Op: op, Relationship: r})
+	}
+	for i, p := range in.Preconditions {
+		field := fmt.Sprintf("preconditions[%d]", i)
+		op, err := tuple.ParsePreconditionOp(p.Op)
+		if err != nil {
+			return argErr(field+".op", "%s.op: %v", field, err)
+		}
+		if err := validateFilter(v.schema, field+".filter", p.Filter); err != nil {
+			return err
+		}
+		m.Preconditions = append(m.Preconditions, tuple.Precondition{Op: op, Filter: p.Filter})
+	}
+	res, err := s.deps.Writer.Write(ctx, m)
+	if err != nil {
+		return s.writeError(err)
+	}
+	return ok(c, WriteResponse{WrittenAt: s.tokens.Encode(res.Revision)})
+}
+
+// writeError adds advice to the errors a write can meet.
+func (s *Server) writeError(err error) error {
+	var re *requestError
+	if errors.As(err, &re) {
+		return err
+	}
+	status, body := httpError(err)
+	switch body.Code {
+	case "already_exists":
+		return fail(err, nil, "%v; use op \"touch\" to write it whether or not it exists", err)
+	case "precondition_failed":
+		return fail(err, nil, "%v; nothing was written", err)
+	case "outcome_unknown":
+		return fail(err, nil, "%v; retry with the same idempotency_key", err)
+	}
+	if status == http.StatusGatewayTimeout {
+		return fail(ErrDeadlineExceeded, nil, "the write did not commit before the request deadline; its outcome is unknown, retry with the same idempotency_key")
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fail(ErrDeadlineExceeded, nil, "the write did not commit before the request deadline; its outcome is unknown, retry with the same idempotency_key")
+	}
+	return err
+}
+
+func (s *Server) handleDelete(c echo.Context) error {
+	var in DeleteRelationshipsRequest
+	if err := s.decode(c, &in); err != nil {
+		return err
+	}
+	if in.Limit < 0 {
+		return argErr("limit", "limit is %d; use 0 for no limit or a positive bound", in.Limit)
+	}
+	var m Mutation
+	if err := s.mutationMeta(c, &m, in.Reason, in.IdempotencyKey); err != nil {
+		return err
+	}
+	if err := validateFilter(nil, "filter", in.Filter); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	v, err := s.latestSchema(ctx)
+	if err != nil {
+		return err
+	}
+	defer v.snap.Close()
+	if err := validateFilter(v.schema, "filter", in.Filter); err != nil {
+		return err
+	}
+	f := in.Filter
+	m.DeleteFilter, m.DeleteLimit = &f, in.Limit
+	res, err := s.deps.Writer.Write(ctx, m)
+	if err != nil {
+		if errors.Is(err, storage.ErrLimitExceeded) || errors.Is(err, ErrLimitExceeded) {
+			return fail(err, map[string]any{"limit": in.Limit}, "more than %d relationships match %s; nothing was deleted (raise limit or narrow the filter)", in.Limit, in.Filter)
+		}
+		return s.writeError(err)
+	}
+	return ok(c, DeleteRelationshipsResponse{WrittenAt: s.tokens.Encode(res.Revision), Deleted: res.Deleted})
+}
+
+// handleImport streams NDJSON lines and writes them in chunks of
+// ImportBatchSize, each one raft command that touches its relationships (so a
+// retried chunk changes nothing). Each chunk's idempotency key is derived from
+// the request's, so retrying a whole import with the same key is safe.
+func (s *Server) handleImport(c echo.Context) error {
+	q := c.QueryParams()
+	var meta Mutation
+	if err := s.mutationMeta(c, &meta, q.Get("reason"), q.Get("idempotency_key")); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	v, err := s.latestSchema(ctx)
+	if err != nil {
+		return err
+	}
+	defer v.snap.Close()
+	sc := bufio.NewScanner(c.Request().Body)
+	sc.Buffer(make([]byte, 0, 64<<10), s.cfg.MaxRelationshipLen+64)
+	var (
+		chunk    []tuple.Relationship
+		seen     = map[string]int{}
+		imported int
+		lastRev  = v.rev
+		line     int
+		chunkNo  int
+	)
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		m := meta
+		m.Import = chunk
+		if meta.IdempotencyKey != "" {
+			base := uuid.MustParse(meta.IdempotencyKey)
+			m.IdempotencyKey = uuid.NewSHA1(base, fmt.Appendf(nil, "chunk-%d", chunkNo)).String()
+		}
+		wctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+		res, err := s.deps.Writer.Write(wctx, m)
+		cancel()
+		if err != nil {
+			return err
+		}
+		imported += len(chunk)
+		lastRev = res.Revision
+		chunk, chunkNo = nil, chunkNo+1
+		clear(seen)
+		return nil
+	}
+	partial := func(err error) error {
+		status, body := httpError(err)
+		if status == http.StatusInternalServerError {
+			return err
+		}
+		d := map[string]any{"imported": imported, "line": line}
+		for k, x := range body.Details {
+			d[k] = x
+		}
+		return fail(err, d, "line %d: %s (the %d relationships before this chunk were imported; fix the line and import again, the retry is safe)", line, body.Message, imported)
+	}
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		text := string(b)
+		if b[0] == '{' {
+			var l ExportLine
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&l); err != nil {
+				return partial(fail(ErrInvalidJSON, nil, "not a {\"relationship\": \"...\"} object: %v", err))
+			}
+			text = l.Relationship
+		}
+		r, err := s.parseRelationship("relationship", text)
+		if err != nil {
+			return partial(err)
+		}
+		if err := s.validateRelationship(v.schema, "relationship", r); err != nil {
+			return partial(err)
+		}
+		if j, dup := seen[r.Key()]; dup {
+			return partial(argErr("relationship", "%s repeats line %d of the same chunk", r.Key(), j))
+		}
+		seen[r.Key()] = line
+		chunk = append(chunk, r)
+		if len(chunk) >= s.cfg.ImportBatchSize {
+			if err := flush(); err != nil {
+				return partial(s.writeError(err))
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return partial(fail(ErrBodyTooLarge, map[string]any{"limit_bytes": mbe.Limit}, "import body is larger than %d bytes", mbe.Limit))
+		}
+		if errors.Is(err, bufio.ErrTooLong) {
+			line++
+			return partial(argErr("relationship", "line is longer than %d bytes", s.cfg.MaxRelationshipLen))
+		}
+		return partial(fail(ErrInvalidArgument, nil, "reading the body: %v", err))
+	}
+	if err := flush(); err != nil {
+		return partial(s.writeError(err))
+	}
+	return ok(c, ImportResponse{WrittenAt: s.tokens.Encode(lastRev), Imported: imported})
+}
+
+// compileSchema compiles proposed schema text into a schema and its warnings,
+// or an ErrInvalidSchema error listing every problem with its position.
+func compileSchema(text string) (*schema.Schema, []string, error) {
+	if strings.TrimSpace(text) == "" {
+		return nil, nil, argErr("schema", "schema is empty; send the schema text")
+	}
+	sch, errs := compile.CompileText("schema.zed", text)
+	var warnings []string
+	var problems []map[string]any
+	for _, e := range errs {
+		if e.Severity == 1 {
+			warnings = append(warnings, e.Error())
+			continue
+		}
+		problems = append(problems, map[string]any{"line": e.Pos.Line, "column": e.Pos.Col, "message": e.Msg})
+	}
+	if errs.Err() != nil || sch == nil {
+		return nil, warnings, fail(ErrInvalidSchema, map[string]any{"errors": problems}, "schema does not compile:\n%v", errs.Err())
+	}
+	return sch, warnings, nil
+}
+
+func (s *Server) handlePutSchema(c echo.Context) error {
+	var in WriteSchemaRequest
+	if err := s.decode(c, &in); err != nil {
+		return err
+	}
+	var m Mutation
+	if err := s.mutationMeta(c, &m, in.Reason, in.IdempotencyKey); err != nil {
+		return err
+	}
+	next, warnings, err := compileSchema(in.Schema)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	v, err := s.resolve(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer v.snap.Close()
+	if v.schema != nil {
+		removed := removals(v.schema, next)
+		var inUse []string
+		for _, r := range removed {
+			used, err := r.used(ctx, v.snap)
+			if err != nil {
+				return err
+			}
+			if used {
+				inUse = append(inUse, r.name)
+			}
+		}
+		if len(inUse) > 0 {
+			return fail(ErrUnsafeSchemaChange, map[string]any{"in_use": inUse},
+				"the new schema removes %s, which relationships still use; delete those relationships first (POST /v1/relationships/delete), then apply the schema",
+				strings.Join(inUse, ", "))
+		}
+	}
+	m.Schema = &storage.SchemaRecord{Text: next.Text, Hash: next.Hash}
+	res, err := s.deps.Writer.Write(ctx, m)
+	if err != nil {
+		return s.writeError(err)
+	}
+	return ok(c, WriteSchemaResponse{WrittenAt: s.tokens.Encode(res.Revision), Hash: next.Hash, Warnings: warnings})
+}
+
+func (s *Server) handleDiffSchema(c echo.Context) error {
+	var in DiffSchemaRequest
+	if err := s.decode(c, &in); err != nil {
+		return err
+	}
+	next, warnings, err := compileSchema(in.Schema)
+	if err != nil {
+		return err
+	}
+	v, err := s.resolve(c.Request().Context(), nil)
+	if err != nil {
+		return err
+	}
+	defer v.snap.Close()
+	return ok(c, DiffSchemaResponse{Changes: diffSchemas(v.schema, next), Warnings: warnings, ReadAt: v.token})
+}

@@ -1,0 +1,331 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/trellis-authz/trellis/schema"
+)
+
+// RequestIDHeader carries the request id in both directions.
+const RequestIDHeader = "X-Request-Id"
+
+// ReadAtHeader carries the read token of a streamed answer (export).
+const ReadAtHeader = "Trellis-Read-At"
+
+// Route is one endpoint: what it does, who may call it, and the shapes of its
+// request and response, from which the OpenAPI document is generated.
+type Route struct {
+	Method  string
+	Path    string
+	Summary string
+	// Role is the least role allowed to call it; "" means no authentication
+	// (health, metrics, the OpenAPI document).
+	Role Role
+	// Request and Response are zero values of the JSON body types (nil: none).
+	Request  any
+	Response any
+	// Example is an example request body (for POST and PUT).
+	Example any
+	// StreamIn and StreamOut name the content type of a streamed body.
+	StreamIn  string
+	StreamOut string
+	// Query lists the query parameters.
+	Query []QueryParam
+	// NoTimeout exempts streaming routes from the request deadline.
+	NoTimeout bool
+	Handler   echo.HandlerFunc
+}
+
+// QueryParam documents one query parameter.
+type QueryParam struct {
+	Name, Description string
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg      Config
+	deps     Deps
+	e        *echo.Echo
+	tokens   Tokens
+	auth     *authenticator
+	log      *slog.Logger
+	metrics  *metrics
+	inflight chan struct{}
+
+	mu      sync.Mutex
+	routes  []Route
+	schemas map[string]*schema.Schema // compiled schemas by hash
+}
+
+// New builds a server. It validates cfg and checks that the required
+// dependencies are present.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	switch {
+	case deps.Engine == nil:
+		return nil, errors.New("api: Deps.Engine is nil")
+	case deps.Revisions == nil:
+		return nil, errors.New("api: Deps.Revisions is nil")
+	case deps.Snapshots == nil:
+		return nil, errors.New("api: Deps.Snapshots is nil")
+	case deps.Writer == nil:
+		return nil, errors.New("api: Deps.Writer is nil")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s := &Server{
+		cfg:     cfg,
+		deps:    deps,
+		e:       echo.New(),
+		tokens:  NewTokens(cfg.ClusterID),
+		auth:    newAuthenticator(cfg.Auth),
+		log:     log,
+		schemas: map[string]*schema.Schema{},
+	}
+	if cfg.MaxInFlight > 0 {
+		s.inflight = make(chan struct{}, cfg.MaxInFlight)
+	}
+	m, err := newMetrics(reg, deps)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	s.e.HideBanner = true
+	s.e.HidePort = true
+	s.e.HTTPErrorHandler = s.handleEchoError
+	s.e.Use(s.requestMiddleware)
+	for _, r := range s.coreRoutes() {
+		s.Handle(r)
+	}
+	s.Handle(Route{Method: http.MethodGet, Path: "/metrics", Summary: "Prometheus metrics",
+		StreamOut: "text/plain",
+		Handler:   echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))})
+	s.Handle(Route{Method: http.MethodGet, Path: "/openapi.json", Summary: "This API's OpenAPI 3 document",
+		Handler: s.handleOpenAPI})
+	return s, nil
+}
+
+// Handler returns the HTTP handler serving every route.
+func (s *Server) Handler() http.Handler { return s.e }
+
+// Tokens returns the server's consistency-token codec.
+func (s *Server) Tokens() Tokens { return s.tokens }
+
+// Handle registers a route: authentication for its role, the request deadline,
+// the body limit and the OpenAPI entry. Later packages (audit, cluster, watch)
+// add their endpoints with it.
+func (s *Server) Handle(r Route) {
+	s.mu.Lock()
+	s.routes = append(s.routes, r)
+	s.mu.Unlock()
+	h := r.Handler
+	route := r
+	s.e.Add(r.Method, r.Path, func(c echo.Context) error {
+		if route.Role != "" {
+			p, err := s.auth.authenticate(c.Request().Header.Get(echo.HeaderAuthorization))
+			if err != nil {
+				return err
+			}
+			if !p.Role.Allows(route.Role) {
+				return fail(ErrForbidden, map[string]any{"principal": p.Name, "role": string(p.Role), "required_role": string(route.Role)},
+					"principal %q has role %q; %s %s needs role %q or higher", p.Name, p.Role, route.Method, route.Path, route.Role)
+			}
+			c.Set(ctxPrincipal, p)
+		}
+		req := c.Request()
+		if !route.NoTimeout {
+			ctx, cancel := context.WithTimeout(req.Context(), s.cfg.RequestTimeout)
+			defer cancel()
+			req = req.WithContext(ctx)
+		}
+		if route.StreamIn == "" && req.Body != nil {
+			req.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.MaxBodyBytes)
+		} else if s.cfg.MaxImportBytes > 0 && req.Body != nil {
+			req.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.MaxImportBytes)
+		}
+		c.SetRequest(req)
+		return h(c)
+	})
+}
+
+// Routes returns every registered route.
+func (s *Server) Routes() []Route {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Route(nil), s.routes...)
+}
+
+const (
+	ctxPrincipal = "trellis.principal"
+	ctxRequestID = "trellis.request_id"
+	ctxErrorCode = "trellis.error_code"
+)
+
+func requestID(c echo.Context) string {
+	id, _ := c.Get(ctxRequestID).(string)
+	return id
+}
+
+func principalOf(c echo.Context) principal {
+	p, _ := c.Get(ctxPrincipal).(principal)
+	return p
+}
+
+// requestMiddleware assigns the request id, bounds concurrency, and logs and
+// counts every request.
+func (s *Server) requestMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		id := c.Request().Header.Get(RequestIDHeader)
+		if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+			id = uuid.NewString()
+		}
+		c.Set(ctxRequestID, id)
+		c.Response().Header().Set(RequestIDHeader, id)
+		var err error
+		if s.inflight != nil {
+			select {
+			case s.inflight <- struct{}{}:
+				defer func() { <-s.inflight }()
+				err = next(c)
+			default:
+				err = fail(ErrOverloaded, nil, "too many requests in flight (%d); retry with backoff", s.cfg.MaxInFlight)
+			}
+		} else {
+			err = next(c)
+		}
+		if err != nil {
+			s.handleEchoError(err, c)
+		}
+		status := c.Response().Status
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		s.metrics.observe(route, c.Request().Method, status, time.Since(start))
+		attrs := []any{
+			slog.String("request_id", id),
+			slog.String("method", c.Request().Method),
+			slog.String("route", route),
+			slog.Int("status", status),
+			slog.Duration("duration", time.Since(start)),
+		}
+		if p := principalOf(c); p.Name != "" {
+			attrs = append(attrs, slog.String("principal", p.Name))
+		}
+		if code, _ := c.Get(ctxErrorCode).(string); code != "" {
+			attrs = append(attrs, slog.String("error_code", code))
+		}
+		s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", toAttrs(attrs)...)
+		return nil
+	}
+}
+
+func toAttrs(a []any) []slog.Attr {
+	out := make([]slog.Attr, 0, len(a))
+	for _, x := range a {
+		out = append(out, x.(slog.Attr))
+	}
+	return out
+}
+
+// handleEchoError writes err as a JSON error body, unless a response was
+// already started.
+func (s *Server) handleEchoError(err error, c echo.Context) {
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		switch he.Code {
+		case http.StatusNotFound:
+			err = fail(ErrNotFound, nil, "no route %s %s; see /openapi.json for the routes", c.Request().Method, c.Request().URL.Path)
+		case http.StatusMethodNotAllowed:
+			err = fail(ErrMethodNotAllowed, nil, "method %s is not allowed on %s; see /openapi.json", c.Request().Method, c.Request().URL.Path)
+		case http.StatusRequestEntityTooLarge:
+			err = fail(ErrBodyTooLarge, nil, "request body is larger than %d bytes", s.cfg.MaxBodyBytes)
+		}
+	}
+	status, body := httpError(err)
+	body.RequestID = requestID(c)
+	c.Set(ctxErrorCode, body.Code)
+	if status == http.StatusInternalServerError {
+		s.log.Error("internal error", slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
+	}
+	if c.Response().Committed {
+		return
+	}
+	_ = c.JSON(status, ErrorResponse{Error: body})
+}
+
+// decode reads a JSON body into v, strictly: unknown fields and trailing data
+// are errors, and an oversized body is ErrBodyTooLarge.
+func (s *Server) decode(c echo.Context, v any) error {
+	body := c.Request().Body
+	if body == nil {
+		return fail(ErrInvalidJSON, nil, "request body is empty; send a JSON object")
+	}
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return s.jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return s.jsonError(err)
+		}
+		return fail(ErrInvalidJSON, nil, "unexpected data after the JSON object; send exactly one object")
+	}
+	return nil
+}
+
+func (s *Server) jsonError(err error) error {
+	var mbe *http.MaxBytesError
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &mbe):
+		return fail(ErrBodyTooLarge, map[string]any{"limit_bytes": mbe.Limit},
+			"request body is larger than %d bytes; split the request (or stream relationships to /v1/relationships/import)", mbe.Limit)
+	case errors.Is(err, io.EOF):
+		return fail(ErrInvalidJSON, nil, "request body is empty; send a JSON object")
+	case errors.As(err, &se):
+		return fail(ErrInvalidJSON, map[string]any{"offset": se.Offset}, "malformed JSON at byte %d: %v", se.Offset, se)
+	case errors.As(err, &te):
+		return fail(ErrInvalidJSON, map[string]any{"field": te.Field}, "field %q must be %s, not JSON %s", te.Field, te.Type, te.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return fail(ErrInvalidJSON, nil, "%s; see /openapi.json for this endpoint's fields", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return fail(ErrInvalidJSON, nil, "malformed JSON: %v", err)
+}
+
+// ok writes a 200 JSON answer.
+func ok(c echo.Context, v any) error { return c.JSON(http.StatusOK, v) }
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
+}

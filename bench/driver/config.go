@@ -1,0 +1,140 @@
+package driver
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/trellis-authz/trellis/bench/workload"
+)
+
+// Sentinel errors of the driver.
+var (
+	// ErrInvalidConfig: a Config field is missing or out of range.
+	ErrInvalidConfig = errors.New("invalid driver config")
+	// ErrBadQueryFile: a line of the query file is not a query.
+	ErrBadQueryFile = errors.New("bad query file")
+)
+
+// Modes of a run.
+const (
+	ModeCheck = "check" // replay the query file
+	ModeNoop  = "noop"  // GET NoopPath: the server's HTTP ceiling
+)
+
+// MaxDuration bounds a run: the driver always stops by itself.
+const MaxDuration = 24 * time.Hour
+
+// Config describes one run.
+type Config struct {
+	// Endpoint is the node's base URL, e.g. http://127.0.0.1:8080.
+	Endpoint string `json:"endpoint"`
+	// Token is sent as "Authorization: Bearer TOKEN" when not empty.
+	Token string `json:"-"`
+	// Mode is ModeCheck or ModeNoop.
+	Mode string `json:"mode"`
+	// NoopPath is what ModeNoop requests with GET.
+	NoopPath string `json:"noop_path,omitempty"`
+	// Queries are replayed in order, round robin, by all clients (ModeCheck).
+	Queries []workload.Query `json:"-"`
+	// Clients is the number of concurrent keep-alive clients.
+	Clients int `json:"clients"`
+	// Duration bounds the run (required, at most MaxDuration).
+	Duration time.Duration `json:"duration"`
+	// MaxRequests stops the run after this many queries (0: no bound).
+	MaxRequests int64 `json:"max_requests,omitempty"`
+	// RequestTimeout bounds one HTTP request.
+	RequestTimeout time.Duration `json:"request_timeout"`
+	// Consistency, when set, is sent with every read: "minimize_latency" or
+	// "fully_consistent".
+	Consistency string `json:"consistency,omitempty"`
+	// LookupLimit is the page size of lookups; the driver follows cursors.
+	LookupLimit int `json:"lookup_limit"`
+
+	// WriteRate is the write mix in writes per second (0: no writes). Each
+	// write touches or deletes one relationship of WritePool, cycling: the
+	// first pass touches every relationship, the second deletes them, ...
+	WriteRate float64 `json:"write_rate,omitempty"`
+	// WritePool holds the relationships of the write mix (workload writes.txt).
+	WritePool []string `json:"-"`
+	// WriteClients is the number of concurrent writers.
+	WriteClients int `json:"write_clients,omitempty"`
+
+	// MaxMismatchExamples bounds the mismatches listed in the report.
+	MaxMismatchExamples int `json:"-"`
+	// Logger receives progress; nil discards.
+	Logger *slog.Logger `json:"-"`
+}
+
+// DefaultConfig returns a 10-second check run with 16 clients against a local
+// node.
+func DefaultConfig() Config {
+	return Config{
+		Endpoint:            "http://127.0.0.1:8080",
+		Mode:                ModeCheck,
+		NoopPath:            "/healthz",
+		Clients:             16,
+		Duration:            10 * time.Second,
+		RequestTimeout:      10 * time.Second,
+		LookupLimit:         1000,
+		WriteClients:        4,
+		MaxMismatchExamples: 20,
+	}
+}
+
+// Validate checks the config and names the field at fault.
+func (c Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	u, err := url.Parse(c.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad("Endpoint %q is not an http(s) URL such as http://127.0.0.1:8080", c.Endpoint)
+	}
+	switch c.Mode {
+	case ModeCheck:
+		if len(c.Queries) == 0 {
+			return bad("Queries is empty; load a query file made by the workload generator (queries.ndjson)")
+		}
+	case ModeNoop:
+		if c.NoopPath == "" || c.NoopPath[0] != '/' {
+			return bad("NoopPath %q must start with '/', e.g. /healthz", c.NoopPath)
+		}
+	default:
+		return bad("Mode %q is unknown; use %q or %q", c.Mode, ModeCheck, ModeNoop)
+	}
+	if c.Clients < 1 || c.Clients > 10000 {
+		return bad("Clients is %d; it must be between 1 and 10000", c.Clients)
+	}
+	if c.Duration <= 0 || c.Duration > MaxDuration {
+		return bad("Duration is %s; it must be above 0 and at most %s", c.Duration, MaxDuration)
+	}
+	if c.MaxRequests < 0 {
+		return bad("MaxRequests is %d; it must be 0 (no bound) or more", c.MaxRequests)
+	}
+	if c.RequestTimeout <= 0 {
+		return bad("RequestTimeout is %s; it must be above 0", c.RequestTimeout)
+	}
+	switch c.Consistency {
+	case "", "minimize_latency", "fully_consistent":
+	default:
+		return bad("Consistency %q is unknown; use minimize_latency or fully_consistent", c.Consistency)
+	}
+	if c.LookupLimit < 1 {
+		return bad("LookupLimit is %d; it must be at least 1", c.LookupLimit)
+	}
+	if c.WriteRate < 0 || c.WriteRate > 100000 {
+		return bad("WriteRate is %g; it must be between 0 and 100000 writes per second", c.WriteRate)
+	}
+	if c.WriteRate > 0 {
+		if len(c.WritePool) == 0 {
+			return bad("WriteRate is %g but WritePool is empty; load the workload's writes.txt", c.WriteRate)
+		}
+		if c.WriteClients < 1 || c.WriteClients > 1000 {
+			return bad("WriteClients is %d; it must be between 1 and 1000", c.WriteClients)
+		}
+	}
+	return nil
+}

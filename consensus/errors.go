@@ -1,0 +1,43 @@
+package consensus
+
+import "errors"
+
+// Sentinel errors. Errors returned by Node.Write wrap one of these, or an error
+// of package storage (storage.ErrPreconditionFailed, storage.ErrAlreadyExists,
+// storage.ErrLimitExceeded), or an error of package schema, so that the API layer
+// can map them with errors.Is.
+var (
+	// ErrNotLeader is returned by leader-only operations on a follower; Leader
+	// names the node to ask instead.
+	ErrNotLeader = errors.New("node is not the leader")
+	// ErrLeadershipLost means the node lost leadership while a write was in
+	// flight: its outcome is unknown. Retry with the same idempotency key.
+	ErrLeadershipLost = errors.New("leadership lost while committing; outcome unknown")
+	// ErrNoLeader is returned when the cluster has no known leader.
+	ErrNoLeader = errors.New("cluster has no leader")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("consensus node is closed")
+	// ErrInvalidCommand is returned for a command that cannot be encoded or
+	// decoded (malformed relationship, missing field).
+	ErrInvalidCommand = errors.New("invalid command")
+	// ErrUnknownCommand is the fatal error for a log entry whose command type
+	// this binary does not know. The FSM halts rather than skip it.
+	ErrUnknownCommand = errors.New("unknown command type")
+	// ErrHalted is returned by every apply after a fatal apply error: the node
+	// stopped applying so that it cannot diverge from its peers.
+	ErrHalted = errors.New("state machine halted after a fatal error")
+	// ErrNoSchema rejects relationship writes before any schema was written.
+	ErrNoSchema = errors.New("no schema has been written yet")
+	// ErrSchemaInvalid rejects a schema write whose text does not compile.
+	ErrSchemaInvalid = errors.New("schema is invalid")
+	// ErrSchemaViolation rejects a relationship the schema in force does not
+	// allow; the error also wraps the schema package's finer sentinel
+	// (schema.ErrUnknownType, schema.ErrSubjectNotAllowed, ...).
+	ErrSchemaViolation = errors.New("relationship not allowed by the schema")
+	// ErrUnsafeSchemaChange rejects a schema write that would remove a type or
+	// relation that still has relationships.
+	ErrUnsafeSchemaChange = errors.New("unsafe schema change")
+	// ErrIdempotencyKeyReused rejects a request that reuses an idempotency key
+	// of a different request within the idempotency window.
+	ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different request")
+)

@@ -1,0 +1,442 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/trellis-authz/trellis/schema"
+	"github.com/trellis-authz/trellis/tuple"
+)
+
+// Check answers whether req.Subject has req.Permission on req.Resource.
+func (e *Engine) Check(ctx context.Context, v View, req CheckRequest) (CheckResult, error) {
+	if err := checkView(v); err != nil {
+		return CheckResult{}, err
+	}
+	if err := validateCheck(v.Schema, req); err != nil {
+		return CheckResult{}, err
+	}
+	q := e.newQuery(v, req.Context, req.Explain)
+	o, err := q.check(ctx, req.Resource, req.Permission, req.Subject, 0, nil)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	return o.result(), nil
+}
+
+func validateCheck(s *schema.Schema, req CheckRequest) error {
+	if err := checkPermission(s, req.Resource.Type, req.Permission, "resource"); err != nil {
+		return err
+	}
+	return checkSubject(s, req.Subject)
+}
+
+func (o outcome) result() CheckResult {
+	r := CheckResult{Result: o.res, Trace: o.trace}
+	if o.res == Conditional {
+		r.MissingContext = o.missing
+	}
+	if !o.exp.IsZero() {
+		t := o.exp
+		r.ExpiresAt = &t
+	}
+	return r
+}
+
+// pathNode is one step of the current evaluation path; the subject is the same
+// along a path, so (resource, relation) identifies a sub-problem on it.
+type pathNode struct {
+	resource tuple.ObjectRef
+	relation string
+	parent   *pathNode
+}
+
+func (p *pathNode) contains(res tuple.ObjectRef, rel string) bool {
+	for ; p != nil; p = p.parent {
+		if p.relation == rel && p.resource == res {
+			return true
+		}
+	}
+	return false
+}
+
+// check evaluates subj on res#rel. depth counts the steps taken so far.
+func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj tuple.SubjectRef, depth int, path *pathNode) (outcome, error) {
+	if err := ctx.Err(); err != nil {
+		return outcome{}, err
+	}
+	// A subject set always has its own relation.
+	if subj.Relation == rel && subj.ID == res.ID && subj.Type == res.Type {
+		o := allowed
+		if q.explain {
+			o.trace = q.node("check", res, rel, subj, o)
+			o.trace.Detail = map[string]string{"reason": "the subject is this subject set"}
+		}
+		return o, nil
+	}
+	if false && path.contains(res, rel) {
+		// A cycle adds nothing a shorter path does not: cut it, and keep the
+		// results that depended on the cut out of the cache.
+		o := outcome{res: Denied, cut: true}
+		if q.explain {
+			o.trace = q.node("check", res, rel, subj, o)
+			o.trace.Detail = map[string]string{"reason": "cycle"}
+		}
+		return o, nil
+	}
+	if depth > q.e.cfg.MaxDepth {
+		return outcome{}, fmt.Errorf("%w: more than %d nested steps at %s#%s", ErrDepthExceeded, q.e.cfg.MaxDepth, res, rel)
+	}
+	key := cacheKey{revision: q.v.Revision, ctxHash: q.ctxHash, resource: res, relation: rel, subject: subj}
+	if c, ok := q.lookup(key); ok {
+		o := outcome{res: c.res, missing: c.missing, exp: c.exp}
+		if q.explain {
+			o.trace = q.node("check", res, rel, subj, o)
+			o.trace.Cached = true
+		}
+		return o, nil
+	}
+	def := q.v.Schema.Definitions[res.Type]
+	if def == nil {
+		return outcome{}, fmt.Errorf("%w: type %q of %s is not defined in the schema", ErrUnknownType, res.Type, res)
+	}
+	r, p, ok := def.Lookup(rel)
+	if !ok {
+		return outcome{}, fmt.Errorf("%w: type %q has no relation or permission %q", ErrUnknownPermission, res.Type, rel)
+	}
+	here := &pathNode{resource: res, relation: rel, parent: path}
+	var o outcome
+	var err error
+	if r != nil {
+		o, err = q.direct(ctx, res, r, subj, depth, here)
+	} else {
+		o, err = q.expr(ctx, p.Expr, res, subj, depth, here)
+	}
+	if err != nil {
+		return outcome{}, err
+	}
+	if !o.cut {
+		q.store(key, o)
+	}
+	if q.explain {
+		t := q.node("check", res, rel, subj, o)
+		if o.trace != nil {
+			t.Children = []*Trace{o.trace}
+		}
+		o.trace = t
+	}
+	return o, nil
+}
+
+func (q *query) lookup(k cacheKey) (cached, bool) {
+	if q.memo != nil {
+		if c, ok := q.memo.get(k, q.now); ok {
+			return c, true
+		}
+	}
+	if q.e.cache == nil {
+		return cached{}, false
+	}
+	c, ok := q.e.cache.get(k, q.now)
+	if ok {
+		q.e.hits.Add(1)
+	} else {
+		q.e.misses.Add(1)
+	}
+	return c, ok
+}
+
+func (q *query) store(k cacheKey, o outcome) {
+	c := cached{res: o.res, missing: o.missing, exp: o.exp}
+	if q.memo != nil {
+		q.memo.put(k, c)
+	}
+	if q.e.cache != nil {
+		q.e.cache.put(k, c)
+	}
+}
+
+func (q *query) node(kind string, res tuple.ObjectRef, rel string, subj tuple.SubjectRef, o outcome) *Trace {
+	return &Trace{Kind: kind, Resource: res.String(), Relation: rel, Subject: subj.String(),
+		Result: o.res.String(), Missing: o.missing}
+}
+
+// expr evaluates a permission expression on res for subj.
+func (q *query) expr(ctx context.Context, x schema.Expr, res tuple.ObjectRef, subj tuple.SubjectRef, depth int, path *pathNode) (outcome, error) {
+	switch x := x.(type) {
+	case *schema.Union:
+		return q.combine(ctx, "union", len(x.Children), Allowed, func(ctx context.Context, i int) (outcome, error) {
+			return q.expr(ctx, x.Children[i], res, subj, depth, path)
+		})
+	case *schema.Intersection:
+		return q.combine(ctx, "intersection", len(x.Children), Denied, func(ctx context.Context, i int) (outcome, error) {
+			return q.expr(ctx, x.Children[i], res, subj, depth, path)
+		})
+	case *schema.Exclusion:
+		base, err := q.expr(ctx, x.Base, res, subj, depth, path)
+		if err != nil {
+			return outcome{}, err
+		}
+		o := base
+		var sub outcome
+		if base.res != Denied {
+			if sub, err = q.expr(ctx, x.Subtract, res, subj, depth, path); err != nil {
+				return outcome{}, err
+			}
+			o = and(base, not(sub))
+		}
+		if q.explain {
+			t := &Trace{Kind: "exclusion", Result: o.res.String(), Missing: o.missing}
+			t.Children = appendTrace(appendTrace(nil, base.trace), sub.trace)
+			o.trace = t
+		}
+		return o, nil
+	case *schema.RelationRef:
+		return q.check(ctx, res, x.Name, subj, depth+1, path)
+	case *schema.Arrow:
+		return q.arrow(ctx, x, res, subj, depth, path)
+	case *schema.Nil:
+		o := denied
+		if q.explain {
+			o.trace = &Trace{Kind: "nil", Result: o.res.String()}
+		}
+		return o, nil
+	case nil:
+		return outcome{}, fmt.Errorf("engine: permission on %s has no expression", res.Type)
+	}
+	return outcome{}, fmt.Errorf("engine: unknown expression node %T", x)
+}
+
+func appendTrace(ts []*Trace, t *Trace) []*Trace {
+	if t == nil {
+		return ts
+	}
+	return append(ts, t)
+}
+
+// direct evaluates a stored relation: the exact relationship, a wildcard, and
+// every subject set the relation holds.
+func (q *query) direct(ctx context.Context, res tuple.ObjectRef, r *schema.Relation, subj tuple.SubjectRef, depth int, path *pathNode) (outcome, error) {
+	o := denied
+	var tuples []string
+	var children []*Trace
+	consider := func(rel tuple.Relationship) (bool, error) {
+		if rel.ExpiredAt(q.now) {
+			return false, nil
+		}
+		c, err := q.caveat(ctx, rel)
+		if err != nil {
+			return false, err
+		}
+		o = or(o, c)
+		if q.explain && c.res != Denied {
+			tuples = append(tuples, rel.String())
+			children = appendTrace(children, c.trace)
+		}
+		return o.res == Allowed, nil
+	}
+	rel, ok, err := q.v.Reader.Relationship(ctx, res, r.Name, subj)
+	if err != nil {
+		return outcome{}, err
+	}
+	done := false
+	if ok {
+		if done, err = consider(rel); err != nil {
+			return outcome{}, err
+		}
+	}
+	if !done && subj.Relation == "" && subj.ID != tuple.Wildcard && allowsWildcard(r, subj.Type) {
+		wild := tuple.SubjectRef{Type: subj.Type, ID: tuple.Wildcard}
+		rel, ok, err := q.v.Reader.Relationship(ctx, res, r.Name, wild)
+		if err != nil {
+			return outcome{}, err
+		}
+		if ok {
+			if done, err = consider(rel); err != nil {
+				return outcome{}, err
+			}
+		}
+	}
+	if !done {
+		sets, err := q.subjectSets(ctx, res, r)
+		if err != nil {
+			return outcome{}, err
+		}
+		if len(sets) > 0 {
+			s, err := q.combine(ctx, "union", len(sets), Allowed, func(ctx context.Context, i int) (outcome, error) {
+				return q.through(ctx, sets[i], subj, depth, path)
+			})
+			if err != nil {
+				return outcome{}, err
+			}
+			o = or(o, s)
+			if q.explain && s.trace != nil {
+				children = append(children, s.trace.Children...)
+			}
+		}
+	}
+	if q.explain {
+		o.trace = &Trace{Kind: "relation", Resource: res.String(), Relation: r.Name, Subject: subj.String(),
+			Result: o.res.String(), Missing: o.missing, Tuples: tuples, Children: children}
+	}
+	return o, nil
+}
+
+// through evaluates one relationship res#rel@set#r: its caveat and whether
+// subj is in set#r.
+func (q *query) through(ctx context.Context, rel tuple.Relationship, subj tuple.SubjectRef, depth int, path *pathNode) (outcome, error) {
+	c, err := q.caveat(ctx, rel)
+	if err != nil || c.res == Denied {
+		return c, err
+	}
+	sub, err := q.check(ctx, rel.Subject.Object(), rel.Subject.Relation, subj, depth+1, path)
+	if err != nil {
+		return outcome{}, err
+	}
+	o := and(c, sub)
+	if q.explain {
+		o.trace = &Trace{Kind: "relation", Relation: rel.Relation, Resource: rel.Resource.String(), Subject: subj.String(),
+			Result: o.res.String(), Missing: o.missing, Tuples: []string{rel.String()},
+			Children: appendTrace(appendTrace(nil, c.trace), sub.trace)}
+	}
+	return o, nil
+}
+
+func allowsWildcard(r *schema.Relation, typ string) bool {
+	for _, a := range r.Allowed {
+		if a.Wildcard && a.Type == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// subjectSets returns the live relationships of res#r whose subject is a
+// subject set of a type the relation allows.
+func (q *query) subjectSets(ctx context.Context, res tuple.ObjectRef, r *schema.Relation) ([]tuple.Relationship, error) {
+	var out []tuple.Relationship
+	var seen []string
+	for _, a := range r.Allowed {
+		if a.Relation == "" || slices.Contains(seen, a.Type) {
+			continue
+		}
+		seen = append(seen, a.Type)
+		for rel, err := range q.v.Reader.Subjects(ctx, res, r.Name, a.Type) {
+			if err != nil {
+				return nil, err
+			}
+			if rel.Subject.Relation == "" || rel.Subject.IsWildcard() || rel.ExpiredAt(q.now) {
+				continue
+			}
+			out = append(out, rel)
+		}
+	}
+	return out, nil
+}
+
+// arrow evaluates tupleset->computed (any) or tupleset.all(computed).
+func (q *query) arrow(ctx context.Context, a *schema.Arrow, res tuple.ObjectRef, subj tuple.SubjectRef, depth int, path *pathNode) (outcome, error) {
+	var links []tuple.Relationship
+	for rel, err := range q.v.Reader.Subjects(ctx, res, a.Tupleset, "") {
+		if err != nil {
+			return outcome{}, err
+		}
+		if rel.Subject.IsWildcard() || rel.ExpiredAt(q.now) {
+			continue
+		}
+		links = append(links, rel)
+	}
+	// target evaluates computed on the object a link points at; a type without
+	// that relation or permission contributes nothing.
+	target := func(ctx context.Context, rel tuple.Relationship) (outcome, error) {
+		obj := rel.Subject.Object()
+		d := q.v.Schema.Definitions[obj.Type]
+		if d == nil {
+			return denied, nil
+		}
+		if _, _, ok := d.Lookup(a.Computed); !ok {
+			return denied, nil
+		}
+		return q.check(ctx, obj, a.Computed, subj, depth+1, path)
+	}
+	kind := "arrow"
+	if a.Mode == schema.ArrowAll {
+		kind = "arrow_all"
+	}
+	var o outcome
+	var err error
+	if a.Mode == schema.ArrowAny {
+		o, err = q.combine(ctx, kind, len(links), Allowed, func(ctx context.Context, i int) (outcome, error) {
+			c, err := q.caveat(ctx, links[i])
+			if err != nil || c.res == Denied {
+				return c, err
+			}
+			t, err := target(ctx, links[i])
+			if err != nil {
+				return outcome{}, err
+			}
+			return and(c, t), nil
+		})
+	} else {
+		o, err = q.all(ctx, kind, links, target)
+	}
+	if err != nil {
+		return outcome{}, err
+	}
+	if q.explain && o.trace != nil {
+		o.trace.Relation = a.Tupleset
+		o.trace.Detail = map[string]string{"computed": a.Computed}
+	}
+	return o, nil
+}
+
+// all evaluates .all(): some target in the set has the permission, and every
+// target in the set has it. With caveated links membership m_i is itself
+// three-valued, so all = or_i(m_i and h_i) and and_i(not m_i or h_i), which
+// in two-valued logic is "the set is not empty and every member has it", and
+// in three-valued logic does not turn "denied either way" into conditional.
+func (q *query) all(ctx context.Context, kind string, links []tuple.Relationship, target func(context.Context, tuple.Relationship) (outcome, error)) (outcome, error) {
+	members := make([]outcome, len(links))
+	for i, l := range links {
+		c, err := q.caveat(ctx, l)
+		if err != nil {
+			return outcome{}, err
+		}
+		members[i] = c
+	}
+	has := make([]outcome, len(links))
+	every, err := q.combine(ctx, kind, len(links), Denied, func(ctx context.Context, i int) (outcome, error) {
+		if members[i].res == Denied {
+			has[i] = denied
+			return allowed, nil
+		}
+		t, err := target(ctx, links[i])
+		if err != nil {
+			return outcome{}, err
+		}
+		has[i] = t
+		return or(not(members[i]), t), nil
+	})
+	if err != nil {
+		return outcome{}, err
+	}
+	o := every
+	if every.res != Denied {
+		// Nothing was decisive, so every has[i] is known.
+		some := denied
+		for i := range links {
+			some = or(some, and(members[i], has[i]))
+		}
+		o = and(some, every)
+	}
+	if q.explain {
+		t := every.trace
+		if t == nil {
+			t = &Trace{Kind: kind}
+		}
+		t.Result, t.Missing = o.res.String(), o.missing
+		o.trace = t
+	}
+	return o, nil
+}

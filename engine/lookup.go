@@ -1,0 +1,402 @@
+package engine
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"hash/fnv"
+	"iter"
+	"slices"
+	"strings"
+
+	"github.com/trellis-authz/trellis/tuple"
+)
+
+// LookupResources returns one page of the resources of req.ResourceType on
+// which req.Subject has req.Permission, sorted by ID. Conditional grants are
+// included and marked. Pass the page's NextCursor to get the next page.
+func (e *Engine) LookupResources(ctx context.Context, v View, req LookupResourcesRequest) (LookupResourcesResult, error) {
+	var out LookupResourcesResult
+	for r, err := range e.LookupResourcesSeq(ctx, v, req) {
+		if err != nil {
+			return LookupResourcesResult{}, err
+		}
+		if req.Limit > 0 && len(out.Resources) == req.Limit {
+			// There is at least one more: the page ends here.
+			out.NextCursor = encodeCursor(lookupResourcesFingerprint(req), out.Resources[len(out.Resources)-1].ID)
+			break
+		}
+		out.Resources = append(out.Resources, r)
+	}
+	return out, nil
+}
+
+// LookupResourcesSeq yields the same resources as LookupResources, in ID
+// order, one at a time as Check confirms them. It starts after req.Cursor and
+// ignores req.Limit; stop the iteration to stop the work.
+func (e *Engine) LookupResourcesSeq(ctx context.Context, v View, req LookupResourcesRequest) iter.Seq2[LookupResource, error] {
+	return func(yield func(LookupResource, error) bool) {
+		after, err := e.startLookupResources(v, req)
+		if err != nil {
+			yield(LookupResource{}, err)
+			return
+		}
+		q := e.newQuery(v, req.Context, false)
+		q.memo = newCache(bulkMemoEntries)
+		ids, err := q.reverseCandidates(ctx, req.Subject, req.ResourceType, req.Permission)
+		if err != nil {
+			yield(LookupResource{}, err)
+			return
+		}
+		for _, id := range ids {
+			if id <= after && after != "" {
+				continue
+			}
+			o, err := q.check(ctx, tuple.ObjectRef{Type: req.ResourceType, ID: id}, req.Permission, req.Subject, 0, nil)
+			if err != nil {
+				yield(LookupResource{}, err)
+				return
+			}
+			if o.res == Denied {
+				continue
+			}
+			if !yield(LookupResource{ID: id, Result: o.res, MissingContext: o.missing}, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (e *Engine) startLookupResources(v View, req LookupResourcesRequest) (after string, err error) {
+	if err := checkView(v); err != nil {
+		return "", err
+	}
+	if req.Limit < 0 {
+		return "", fmt.Errorf("engine: limit is %d; give 0 (no limit) or more", req.Limit)
+	}
+	if err := checkPermission(v.Schema, req.ResourceType, req.Permission, "resource"); err != nil {
+		return "", err
+	}
+	if err := checkSubject(v.Schema, req.Subject); err != nil {
+		return "", err
+	}
+	return decodeCursor(req.Cursor, lookupResourcesFingerprint(req))
+}
+
+// fact is "object type:id has relation rel" (possibly; see reverseGraph).
+type fact struct {
+	typ, id, rel string
+}
+
+// reverseCandidates walks the reverse index from subj and returns, sorted, the
+// IDs of resType objects that may have rel: a superset of the answer.
+func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, resType, rel string) ([]string, error) {
+	g := reverseOf(q.v.Schema)
+	seen := map[fact]bool{}
+	var queue []fact
+	push := func(f fact) {
+		if !seen[f] {
+			seen[f] = true
+			queue = append(queue, f)
+		}
+	}
+	// resources pushes every live resType#relation@s as a fact (resType, id, result).
+	resources := func(s tuple.SubjectRef, rt, relation, result string) error {
+		for r, err := range q.v.Reader.Resources(ctx, s, rt, relation) {
+			if err != nil {
+				return err
+			}
+			if r.ExpiredAt(q.now) {
+				continue
+			}
+			push(fact{rt, r.Resource.ID, result})
+		}
+		return nil
+	}
+	// Seeds: the relationships naming the subject itself (or, for a plain
+	// subject, its type's wildcard); a subject set is a member of itself.
+	if subj.Relation != "" {
+		push(fact{subj.Type, subj.ID, subj.Relation})
+	} else {
+		for _, name := range q.v.Schema.Order {
+			d := q.v.Schema.Definitions[name]
+			for _, relName := range d.Order {
+				r := d.Relations[relName]
+				if r == nil {
+					continue
+				}
+				plain, wild := false, false
+				for _, a := range r.Allowed {
+					if a.Type != subj.Type || a.Relation != "" {
+						continue
+					}
+					if a.Wildcard {
+						wild = true
+					} else {
+						plain = true
+					}
+				}
+				if plain && !subj.IsWildcard() || wild && subj.IsWildcard() {
+					if err := resources(subj, d.Name, r.Name, r.Name); err != nil {
+						return nil, err
+					}
+				}
+				if wild && !subj.IsWildcard() {
+					w := tuple.SubjectRef{Type: subj.Type, ID: tuple.Wildcard}
+					if err := resources(w, d.Name, r.Name, r.Name); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+	}
+	var ids []string
+	for len(queue) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		f := queue[0]
+		queue = queue[1:]
+		if f.typ == resType && f.rel == rel {
+			ids = append(ids, f.id)
+		}
+		for _, e := range g.from[typeRel{f.typ, f.rel}] {
+			var err error
+			switch e.kind {
+			case edgeComputed:
+				push(fact{f.typ, f.id, e.result})
+			case edgeSet:
+				err = resources(tuple.SubjectRef{Type: f.typ, ID: f.id, Relation: f.rel}, e.resType, e.relation, e.result)
+			case edgeArrow:
+				err = resources(tuple.SubjectRef{Type: f.typ, ID: f.id, Relation: e.subjRel}, e.resType, e.relation, e.result)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// LookupSubjects returns one page of the subjects of req.SubjectType (with
+// req.SubjectRelation, for subject sets) that have req.Permission on
+// req.Resource, sorted by ID. A wildcard grant is reported as ID "*" (first),
+// with Excluded listing the IDs it does not cover: those denied, or only
+// conditional while the wildcard is allowed. Subjects that have the
+// permission in their own right are listed too, with their own result.
+func (e *Engine) LookupSubjects(ctx context.Context, v View, req LookupSubjectsRequest) (LookupSubjectsResult, error) {
+	if err := checkView(v); err != nil {
+		return LookupSubjectsResult{}, err
+	}
+	if req.Limit < 0 {
+		return LookupSubjectsResult{}, fmt.Errorf("engine: limit is %d; give 0 (no limit) or more", req.Limit)
+	}
+	if err := checkPermission(v.Schema, req.Resource.Type, req.Permission, "resource"); err != nil {
+		return LookupSubjectsResult{}, err
+	}
+	if req.SubjectRelation != "" {
+		if err := checkPermission(v.Schema, req.SubjectType, req.SubjectRelation, "subject"); err != nil {
+			return LookupSubjectsResult{}, err
+		}
+	} else if _, err := definition(v.Schema, req.SubjectType, "subject"); err != nil {
+		return LookupSubjectsResult{}, err
+	}
+	fp := lookupSubjectsFingerprint(req)
+	after, err := decodeCursor(req.Cursor, fp)
+	if err != nil {
+		return LookupSubjectsResult{}, err
+	}
+	q := e.newQuery(v, req.Context, false)
+	q.memo = newCache(bulkMemoEntries)
+	ids, err := q.forwardCandidates(ctx, req.Resource, req.Permission, req.SubjectType, req.SubjectRelation)
+	if err != nil {
+		return LookupSubjectsResult{}, err
+	}
+	subject := func(id string) tuple.SubjectRef {
+		return tuple.SubjectRef{Type: req.SubjectType, ID: id, Relation: req.SubjectRelation}
+	}
+	var found []LookupSubject
+	wild := -1 // index of "*" in found
+	var denied []string
+	for _, id := range ids {
+		o, err := q.check(ctx, req.Resource, req.Permission, subject(id), 0, nil)
+		if err != nil {
+			return LookupSubjectsResult{}, err
+		}
+		s := LookupSubject{ID: id, Result: o.res, MissingContext: o.missing}
+		switch {
+		case o.res == Denied:
+			denied = append(denied, id)
+		case id == tuple.Wildcard:
+			wild = len(found)
+			found = append(found, s)
+		default:
+			found = append(found, s)
+		}
+	}
+	if wild >= 0 {
+		w := &found[wild]
+		w.Excluded = denied
+		if w.Result == Allowed {
+			for _, s := range found {
+				if s.ID != tuple.Wildcard && s.Result == Conditional {
+					w.Excluded = append(w.Excluded, s.ID)
+				}
+			}
+			slices.Sort(w.Excluded)
+		}
+	}
+	var out LookupSubjectsResult
+	for _, s := range found {
+		if after != "" && s.ID <= after {
+			continue
+		}
+		if req.Limit > 0 && len(out.Subjects) == req.Limit {
+			out.NextCursor = encodeCursor(fp, out.Subjects[len(out.Subjects)-1].ID)
+			break
+		}
+		out.Subjects = append(out.Subjects, s)
+	}
+	return out, nil
+}
+
+// forwardCandidates walks forward from res#rel through every relation,
+// subject set and arrow the permission may use (both sides of exclusions, so
+// that subjects a wildcard excludes are found too) and returns, sorted, the
+// IDs of subjects of type subjType (with relation subjRel) met on the way,
+// "*" for a wildcard.
+func (q *query) forwardCandidates(ctx context.Context, res tuple.ObjectRef, rel, subjType, subjRel string) ([]string, error) {
+	type node struct {
+		obj tuple.ObjectRef
+		rel string
+	}
+	seen := map[node]bool{}
+	ids := map[string]bool{}
+	var walk func(obj tuple.ObjectRef, name string) error
+	var walkExpr func(obj tuple.ObjectRef, x schemaExpr) error
+	walk = func(obj tuple.ObjectRef, name string) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := node{obj, name}
+		if seen[n] {
+			return nil
+		}
+		seen[n] = true
+		if obj.Type == subjType && name == subjRel {
+			ids[obj.ID] = true
+		}
+		d := q.v.Schema.Definitions[obj.Type]
+		if d == nil {
+			return nil
+		}
+		r, p, ok := d.Lookup(name)
+		switch {
+		case !ok:
+			return nil
+		case p != nil:
+			return walkExpr(obj, p.Expr)
+		}
+		for rel, err := range q.v.Reader.Subjects(ctx, obj, r.Name, "") {
+			if err != nil {
+				return err
+			}
+			if rel.ExpiredAt(q.now) {
+				continue
+			}
+			s := rel.Subject
+			if s.Type == subjType && s.Relation == subjRel {
+				ids[s.ID] = true
+			}
+			if s.Relation != "" {
+				if err := walk(s.Object(), s.Relation); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	walkExpr = func(obj tuple.ObjectRef, x schemaExpr) error {
+		for _, c := range exprChildren(x) {
+			if err := walkExpr(obj, c); err != nil {
+				return err
+			}
+		}
+		switch x := x.(type) {
+		case *relationRef:
+			return walk(obj, x.Name)
+		case *arrowExpr:
+			for rel, err := range q.v.Reader.Subjects(ctx, obj, x.Tupleset, "") {
+				if err != nil {
+					return err
+				}
+				if rel.ExpiredAt(q.now) || rel.Subject.IsWildcard() {
+					continue
+				}
+				if err := walk(rel.Subject.Object(), x.Computed); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(res, rel); err != nil {
+		return nil, err
+	}
+	if subjRel != "" {
+		delete(ids, tuple.Wildcard)
+	}
+	out := make([]string, 0, len(ids))
+	for id := range ids {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Cursors are "v1:<fingerprint of the query>:<last ID returned>", base64url.
+// The fingerprint stops a cursor being used with a different query.
+
+func encodeCursor(fp, last string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("v1:" + fp + ":" + last))
+}
+
+func decodeCursor(c, fp string) (string, error) {
+	if c == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", fmt.Errorf("%w: not a cursor this server issued (%v)", ErrInvalidCursor, err)
+	}
+	rest, ok := strings.CutPrefix(string(b), "v1:")
+	if !ok {
+		return "", fmt.Errorf("%w: unknown cursor version", ErrInvalidCursor)
+	}
+	got, last, ok := strings.Cut(rest, ":")
+	if !ok || last == "" {
+		return "", fmt.Errorf("%w: malformed cursor", ErrInvalidCursor)
+	}
+	if got != fp {
+		return "", fmt.Errorf("%w: the cursor belongs to a different query; repeat the same request with it", ErrInvalidCursor)
+	}
+	return last, nil
+}
+
+func fingerprint(parts ...string) string {
+	h := fnv.New64a()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+func lookupResourcesFingerprint(r LookupResourcesRequest) string {
+	return fingerprint("lr", r.ResourceType, r.Permission, r.Subject.String(), tuple.FormatContext(r.Context))
+}
+
+func lookupSubjectsFingerprint(r LookupSubjectsRequest) string {
+	return fingerprint("ls", r.Resource.String(), r.Permission, r.SubjectType, r.SubjectRelation, tuple.FormatContext(r.Context))
+}

@@ -1,0 +1,123 @@
+package engine
+
+import (
+	"sync"
+
+	"github.com/trellis-authz/trellis/schema"
+)
+
+// typeRel names a relation or permission of a type.
+type typeRel struct{ typ, rel string }
+
+// edgeKind says how a fact "object o of type T has R" implies others.
+type edgeKind uint8
+
+const (
+	// edgeComputed: a permission of the same type names R (o has P too).
+	edgeComputed edgeKind = iota
+	// edgeSet: relation R2 of resType allows T#R; every resType object whose
+	// R2 holds o#R has R2.
+	edgeSet
+	// edgeArrow: permission P2 of resType has an arrow over tupleset whose
+	// computed relation is R; every object linked to o (or o#subjRel) through
+	// tupleset has P2.
+	edgeArrow
+)
+
+type revEdge struct {
+	kind     edgeKind
+	resType  string // the type of the implied fact
+	relation string // edgeSet: the relation to read; edgeArrow: the tupleset
+	subjRel  string // edgeArrow: the subject relation on the link ("" plain)
+	result   string // the relation or permission of the implied fact
+}
+
+// reverseGraph is, for one schema, every way a fact can imply another. It is
+// an over-approximation (intersections and exclusions are treated like
+// unions): LookupResources confirms the candidates it yields with Check.
+type reverseGraph struct {
+	from map[typeRel][]revEdge
+}
+
+var graphs sync.Map // *schema.Schema → *reverseGraph
+
+func reverseOf(s *schema.Schema) *reverseGraph {
+	if g, ok := graphs.Load(s); ok {
+		return g.(*reverseGraph)
+	}
+	g := buildReverse(s)
+	actual, _ := graphs.LoadOrStore(s, g)
+	return actual.(*reverseGraph)
+}
+
+func buildReverse(s *schema.Schema) *reverseGraph {
+	g := &reverseGraph{from: map[typeRel][]revEdge{}}
+	add := func(k typeRel, e revEdge) {
+		for _, x := range g.from[k] {
+			if x == e {
+				return
+			}
+		}
+		g.from[k] = append(g.from[k], e)
+	}
+	for _, d := range s.Definitions {
+		for _, r := range d.Relations {
+			for _, a := range r.Allowed {
+				if a.Relation != "" {
+					add(typeRel{a.Type, a.Relation}, revEdge{kind: edgeSet, resType: d.Name, relation: r.Name, result: r.Name})
+				}
+			}
+		}
+		for _, p := range d.Permissions {
+			var walk func(x schema.Expr)
+			walk = func(x schema.Expr) {
+				switch x := x.(type) {
+				case *schema.Union:
+					for _, c := range x.Children {
+						walk(c)
+					}
+				case *schema.Intersection:
+					for _, c := range x.Children {
+						walk(c)
+					}
+				case *schema.Exclusion:
+					walk(x.Base)
+				case *schema.RelationRef:
+					add(typeRel{d.Name, x.Name}, revEdge{kind: edgeComputed, resType: d.Name, result: p.Name})
+				case *schema.Arrow:
+					ts := d.Relations[x.Tupleset]
+					if ts == nil {
+						return
+					}
+					for _, a := range ts.Allowed {
+						if a.Wildcard {
+							continue
+						}
+						add(typeRel{a.Type, x.Computed}, revEdge{kind: edgeArrow, resType: d.Name, relation: x.Tupleset, subjRel: a.Relation, result: p.Name})
+					}
+				}
+			}
+			walk(p.Expr)
+		}
+	}
+	return g
+}
+
+type (
+	schemaExpr  = schema.Expr
+	relationRef = schema.RelationRef
+	arrowExpr   = schema.Arrow
+)
+
+// exprChildren returns the operands of a union, intersection or exclusion.
+func exprChildren(x schema.Expr) []schema.Expr {
+	switch x := x.(type) {
+	case *schema.Union:
+		return x.Children
+	case *schema.Intersection:
+		return x.Children
+	case *schema.Exclusion:
+		return []schema.Expr{x.Base, x.Subtract}
+	}
+	return nil
+}
