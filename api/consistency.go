@@ -60,7 +60,10 @@ func (s *Server) resolve(ctx context.Context, c *Consistency) (*readView, error)
 		if err := s.waitFor(ctx, idx); err != nil {
 			return nil, err
 		}
-		rev = max(revs.AppliedRevision(), idx)
+		// Every write at or below idx is now applied; the store's revision
+		// (the last write) is the newest state, and idx itself may name a
+		// non-write entry the store never holds as a revision.
+		rev = revs.AppliedRevision()
 	default:
 		return nil, fail(ErrInvalidArgument, map[string]any{"field": "consistency"}, "unknown consistency mode %q", cons.Mode)
 	}

@@ -160,6 +160,10 @@ func TestEndpoints(t *testing.T) {
 	if w1.WrittenAt != w2.WrittenAt {
 		t.Errorf("idempotent retry: got %q then %q, want the same token", w1.WrittenAt, w2.WrittenAt)
 	}
+	// The principal, reason and key went into the replicated command.
+	if rec := s.audit.last(); rec.Principal != "test-writer" || rec.Reason != "test" || rec.IdempotencyKey != key || rec.RequestID == "" || rec.Revision != mustRev(t, s, w1.WrittenAt) {
+		t.Errorf("audit record of the write: got %+v, want principal test-writer, reason test, key %s, a request id, revision of %s", rec, key, w1.WrittenAt)
+	}
 
 	// Delete by filter.
 	var dr DeleteRelationshipsResponse
@@ -176,7 +180,9 @@ func TestEndpoints(t *testing.T) {
 		t.Errorf("diff adding a relation: got %+v", diff.Changes)
 	}
 	s.mustOK(http.MethodPost, "/v1/schema/diff", RoleReader, DiffSchemaRequest{Schema: strings.Replace(strings.Replace(testSchema, "  relation owner: user\n", "", 1), "(reader + owner)", "reader", 1)}, &diff)
-	if !slices.ContainsFunc(diff.Changes, func(c SchemaChange) bool { return c.Kind == "relation_removed" && c.Target == "dataset#owner" && c.Breaking }) {
+	if !slices.ContainsFunc(diff.Changes, func(c SchemaChange) bool {
+		return c.Kind == "relation_removed" && c.Target == "dataset#owner" && c.Breaking
+	}) {
 		t.Errorf("diff removing dataset#owner: got %+v", diff.Changes)
 	}
 	s.putSchema(added)

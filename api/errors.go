@@ -122,7 +122,14 @@ var errorTable = []struct {
 	{ErrDeadlineExceeded, statusCode{http.StatusGatewayTimeout, "deadline_exceeded"}},
 	{context.DeadlineExceeded, statusCode{http.StatusGatewayTimeout, "deadline_exceeded"}},
 	{ErrSnapshotExpired, statusCode{http.StatusGone, "snapshot_expired"}},
+	// The client went away; nobody reads this answer, but the log and the
+	// metrics should not count it as a server fault.
+	{context.Canceled, statusCode{statusClientClosed, "canceled"}},
 }
+
+// statusClientClosed is the non-standard status (as nginx uses it) recorded
+// when the client cancelled its request.
+const statusClientClosed = 499
 
 // httpError maps any error to its HTTP status and body. It is the one place
 // where errors become statuses; anything it does not recognize is a 500

@@ -1,13 +1,17 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -212,4 +216,43 @@ func TestReadyzWithoutLeader(t *testing.T) {
 	if r := doURL(t, hs.URL, http.MethodGet, "/readyz", "", nil); r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "leader") {
 		t.Errorf("readyz without a leader: got %d %s, want 503 naming the leader", r.status, r.body)
 	}
+}
+
+func TestRequestLog(t *testing.T) {
+	var buf syncBuffer
+	hs := fakeServer(t, func(c *Config, d *Deps) {
+		c.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
+	})
+	r := doURL(t, hs.URL, http.MethodPost, "/v1/check", "", CheckRequest{Resource: "nothing:x", Permission: "read", Subject: "user:ana"})
+	if r.status != http.StatusNotFound {
+		t.Fatalf("got %d, want 404", r.status)
+	}
+	var entry map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace([]byte(buf.String())), &entry); err != nil {
+		t.Fatalf("log %q is not one JSON line: %v", buf.String(), err)
+	}
+	want := map[string]any{"msg": "request", "route": "/v1/check", "method": "POST", "status": float64(404),
+		"error_code": "unknown_type", "principal": AnonymousPrincipal, "request_id": r.header.Get(RequestIDHeader)}
+	for k, v := range want {
+		if entry[k] != v {
+			t.Errorf("log field %s: got %v, want %v", k, entry[k], v)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

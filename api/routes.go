@@ -74,7 +74,7 @@ func (s *Server) coreRoutes() []Route {
 		{Method: http.MethodPost, Path: "/v1/relationships/import", Summary: "Stream NDJSON relationships in (one {\"relationship\": ...} or plain relationship per line); written with touch, in chunks, each chunk atomic and idempotent", Role: RoleWriter,
 			Response: ImportResponse{}, StreamIn: "application/x-ndjson", NoTimeout: true, Handler: s.handleImport,
 			Example: "{\"relationship\":\"dataset:claims#reader@user:ana\"}\n{\"relationship\":\"team:ml#member@user:bob\"}\ndataset:claims#reader@team:ml#member\n",
-			Query: []QueryParam{{"reason", "kept in the audit log"}, {"idempotency_key", "a UUID; retrying the import with it writes nothing twice"}}},
+			Query:   []QueryParam{{"reason", "kept in the audit log"}, {"idempotency_key", "a UUID; retrying the import with it writes nothing twice"}}},
 		{Method: http.MethodGet, Path: "/v1/schema", Summary: "Read the schema", Role: RoleReader,
 			Response: SchemaResponse{}, Handler: s.handleGetSchema, Query: consistencyQuery},
 		{Method: http.MethodPut, Path: "/v1/schema", Summary: "Replace the schema (409 when it drops a type or relation that relationships still use)", Role: RoleAdmin,

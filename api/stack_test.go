@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,7 +55,7 @@ definition dataset {
 // stack is a real single-node Trellis: Badger on disk, a one-voter raft
 // cluster on loopback, the engine, and the API behind httptest.
 type stack struct {
-	t      *testing.T
+	t      testing.TB
 	store  *storage.Store
 	node   *consensus.Node
 	eng    *engine.Engine
@@ -62,6 +63,30 @@ type stack struct {
 	http   *httptest.Server
 	deps   Deps
 	tokens map[Role]string
+	audit  *recordingAudit
+}
+
+// recordingAudit keeps the audit records of committed commands.
+type recordingAudit struct {
+	mu      sync.Mutex
+	records []consensus.AuditRecord
+}
+
+func (a *recordingAudit) Append(rec consensus.AuditRecord, changes []storage.Change) ([]storage.KV, func(), error) {
+	return nil, func() {
+		a.mu.Lock()
+		a.records = append(a.records, rec)
+		a.mu.Unlock()
+	}, nil
+}
+
+func (a *recordingAudit) last() consensus.AuditRecord {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.records) == 0 {
+		return consensus.AuditRecord{}
+	}
+	return a.records[len(a.records)-1]
 }
 
 func testLogger() *slog.Logger {
@@ -79,7 +104,7 @@ func compileForNode(text string) (*schema.Schema, error) {
 	return s, nil
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t testing.TB) *stack {
 	t.Helper()
 	dir := t.TempDir()
 	sc := storage.DefaultConfig(filepath.Join(dir, "badger"))
@@ -97,6 +122,8 @@ func newStack(t *testing.T) *stack {
 	cc.Bootstrap = true
 	cc.Store = st
 	cc.Compile = compileForNode
+	audit := &recordingAudit{}
+	cc.Audit = audit
 	cc.HeartbeatTimeout = 200 * time.Millisecond
 	cc.ElectionTimeout = 200 * time.Millisecond
 	cc.LeaderLeaseTimeout = 100 * time.Millisecond
@@ -116,7 +143,7 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, store: st, node: node, eng: eng, tokens: map[Role]string{}}
+	s := &stack{t: t, store: st, node: node, eng: eng, tokens: map[Role]string{}, audit: audit}
 	s.deps = Deps{
 		Engine:    eng,
 		Revisions: node,
@@ -165,7 +192,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) errorBody(t *testing.T) Error {
+func (r response) errorBody(t testing.TB) Error {
 	t.Helper()
 	var e ErrorResponse
 	if err := json.Unmarshal(r.body, &e); err != nil {
@@ -181,7 +208,7 @@ func (s *stack) do(method, path, token string, body any) response {
 	return doURL(s.t, s.http.URL, method, path, token, body)
 }
 
-func doURL(t *testing.T, base, method, path, token string, body any) response {
+func doURL(t testing.TB, base, method, path, token string, body any) response {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {

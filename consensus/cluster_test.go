@@ -247,6 +247,13 @@ func TestReadIndexFailsWithoutQuorum(t *testing.T) {
 	c := startCluster(t, 3, nil)
 	l := c.leader()
 	c.write(&SchemaCommand{Text: testSchema})
+	// Leadership moves on request.
+	if err := l.node.LeadershipTransfer(); err != nil {
+		t.Fatalf("LeadershipTransfer: %v", err)
+	}
+	if nl := c.leader(); nl == l {
+		t.Fatalf("%s still leads after LeadershipTransfer", l.id)
+	}
 	res := c.write(touch("dataset:q#reader@user:q"))
 	l = c.leader()
 	idx, err := l.node.ReadIndex(ctxT(t, 10*time.Second))

@@ -107,10 +107,8 @@ func (f *fsm) Apply(l *raft.Log) any {
 		f.halt(err)
 		return err
 	}
-	if err == nil {
-		if c, ok := l.Data, len(l.Data) > 0 && CommandType(l.Data[0]) == TypeMember; ok {
-			f.noteMember(c)
-		}
+	if err == nil && len(l.Data) > 0 && CommandType(l.Data[0]) == TypeMember {
+		f.noteMember(l.Data)
 	}
 	f.setApplied(l.Index)
 	if err != nil {
@@ -130,19 +128,33 @@ func (f *fsm) halt(err error) {
 	}
 }
 
+// noteMember refreshes one member from the store after a member command (the
+// store, not the command, is authoritative: a replayed old command is skipped).
 func (f *fsm) noteMember(data []byte) {
 	c, err := Decode(data)
 	if err != nil {
 		return
 	}
-	m := c.(*MemberCommand)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if m.Remove {
-		delete(f.members, m.ID)
+	id := c.(*MemberCommand).ID
+	raw, ok, err := f.a.store.Extra(append(append([]byte{}, memberPrefix...), id...))
+	if err != nil {
+		f.log.Warn("reading member record", "member", id, "error", err)
 		return
 	}
-	f.members[m.ID] = Member{ID: m.ID, RaftAddr: m.RaftAddr, APIAddr: m.APIAddr}
+	var m Member
+	if ok {
+		if err := json.Unmarshal(raw, &m); err != nil {
+			f.log.Warn("decoding member record", "member", id, "error", err)
+			return
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !ok || m.RaftAddr == "" && m.APIAddr == "" {
+		delete(f.members, id)
+		return
+	}
+	f.members[id] = m
 }
 
 func (f *fsm) member(id string) (Member, bool) {

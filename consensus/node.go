@@ -30,6 +30,7 @@ type Node struct {
 
 	notify chan bool
 	done   chan struct{}
+	ready  chan struct{} // closed once raft is set
 	wg     sync.WaitGroup
 
 	// readyTerm is the leader term in which a barrier has completed: from then
@@ -56,7 +57,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("consensus config: %w", err)
 	}
 	log := cfg.Logger.With("node", cfg.NodeID)
-	n := &Node{cfg: cfg, log: log, store: cfg.Store, notify: make(chan bool, 1), done: make(chan struct{})}
+	n := &Node{cfg: cfg, log: log, store: cfg.Store, notify: make(chan bool, 1), done: make(chan struct{}), ready: make(chan struct{})}
 
 	a := &applier{store: cfg.Store, compile: cfg.Compile, audit: cfg.Audit, window: cfg.IdempotencyWindow, log: log}
 	if c, ok := cfg.Store.(RelationshipCounter); ok {
@@ -134,6 +135,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("starting raft: %w", err)
 	}
 	n.raft = r
+	close(n.ready)
 	n.wg.Add(1)
 	go n.watchLeadership()
 	return n, nil
@@ -148,6 +150,7 @@ func (n *Node) closeTransport() {
 // node leaves leadership and stops taking part, without blocking the FSM.
 func (n *Node) onFatal(err error) {
 	go func() {
+		<-n.ready // the FSM may halt while raft replays, before Open returns
 		n.log.Error("shutting raft down after a fatal apply error", "error", err)
 		n.raft.Shutdown().Error()
 	}()
@@ -177,9 +180,20 @@ func (n *Node) becameLeader() {
 		n.log.Warn("leader barrier failed", "error", err)
 		return
 	}
-	// Record API addresses the FSM does not know yet: this node's, and the
-	// configured peers'.
-	peers := append([]Peer{{ID: n.cfg.NodeID, RaftAddr: string(n.trans.LocalAddr()), APIAddr: n.cfg.APIAddr}}, n.cfg.Peers...)
+	// Record API addresses the FSM does not know yet: this node's, and those
+	// of the configured peers that are still members.
+	inConfig := map[string]bool{}
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			inConfig[string(s.ID)] = true
+		}
+	}
+	peers := []Peer{{ID: n.cfg.NodeID, RaftAddr: string(n.trans.LocalAddr()), APIAddr: n.cfg.APIAddr}}
+	for _, p := range n.cfg.Peers {
+		if p.ID != n.cfg.NodeID && inConfig[p.ID] {
+			peers = append(peers, p)
+		}
+	}
 	for _, p := range peers {
 		if p.APIAddr == "" {
 			continue
@@ -353,7 +367,7 @@ func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 // context ended.
 func readIndexError(err error) error {
 	if errors.Is(err, ErrLeadershipLost) {
-		return fmt.Errorf("%w: leadership could not be confirmed with a quorum: %w", ErrNotLeader, err)
+		return fmt.Errorf("%w: leadership could not be confirmed with a quorum; ask the current leader", ErrNotLeader)
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -65,12 +66,28 @@ func TestSingleNodeWriteAndRestart(t *testing.T) {
 	if first.Changed != 1 || first.Replayed {
 		t.Fatalf("first answer %+v, want Changed 1, not replayed", first)
 	}
+	// The audit hook saw the write with the leader's time and the caller's meta.
+	tn.audit.mu.Lock()
+	recs := append([]AuditRecord(nil), tn.audit.entries...)
+	tn.audit.mu.Unlock()
+	if len(recs) != 2 || recs[0].Kind != "schema" || recs[1].Kind != "write" || recs[1].Revision != first.Revision ||
+		recs[1].Principal != "test" || recs[1].IdempotencyKey != key || recs[1].Time.IsZero() {
+		t.Fatalf("audit records %+v, want a schema entry then the write at revision %d with its meta", recs, first.Revision)
+	}
 
-	// Restart from the same directories.
+	// Restart from the same directories, with a raft snapshot on disk: raft
+	// offers it at start, and the FSM must not load it over a store that
+	// already holds it.
+	if err := tn.node.Snapshot(); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
 	appliedBefore := tn.store.AppliedRevision()
 	tn.close()
 	tn.open(true, nil)
 	waitIsLeader(t, tn.node)
+	if st := tn.node.Stats(); st["fsm_restores_skipped"] != "1" || st["fsm_restores"] != "0" {
+		t.Fatalf("after restart: restores %s, skipped %s; want 0 and 1", st["fsm_restores"], st["fsm_restores_skipped"])
+	}
 	if err := tn.node.WaitApplied(ctxT(t, 10*time.Second), appliedBefore); err != nil {
 		t.Fatalf("WaitApplied after restart: %v", err)
 	}
@@ -276,5 +293,33 @@ func TestUnknownCommandHalts(t *testing.T) {
 	}
 	if has(t, tn.store, "dataset:a#reader@user:ana") {
 		t.Fatal("a halted node applied a write")
+	}
+}
+
+func TestWaitApplied(t *testing.T) {
+	tn := openSingle(t)
+	writeSchema(t, tn.node, testSchema)
+	target := tn.node.AppliedIndex() + 1
+	// A waiter is woken by the apply that reaches its index.
+	done := make(chan error, 1)
+	go func() { done <- tn.node.WaitApplied(ctxT(t, 10*time.Second), target) }()
+	if _, err := tn.node.Write(ctxT(t, 10*time.Second), touch("dataset:w#reader@user:w")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("WaitApplied(%d): %v", target, err)
+	}
+	// An index nobody writes ends with the context's error.
+	far := tn.node.AppliedIndex() + 1000
+	err := tn.node.WaitApplied(ctxT(t, 100*time.Millisecond), far)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitApplied(%d) at the deadline: got %v, want context.DeadlineExceeded", far, err)
+	}
+	// Closing the node releases waiters with ErrClosed.
+	go func() { done <- tn.node.WaitApplied(ctxT(t, 10*time.Second), far) }()
+	time.Sleep(20 * time.Millisecond)
+	tn.node.Close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("WaitApplied across Close: got %v, want ErrClosed", err)
 	}
 }

@@ -21,7 +21,7 @@ func (e *Engine) CheckBulk(ctx context.Context, v View, reqs []CheckRequest) []B
 		}
 		return out
 	}
-	memo := newCache(bulkMemoEntries)
+	memo := newMemo()
 	one := func(i int) {
 		req := reqs[i]
 		if err := validateCheck(v.Schema, req); err != nil {
@@ -31,6 +31,7 @@ func (e *Engine) CheckBulk(ctx context.Context, v View, reqs []CheckRequest) []B
 		q := e.newQuery(v, req.Context, req.Explain)
 		q.sem = nil // the items are the fan-out
 		q.memo = memo
+		q.root = req.Resource
 		o, err := q.check(ctx, req.Resource, req.Permission, req.Subject, 0, nil)
 		if err != nil {
 			out[i].Err = err

@@ -39,6 +39,10 @@ func newCache(entries int) *cache {
 	return &cache{capacity: half, cur: make(map[cacheKey]cached, min(half, 1024))}
 }
 
+// newMemo returns a cache for sharing results inside one call; it starts
+// empty-handed (no preallocation) since most calls share little.
+func newMemo() *cache { return &cache{capacity: bulkMemoEntries / 2, cur: map[cacheKey]cached{}} }
+
 // get returns the result for k if it is present and has not expired at now.
 func (c *cache) get(k cacheKey, now time.Time) (cached, bool) {
 	c.mu.Lock()

@@ -18,6 +18,7 @@ func (e *Engine) Check(ctx context.Context, v View, req CheckRequest) (CheckResu
 		return CheckResult{}, err
 	}
 	q := e.newQuery(v, req.Context, req.Explain)
+	q.root = req.Resource
 	o, err := q.check(ctx, req.Resource, req.Permission, req.Subject, 0, nil)
 	if err != nil {
 		return CheckResult{}, err
@@ -75,7 +76,7 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 		}
 		return o, nil
 	}
-	if false && path.contains(res, rel) {
+	if path.contains(res, rel) {
 		// A cycle adds nothing a shorter path does not: cut it, and keep the
 		// results that depended on the cut out of the cache.
 		o := outcome{res: Denied, cut: true}
@@ -149,7 +150,9 @@ func (q *query) lookup(k cacheKey) (cached, bool) {
 
 func (q *query) store(k cacheKey, o outcome) {
 	c := cached{res: o.res, missing: o.missing, exp: o.exp}
-	if q.memo != nil {
+	// The memo shares results between the items of one call; a sub-problem on
+	// the item's own resource is rarely shared, so it is not worth a slot.
+	if q.memo != nil && k.resource != q.root {
 		q.memo.put(k, c)
 	}
 	if q.e.cache != nil {
@@ -315,6 +318,13 @@ func allowsWildcard(r *schema.Relation, typ string) bool {
 // subjectSets returns the live relationships of res#r whose subject is a
 // subject set of a type the relation allows.
 func (q *query) subjectSets(ctx context.Context, res tuple.ObjectRef, r *schema.Relation) ([]tuple.Relationship, error) {
+	if !slices.ContainsFunc(r.Allowed, func(a schema.AllowedSubject) bool { return a.Relation != "" }) {
+		return nil, nil // nothing to read, and no iterator to allocate
+	}
+	return q.readSubjectSets(ctx, res, r)
+}
+
+func (q *query) readSubjectSets(ctx context.Context, res tuple.ObjectRef, r *schema.Relation) ([]tuple.Relationship, error) {
 	var out []tuple.Relationship
 	var seen []string
 	for _, a := range r.Allowed {

@@ -8,6 +8,7 @@ import (
 	"iter"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/trellis-authz/trellis/tuple"
 )
@@ -42,7 +43,7 @@ func (e *Engine) LookupResourcesSeq(ctx context.Context, v View, req LookupResou
 			return
 		}
 		q := e.newQuery(v, req.Context, false)
-		q.memo = newCache(bulkMemoEntries)
+		q.memo = newMemo()
 		ids, err := q.reverseCandidates(ctx, req.Subject, req.ResourceType, req.Permission)
 		if err != nil {
 			yield(LookupResource{}, err)
@@ -52,7 +53,8 @@ func (e *Engine) LookupResourcesSeq(ctx context.Context, v View, req LookupResou
 			if id <= after && after != "" {
 				continue
 			}
-			o, err := q.check(ctx, tuple.ObjectRef{Type: req.ResourceType, ID: id}, req.Permission, req.Subject, 0, nil)
+			q.root = tuple.ObjectRef{Type: req.ResourceType, ID: id}
+			o, err := q.check(ctx, q.root, req.Permission, req.Subject, 0, nil)
 			if err != nil {
 				yield(LookupResource{}, err)
 				return
@@ -90,18 +92,39 @@ type fact struct {
 
 // reverseCandidates walks the reverse index from subj and returns, sorted, the
 // IDs of resType objects that may have rel: a superset of the answer.
+//
+// Some facts are certain on the way: a relation reached from the subject only
+// through relationships without caveats holds, whatever else the schema says.
+// Those are stored in the query's memo as Allowed (until the earliest expiry
+// on their path), so confirming the candidates re-reads only what the walk
+// could not decide (the subtracted side of an exclusion, say).
 func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, resType, rel string) ([]string, error) {
 	g := reverseOf(q.v.Schema)
-	seen := map[fact]bool{}
+	type state struct {
+		certain bool
+		exp     time.Time
+	}
+	seen := map[fact]state{}
 	var queue []fact
-	push := func(f fact) {
-		if !seen[f] {
-			seen[f] = true
+	push := func(f fact, st state) {
+		old, ok := seen[f]
+		if !ok {
 			queue = append(queue, f)
 		}
+		if st.certain && (!ok || !old.certain) {
+			seen[f] = st
+			if q.memo != nil {
+				key := cacheKey{revision: q.v.Revision, ctxHash: q.ctxHash, resource: tuple.ObjectRef{Type: f.typ, ID: f.id}, relation: f.rel, subject: subj}
+				q.memo.put(key, cached{res: Allowed, exp: st.exp})
+			}
+		} else if !ok {
+			seen[f] = st
+		}
 	}
-	// resources pushes every live resType#relation@s as a fact (resType, id, result).
-	resources := func(s tuple.SubjectRef, rt, relation, result string) error {
+	// resources pushes every live resType#relation@s as a fact (resType, id,
+	// result); from is the state of the fact that led here, relation tells
+	// whether result is a stored relation (which the walk can be sure of).
+	resources := func(s tuple.SubjectRef, rt, relation, result string, from state, isRelation bool) error {
 		for r, err := range q.v.Reader.Resources(ctx, s, rt, relation) {
 			if err != nil {
 				return err
@@ -109,14 +132,19 @@ func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, re
 			if r.ExpiredAt(q.now) {
 				continue
 			}
-			push(fact{rt, r.Resource.ID, result})
+			st := state{certain: isRelation && from.certain && r.Caveat == nil, exp: from.exp}
+			if r.Expiration != nil {
+				st.exp = minExp(st.exp, *r.Expiration)
+			}
+			push(fact{rt, r.Resource.ID, result}, st)
 		}
 		return nil
 	}
+	sure := state{certain: true}
 	// Seeds: the relationships naming the subject itself (or, for a plain
 	// subject, its type's wildcard); a subject set is a member of itself.
 	if subj.Relation != "" {
-		push(fact{subj.Type, subj.ID, subj.Relation})
+		push(fact{subj.Type, subj.ID, subj.Relation}, state{})
 	} else {
 		for _, name := range q.v.Schema.Order {
 			d := q.v.Schema.Definitions[name]
@@ -137,13 +165,13 @@ func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, re
 					}
 				}
 				if plain && !subj.IsWildcard() || wild && subj.IsWildcard() {
-					if err := resources(subj, d.Name, r.Name, r.Name); err != nil {
+					if err := resources(subj, d.Name, r.Name, r.Name, sure, true); err != nil {
 						return nil, err
 					}
 				}
 				if wild && !subj.IsWildcard() {
 					w := tuple.SubjectRef{Type: subj.Type, ID: tuple.Wildcard}
-					if err := resources(w, d.Name, r.Name, r.Name); err != nil {
+					if err := resources(w, d.Name, r.Name, r.Name, sure, true); err != nil {
 						return nil, err
 					}
 				}
@@ -157,6 +185,7 @@ func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, re
 		}
 		f := queue[0]
 		queue = queue[1:]
+		st := seen[f]
 		if f.typ == resType && f.rel == rel {
 			ids = append(ids, f.id)
 		}
@@ -164,11 +193,11 @@ func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, re
 			var err error
 			switch e.kind {
 			case edgeComputed:
-				push(fact{f.typ, f.id, e.result})
+				push(fact{f.typ, f.id, e.result}, state{})
 			case edgeSet:
-				err = resources(tuple.SubjectRef{Type: f.typ, ID: f.id, Relation: f.rel}, e.resType, e.relation, e.result)
+				err = resources(tuple.SubjectRef{Type: f.typ, ID: f.id, Relation: f.rel}, e.resType, e.relation, e.result, st, true)
 			case edgeArrow:
-				err = resources(tuple.SubjectRef{Type: f.typ, ID: f.id, Relation: e.subjRel}, e.resType, e.relation, e.result)
+				err = resources(tuple.SubjectRef{Type: f.typ, ID: f.id, Relation: e.subjRel}, e.resType, e.relation, e.result, st, false)
 			}
 			if err != nil {
 				return nil, err
@@ -208,7 +237,7 @@ func (e *Engine) LookupSubjects(ctx context.Context, v View, req LookupSubjectsR
 		return LookupSubjectsResult{}, err
 	}
 	q := e.newQuery(v, req.Context, false)
-	q.memo = newCache(bulkMemoEntries)
+	q.memo = newMemo()
 	ids, err := q.forwardCandidates(ctx, req.Resource, req.Permission, req.SubjectType, req.SubjectRelation)
 	if err != nil {
 		return LookupSubjectsResult{}, err
@@ -220,6 +249,7 @@ func (e *Engine) LookupSubjects(ctx context.Context, v View, req LookupSubjectsR
 	wild := -1 // index of "*" in found
 	var denied []string
 	for _, id := range ids {
+		q.root = req.Resource
 		o, err := q.check(ctx, req.Resource, req.Permission, subject(id), 0, nil)
 		if err != nil {
 			return LookupSubjectsResult{}, err

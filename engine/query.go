@@ -20,8 +20,9 @@ type query struct {
 	reqCtx  map[string]any
 	ctxHash uint64
 	explain bool
-	sem     chan struct{} // tokens for extra goroutines; nil: evaluate in line
-	memo    *cache        // CheckBulk: results shared between items; may be nil
+	sem     chan struct{}   // tokens for extra goroutines; nil: evaluate in line
+	memo    *cache          // CheckBulk, lookups: results shared between items; may be nil
+	root    tuple.ObjectRef // the resource of the item being checked
 }
 
 func (e *Engine) newQuery(v View, reqCtx map[string]any, explain bool) *query {
@@ -126,10 +127,21 @@ func (q *query) caveat(ctx context.Context, rel tuple.Relationship) (outcome, er
 
 // isContextError reports whether a caveat program blamed the context it was
 // given (a value that does not fit its parameter type) rather than the
-// evaluation. Programs mark such errors with an InvalidContext() bool method.
+// evaluation. The engine cannot import the compiler that defines the program,
+// so it recognises either an InvalidContext() bool method anywhere in the
+// chain or a wrapped sentinel with the same text as ErrInvalidContext
+// (schema/compile.ErrInvalidContext is "invalid caveat context").
 func isContextError(err error) bool {
 	var ic interface{ InvalidContext() bool }
-	return errors.As(err, &ic) && ic.InvalidContext()
+	if errors.As(err, &ic) && ic.InvalidContext() {
+		return true
+	}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if e.Error() == ErrInvalidContext.Error() {
+			return true
+		}
+	}
+	return false
 }
 
 // mergeContext overlays relationship context on request context: for the same

@@ -124,20 +124,28 @@ func (s *Store) wrapTxnErr(rev uint64, what string, err error) error {
 // stage writes the batch's data into txn and returns its changes.
 func (s *Store) stage(txn *badger.Txn, rev uint64, b *Batch) ([]Change, error) {
 	now := b.Now
+	// Keys are built once here: the forward key doubles as the duplicate
+	// check's map key. Both keys of an update share one allocation.
+	type keys struct{ fwd, rvk []byte }
+	ks := make([]keys, len(b.Updates))
 	seen := make(map[string]struct{}, len(b.Updates))
 	for i := range b.Updates {
 		u := &b.Updates[i]
 		if u.Op != tuple.OpCreate && u.Op != tuple.OpTouch && u.Op != tuple.OpDelete {
 			return nil, fmt.Errorf("%w: update %d: unknown op %v; use create, touch or delete", ErrInvalidBatch, i, u.Op)
 		}
-		if err := u.Relationship.Validate(); err != nil {
+		r := &u.Relationship
+		if err := r.Validate(); err != nil {
 			return nil, fmt.Errorf("%w: update %d: %v", ErrInvalidBatch, i, err)
 		}
-		k := u.Relationship.Key()
-		if _, dup := seen[k]; dup {
-			return nil, fmt.Errorf("%w: %s appears more than once; send each relationship once per batch", ErrDuplicateUpdate, k)
+		n := len(pfxForward) + len(r.Resource.Type) + len(r.Resource.ID) + len(r.Relation) + len(r.Subject.Type) + len(r.Subject.ID) + len(r.Subject.Relation) + 5
+		buf := make([]byte, 0, 2*n)
+		fwd := appendForwardKey(buf, r)
+		ks[i] = keys{fwd: fwd[:len(fwd):len(fwd)], rvk: appendReverseKey(fwd[len(fwd):], r)}
+		if _, dup := seen[string(fwd)]; dup {
+			return nil, fmt.Errorf("%w: %s appears more than once; send each relationship once per batch", ErrDuplicateUpdate, r.Key())
 		}
-		seen[k] = struct{}{}
+		seen[string(fwd)] = struct{}{}
 	}
 	for i, p := range b.Preconditions {
 		if p.Op != tuple.MustMatch && p.Op != tuple.MustNotMatch {
@@ -167,10 +175,7 @@ func (s *Store) stage(txn *badger.Txn, rev uint64, b *Batch) ([]Change, error) {
 	for i := range b.Updates {
 		u := &b.Updates[i]
 		r := &u.Relationship
-		n := len(pfxForward) + len(r.Resource.Type) + len(r.Resource.ID) + len(r.Relation) + len(r.Subject.Type) + len(r.Subject.ID) + len(r.Subject.Relation) + 5
-		buf := make([]byte, 0, 2*n)
-		fwd := appendForwardKey(buf, r)
-		rvk := appendReverseKey(fwd[len(fwd):], r)
+		fwd, rvk := ks[i].fwd, ks[i].rvk
 		switch u.Op {
 		case tuple.OpCreate, tuple.OpTouch:
 			if u.Op == tuple.OpCreate {
@@ -210,6 +215,9 @@ func (s *Store) stage(txn *badger.Txn, rev uint64, b *Batch) ([]Change, error) {
 	}
 
 	if d := b.DeleteFilter; d != nil {
+		if d.Filter == (tuple.Filter{}) {
+			return nil, fmt.Errorf("%w: the delete filter is empty and would delete every relationship; name at least a resource type or a subject", ErrInvalidBatch)
+		}
 		pl, err := planFor(d.Filter)
 		if err != nil {
 			return nil, fmt.Errorf("%w: delete filter: %v", ErrInvalidBatch, err)

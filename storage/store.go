@@ -114,7 +114,10 @@ func badgerOptions(cfg Config) badger.Options {
 		WithCompactL0OnClose(true).
 		WithMetricsEnabled(false)
 	if cfg.InMemory {
+		// No value log in memory: every value must stay in the LSM tree, so
+		// allow the largest (a change record of a big batch).
 		o.Dir, o.ValueDir = "", ""
+		o = o.WithValueThreshold(1 << 20)
 	}
 	return o
 }
@@ -316,8 +319,9 @@ func readSchema(txn *badger.Txn) (SchemaRecord, uint64, bool, error) {
 	return rec, rev, true, nil
 }
 
-// DiskSize is the bytes the store's files take on disk (Badger's own estimate
-// for an in-memory store).
+// DiskSize is the bytes the store's files occupy on disk, counted like du
+// (allocated blocks, not the apparent size of Badger's sparse preallocated
+// files); Badger's own estimate for an in-memory store.
 func (s *Store) DiskSize() (int64, error) {
 	if s.cfg.InMemory {
 		lsm, vlog := s.db.Size()
@@ -333,7 +337,7 @@ func (s *Store) DiskSize() (int64, error) {
 			if err != nil {
 				return err
 			}
-			total += info.Size()
+			total += allocatedSize(info)
 		}
 		return nil
 	})

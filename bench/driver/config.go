@@ -37,8 +37,11 @@ type Config struct {
 	Mode string `json:"mode"`
 	// NoopPath is what ModeNoop requests with GET.
 	NoopPath string `json:"noop_path,omitempty"`
-	// Queries are replayed in order, round robin, by all clients (ModeCheck).
-	Queries []workload.Query `json:"-"`
+	// Queries are replayed round robin by all clients (ModeCheck), in an
+	// order shuffled with ShuffleSeed so that every stretch of the run mixes
+	// classes and organizations; ShuffleSeed 0 keeps the file's order.
+	Queries     []workload.Query `json:"-"`
+	ShuffleSeed uint64           `json:"shuffle_seed"`
 	// Clients is the number of concurrent keep-alive clients.
 	Clients int `json:"clients"`
 	// Duration bounds the run (required, at most MaxDuration).
@@ -81,6 +84,7 @@ func DefaultConfig() Config {
 		LookupLimit:         1000,
 		WriteClients:        4,
 		MaxMismatchExamples: 20,
+		ShuffleSeed:         1,
 	}
 }
 

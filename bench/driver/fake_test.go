@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -30,6 +31,7 @@ type fakeServer struct {
 	pageSize  int
 	token     string
 	block     bool // hang until the client gives up
+	closing   chan struct{}
 
 	requests atomic.Int64
 	noops    atomic.Int64
@@ -44,7 +46,7 @@ func key(q workload.Query) string {
 }
 
 func newFake(t *testing.T, qs []workload.Query) *fakeServer {
-	f := &fakeServer{t: t, checks: map[string]string{}, lookups: map[string][]workload.LookupItem{}, classOf: map[string]string{}}
+	f := &fakeServer{t: t, checks: map[string]string{}, lookups: map[string][]workload.LookupItem{}, classOf: map[string]string{}, closing: make(chan struct{})}
 	for _, q := range qs {
 		f.classOf[key(q)] = q.Class
 		if q.IsLookup() {
@@ -65,6 +67,7 @@ func (f *fakeServer) start() *httptest.Server {
 	}
 	srv.Start()
 	f.t.Cleanup(srv.Close)
+	f.t.Cleanup(func() { close(f.closing) }) // runs first: releases blocked handlers
 	return srv
 }
 
@@ -77,7 +80,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := f.requests.Add(1)
 	if f.block {
-		<-r.Context().Done()
+		_, _ = io.Copy(io.Discard, r.Body) // lets the server notice the client going away
+		select {
+		case <-r.Context().Done():
+		case <-f.closing:
+		}
 		return
 	}
 	if f.token != "" && r.Header.Get("Authorization") != "Bearer "+f.token {

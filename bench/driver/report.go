@@ -1,6 +1,8 @@
 package driver
 
 import (
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -24,6 +26,8 @@ type Report struct {
 	// "timeout", "transport", "decode", "bad_result".
 	Errors     map[string]int64 `json:"errors"`
 	ErrorCount int64            `json:"error_count"`
+	// ErrorExamples lists the first few failed queries with the error.
+	ErrorExamples []Mismatch `json:"error_examples,omitempty"`
 	// Classes has the answers per query class.
 	Classes map[string]*ClassReport `json:"classes"`
 	// Mismatches counts answers that differ from the query file's expected
@@ -82,6 +86,7 @@ type stats struct {
 	classes    map[string]*ClassReport
 	mismatches int64
 	examples   []Mismatch
+	errExample []Mismatch
 }
 
 func newStats() *stats {
@@ -119,6 +124,11 @@ func (r *Report) merge(s *stats, maxExamples int) {
 		rc.Mismatches += c.Mismatches
 		rc.expectedAllowed += c.expectedAllowed
 	}
+	for _, m := range s.errExample {
+		if len(r.ErrorExamples) < maxExamples {
+			r.ErrorExamples = append(r.ErrorExamples, m)
+		}
+	}
 	for _, m := range s.examples {
 		if len(r.MismatchExamples) < maxExamples {
 			r.MismatchExamples = append(r.MismatchExamples, m)
@@ -137,4 +147,24 @@ func (r *Report) finish(h *histogram) {
 			c.ExpectedAllowedShare = float64(c.expectedAllowed) / float64(n)
 		}
 	}
+}
+
+// ErrRunCheck: a run answered nothing, or saw errors or wrong answers.
+var ErrRunCheck = errors.New("benchmark run failed its checks")
+
+// Check returns nil when the run answered at least one query, with no error
+// and no answer differing from the expected one; otherwise an ErrRunCheck
+// that says what went wrong, with the first mismatches.
+func (r Report) Check() error {
+	if r.Answered > 0 && r.ErrorCount == 0 && r.Mismatches == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("%d answered, %d errors %v, %d mismatches", r.Answered, r.ErrorCount, r.Errors, r.Mismatches)
+	for i, m := range append(r.ErrorExamples, r.MismatchExamples...) {
+		if i == 10 {
+			break
+		}
+		msg += fmt.Sprintf("\n  %s: %s: expected %s, got %s", m.Class, m.Query, m.Expected, m.Got)
+	}
+	return fmt.Errorf("%w: %s", ErrRunCheck, msg)
 }

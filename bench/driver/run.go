@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -165,8 +166,15 @@ func (r *runner) prepare() error {
 		return nil
 	}
 	r.prepared = make([]prepared, len(r.cfg.Queries))
-	for i := range r.cfg.Queries {
-		q := &r.cfg.Queries[i]
+	order := make([]int, len(r.cfg.Queries))
+	for i := range order {
+		order[i] = i
+	}
+	if r.cfg.ShuffleSeed != 0 {
+		rand.New(rand.NewPCG(r.cfg.ShuffleSeed, 0)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	}
+	for i, k := range order {
+		q := &r.cfg.Queries[k]
 		var body any
 		if q.IsLookup() {
 			body = lookupBody{ResourceType: q.ResourceType, Permission: q.Permission, Subject: q.Subject,
@@ -177,7 +185,7 @@ func (r *runner) prepare() error {
 		}
 		b, err := json.Marshal(body)
 		if err != nil {
-			return fmt.Errorf("%w: query %d: %v", ErrBadQueryFile, i+1, err)
+			return fmt.Errorf("%w: query %d: %v", ErrBadQueryFile, k+1, err)
 		}
 		r.prepared[i] = prepared{q: q, body: b, desc: string(b)}
 	}
@@ -219,6 +227,13 @@ func (s *stats) record(p *prepared, got string, items []workload.LookupItem, err
 		}
 		s.errors[kind]++
 		c.Errors++
+		if len(s.errExample) < maxExamples {
+			want := ""
+			if p.q != nil {
+				want = p.q.Expect
+			}
+			s.errExample = append(s.errExample, Mismatch{Class: class, Query: p.desc, Expected: want, Got: err.Error()})
+		}
 		return
 	}
 	s.answered++

@@ -83,8 +83,10 @@ func TestRunCountsCorrectAnswers(t *testing.T) {
 			t.Errorf("class %s: allowed share %g, expected share %g; want equal for a correct server", class, g.AllowedShare, g.ExpectedAllowedShare)
 		}
 	}
-	if n := f.newConns.Load(); n > int64(cfg.Clients) {
-		t.Errorf("server saw %d connections for %d keep-alive clients; want at most %d", n, cfg.Clients, cfg.Clients)
+	// Keep-alive: connections are reused. (net/http may dial one spare
+	// connection while another is being returned, hence 2x.)
+	if n := f.newConns.Load(); n > int64(2*cfg.Clients) {
+		t.Errorf("server saw %d connections for %d keep-alive clients; want at most %d", n, cfg.Clients, 2*cfg.Clients)
 	}
 	if n := f.requests.Load(); n <= rep.Queries {
 		t.Errorf("server saw %d requests for %d queries; want more (lookups are paged by 3)", n, rep.Queries)
@@ -238,8 +240,9 @@ func TestWriteMix(t *testing.T) {
 	f.mu.Lock()
 	got := append([]writeUpdate(nil), f.writes...)
 	f.mu.Unlock()
-	if w.OK == 0 || int64(len(got)) != w.OK {
-		t.Errorf("server saw %d writes, report says %d ok; want equal and > 0", len(got), w.OK)
+	// A write in flight when the run ends may reach the server uncounted.
+	if n := int64(len(got)); w.OK == 0 || n < w.OK || n > w.OK+int64(cfg.WriteClients) {
+		t.Errorf("server saw %d writes, report says %d ok; want > 0 and at most %d cut off", n, w.OK, cfg.WriteClients)
 	}
 	// A ticker cannot fire more often than the rate.
 	if max := int64(cfg.WriteRate*rep.Elapsed) + 1; w.Attempted+w.Skipped > max {
@@ -325,4 +328,52 @@ func TestReadQueriesErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestShuffleIsAPermutation(t *testing.T) {
+	qs, _ := tinyWorkload(t)
+	order := func(seed uint64) []string {
+		c := testConfig("http://127.0.0.1:1", qs)
+		c.ShuffleSeed = seed
+		r := &runner{cfg: c}
+		if err := r.prepare(); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, p := range r.prepared {
+			out = append(out, p.desc)
+		}
+		return out
+	}
+	plain, a, b := order(0), order(1), order(1)
+	if strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Error("the same seed gave two orders; want one")
+	}
+	if strings.Join(plain, "\n") == strings.Join(a, "\n") {
+		t.Error("seed 1 kept the file's order; want it shuffled")
+	}
+	count := map[string]int{}
+	for _, d := range plain {
+		count[d]++
+	}
+	for _, d := range a {
+		count[d]--
+	}
+	for d, n := range count {
+		if n != 0 {
+			t.Errorf("query %s: count differs by %d after shuffling; want a permutation", d, n)
+		}
+	}
+	if plain[0] != qsDesc(t, qs[0]) {
+		t.Errorf("seed 0: first query %s, want the file's first", plain[0])
+	}
+}
+
+func qsDesc(t *testing.T, q workload.Query) string {
+	t.Helper()
+	r := &runner{cfg: testConfig("http://127.0.0.1:1", []workload.Query{q})}
+	if err := r.prepare(); err != nil {
+		t.Fatal(err)
+	}
+	return r.prepared[0].desc
 }

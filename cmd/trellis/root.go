@@ -30,6 +30,7 @@ subject do that on this resource, right now?".`,
 	})
 
 	root.AddCommand(newSchemaCommand())
+	root.AddCommand(newValidateCommand())
 	return root
 }
 

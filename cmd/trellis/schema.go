@@ -17,7 +17,7 @@ func newSchemaCommand() *cobra.Command {
 		Use:   "schema",
 		Short: "Check and format schema files (*.zed)",
 	}
-	cmd.AddCommand(newSchemaCheckCommand(), newSchemaFmtCommand())
+	cmd.AddCommand(newSchemaCheckCommand(), newSchemaFmtCommand(), newSchemaDiffCommand())
 	return cmd
 }
 

@@ -151,8 +151,11 @@ func formatTypeRef(b *bytes.Buffer, t *TypeRef) {
 	}
 }
 
-// FormatExpr writes a permission expression with parentheses only where the
-// precedence (arrows, then +, then &, then -) and left-associativity need them.
+// FormatExpr writes a permission expression. Operators of one kind chain
+// without parentheses (a + b + c); wherever two different operators meet, the
+// inner one is parenthesized even when the precedence (arrows, then +, then &,
+// then -) would not need it, so that a reader never has to recall that table:
+// (a + b) - (c & d), not a + b - c & d.
 func FormatExpr(e Expr) string {
 	var b bytes.Buffer
 	formatExpr(&b, e)
@@ -163,7 +166,7 @@ func formatExpr(b *bytes.Buffer, e Expr) {
 	switch e := e.(type) {
 	case *Binary:
 		x, isBin := e.X.(*Binary)
-		paren := isBin && x.Op < e.Op
+		paren := isBin && x.Op != e.Op
 		writeOperand(b, e.X, paren)
 		switch e.Op {
 		case OpUnion:
@@ -173,8 +176,8 @@ func formatExpr(b *bytes.Buffer, e Expr) {
 		default:
 			b.WriteString(" - ")
 		}
-		y, isBin := e.Y.(*Binary)
-		paren = isBin && y.Op <= e.Op
+		_, isBin = e.Y.(*Binary)
+		paren = isBin // a right-nested chain needs them; a mixed one reads better
 		writeOperand(b, e.Y, paren)
 	case *Ident:
 		b.WriteString(e.Name)

@@ -220,14 +220,21 @@ func fullParen(e Expr) string {
 	return fmt.Sprintf("?%T", e)
 }
 
-func TestFormatExprMinimalParens(t *testing.T) {
+func TestFormatExprParens(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{"(a + b) - c", "a + b - c"},
-		{"a - (b + c)", "a - b + c"},
+		{"(a + b) - c", "(a + b) - c"},
+		{"a + b - c", "(a + b) - c"},
+		{"a - (b + c)", "a - (b + c)"},
+		{"a - b + c", "a - (b + c)"},
 		{"a - (b - c)", "a - (b - c)"},
+		{"a - b - c", "a - b - c"},
+		{"(a + b) + c", "a + b + c"},
+		{"a + (b + c)", "a + (b + c)"},
 		{"(a & b) + c", "(a & b) + c"},
+		{"a & b + c", "a & (b + c)"},
 		{"(a - b) & c", "(a - b) & c"},
 		{"(p->x)", "p->x"},
+		{"p->x + q.all(y) - z", "(p->x + q.all(y)) - z"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -354,8 +361,8 @@ func ExampleFormat() {
 	// definition doc {
 	// 	relation a: user
 	// 	relation b: user
-	// 	permission p = a + b - a & b
-	// 	permission q = (a - b) & a + b
+	// 	permission p = (a + b) - (a & b)
+	// 	permission q = (a - b) & (a + b)
 	// }
 }
 

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"BackupRestore", testBackupRestore},
 		{"RestoreCorrupt", testRestoreCorrupt},
 		{"ConcurrentReadersSeeWholeBatches", testConcurrentReaders},
+		{"SharedSnapshot", testSharedSnapshot},
 		{"LargeBatch", testLargeBatch},
 		{"Closed", testClosed},
 	}
@@ -265,6 +267,7 @@ func testInvalidBatch(t *testing.T, open Opener) {
 		{Updates: []tuple.Update{{Op: tuple.OpTouch, Relationship: tuple.Relationship{Resource: tuple.ObjectRef{Type: "doc", ID: "a"}, Relation: "viewer", Subject: tuple.SubjectRef{Type: "user", ID: "ana"}, Caveat: &tuple.Caveat{Name: "cav", Context: map[string]any{"ch": make(chan int)}}}}}},
 		{Preconditions: []tuple.Precondition{{Op: 9, Filter: tuple.Filter{ResourceType: "doc"}}}},
 		{Schema: &storage.SchemaRecord{Text: "definition user {}", Hash: "00"}},
+		{DeleteFilter: &storage.DeleteByFilter{}},
 	}
 	for i, b := range bad {
 		_, err := s.Apply(uint64(i+1), b)
@@ -948,6 +951,7 @@ func testConcurrentReaders(t *testing.T, open Opener) {
 		return ups
 	}
 	mustApply(t, s, 1, storage.Batch{Updates: gen(0)})
+	var total atomic.Int64
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	errs := make(chan error, readers)
@@ -985,11 +989,18 @@ func testConcurrentReaders(t *testing.T, open Opener) {
 					return
 				}
 				checks++
+				total.Add(1)
 				sn.Close()
 			}
 		}()
 	}
 	for g := 1; g <= batches; g++ {
+		// Let the readers make progress between batches, so reads overlap
+		// writes however fast the store is.
+		seen := total.Load()
+		for wait := 0; total.Load() == seen && wait < 1000; wait++ {
+			time.Sleep(time.Millisecond)
+		}
 		mustApply(t, s, uint64(g+1), storage.Batch{Updates: gen(g)})
 	}
 	close(done)
@@ -1061,4 +1072,50 @@ func testClosed(t *testing.T, open Opener) {
 	wantErr(t, "Apply after Close", err, storage.ErrClosed)
 	_, err = s.Snapshot(1)
 	wantErr(t, "Snapshot after Close", err, storage.ErrClosed)
+}
+
+// testSharedSnapshot reads one snapshot from several goroutines at once (the
+// engine fans out over one snapshot) while writes continue.
+func testSharedSnapshot(t *testing.T, open Opener) {
+	s, _ := openStore(t, open)
+	var ups []tuple.Update
+	for i := 0; i < 200; i++ {
+		ups = append(ups, tuple.Update{Op: tuple.OpTouch, Relationship: rel(fmt.Sprintf("doc:d%d#viewer@user:u%d", i%10, i))})
+	}
+	mustApply(t, s, 1, storage.Batch{Updates: ups})
+	sn := snap(t, s, 1)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				n := 0
+				for _, err := range sn.Subjects(ctx, tuple.ObjectRef{Type: "doc", ID: fmt.Sprintf("d%d", i%10)}, "viewer", "") {
+					if err != nil {
+						errs <- err
+						return
+					}
+					n++
+				}
+				if n != 20 {
+					errs <- fmt.Errorf("Subjects: got %d, want 20", n)
+					return
+				}
+				if _, ok, err := sn.Relationship(ctx, tuple.ObjectRef{Type: "doc", ID: "d3"}, "viewer", tuple.SubjectRef{Type: "user", ID: "u13"}); !ok || err != nil {
+					errs <- fmt.Errorf("Relationship: got %v %v", ok, err)
+					return
+				}
+			}
+		}()
+	}
+	for rev := uint64(2); rev < 12; rev++ {
+		mustApply(t, s, rev, storage.Batch{DeleteFilter: &storage.DeleteByFilter{Filter: tuple.Filter{ResourceType: "doc", ResourceID: fmt.Sprintf("d%d", rev-2)}}})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

@@ -1,20 +1,11 @@
+// Command trellis-bench generates a benchmark workload and drives load against
+// a Trellis node; see bench/README.md. All logic is in bench/benchcli.
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 
-	"github.com/trellis-authz/trellis/bench/workload"
+	"github.com/trellis-authz/trellis/bench/benchcli"
 )
 
-func main() {
-	c, _ := workload.Preset(os.Args[1])
-	s, err := workload.GenerateDir(context.Background(), c, os.Args[2])
-	if err != nil {
-		panic(err)
-	}
-	b, _ := json.MarshalIndent(s, "", " ")
-	fmt.Println(string(b))
-}
+func main() { os.Exit(benchcli.Main("trellis-bench", os.Args[1:])) }

@@ -1,0 +1,136 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trellis-authz/trellis/api"
+	"github.com/trellis-authz/trellis/client"
+	"github.com/trellis-authz/trellis/tuple"
+)
+
+// recorder notes the method and path of every request.
+type recorder struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.seen[req.Method+" "+req.URL.Path] = true
+	r.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// TestEveryEndpoint calls a method for every route the server has and checks
+// each succeeds; the recorder proves every route was reached.
+func TestEveryEndpoint(t *testing.T) {
+	srv := startServer()
+	defer srv.Close()
+	rec := &recorder{seen: map[string]bool{}}
+	c := client.New(srv.URL, client.WithToken(srv.Admin), client.WithHTTPClient(&http.Client{Transport: rec}), client.WithTimeout(10*time.Second))
+	ctx := context.Background()
+	step := func(name string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	_, err := c.WriteSchema(ctx, api.WriteSchemaRequest{Schema: exampleSchema})
+	step("WriteSchema", err)
+	w, err := c.WriteRelationships(ctx, api.WriteRelationshipsRequest{Updates: []api.Update{{Op: "touch", Relationship: "dataset:claims#reader@user:ana"}}})
+	step("WriteRelationships", err)
+	at := &api.Consistency{Mode: api.AtLeastAsFresh, Token: w.WrittenAt}
+	_, err = c.Check(ctx, api.CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana", Consistency: at})
+	step("Check", err)
+	b, err := c.CheckBulk(ctx, api.CheckBulkRequest{Items: []api.CheckItem{{Resource: "dataset:claims", Permission: "read", Subject: "user:bob"}}, Consistency: at})
+	step("CheckBulk", err)
+	if b.Results[0].Result != "denied" {
+		t.Errorf("bulk: got %q, want denied", b.Results[0].Result)
+	}
+	_, err = c.Expand(ctx, api.ExpandRequest{Resource: "dataset:claims", Permission: "read", Consistency: at})
+	step("Expand", err)
+	lr, err := c.LookupResources(ctx, api.LookupResourcesRequest{ResourceType: "dataset", Permission: "read", Subject: "user:ana", Consistency: at})
+	step("LookupResources", err)
+	if len(lr.Resources) != 1 || lr.Resources[0].ID != "claims" {
+		t.Errorf("LookupResources: got %+v", lr.Resources)
+	}
+	ls, err := c.LookupSubjects(ctx, api.LookupSubjectsRequest{Resource: "dataset:claims", Permission: "read", SubjectType: "user", Consistency: at})
+	step("LookupSubjects", err)
+	if len(ls.Subjects) != 1 || ls.Subjects[0].ID != "ana" {
+		t.Errorf("LookupSubjects: got %+v", ls.Subjects)
+	}
+	rr, err := c.ReadRelationships(ctx, api.ReadRelationshipsRequest{Filter: tuple.Filter{ResourceType: "dataset"}, Consistency: at})
+	step("ReadRelationships", err)
+	if len(rr.Relationships) != 1 {
+		t.Errorf("ReadRelationships: got %v", rr.Relationships)
+	}
+	imp, err := c.Import(ctx, strings.NewReader("team:ml#member@user:bob\n"), client.ImportOptions{})
+	step("Import", err)
+	exp, err := c.Export(ctx, &tuple.Filter{ResourceType: "team"}, &api.Consistency{Mode: api.AtExactSnapshot, Token: imp.WrittenAt})
+	step("Export", err)
+	var got []string
+	for rel, err := range exp.All() {
+		step("Export.All", err)
+		got = append(got, rel)
+	}
+	if len(got) != 1 || got[0] != "team:ml#member@user:bob" || exp.ReadAt != imp.WrittenAt {
+		t.Errorf("Export: got %v at %q, want [team:ml#member@user:bob] at %q", got, exp.ReadAt, imp.WrittenAt)
+	}
+	d, err := c.DeleteRelationships(ctx, api.DeleteRelationshipsRequest{Filter: tuple.Filter{ResourceType: "team"}})
+	step("DeleteRelationships", err)
+	if d.Deleted != 1 {
+		t.Errorf("DeleteRelationships: got %d, want 1", d.Deleted)
+	}
+	sr, err := c.Schema(ctx, &api.Consistency{Mode: api.FullyConsistent})
+	step("Schema", err)
+	if sr.Schema != exampleSchema {
+		t.Errorf("Schema: got %q", sr.Schema)
+	}
+	_, err = c.DiffSchema(ctx, api.DiffSchemaRequest{Schema: exampleSchema})
+	step("DiffSchema", err)
+	step("Health", c.Health(ctx))
+	step("Ready", c.Ready(ctx))
+	m, err := c.Metrics(ctx)
+	step("Metrics", err)
+	if !strings.Contains(m, "trellis_http_requests_total") {
+		t.Errorf("Metrics lack trellis_http_requests_total")
+	}
+	_, err = c.OpenAPI(ctx)
+	step("OpenAPI", err)
+
+	for _, r := range srv.srv.Routes() {
+		if !rec.seen[r.Method+" "+r.Path] {
+			t.Errorf("the client never called %s %s", r.Method, r.Path)
+		}
+	}
+}
+
+func TestTypedErrors(t *testing.T) {
+	srv := startServer()
+	defer srv.Close()
+	ctx := context.Background()
+	reader := client.New(srv.URL, client.WithToken(srv.Reader))
+	_, err := reader.WriteSchema(ctx, api.WriteSchemaRequest{Schema: exampleSchema})
+	var e *client.Error
+	if !errors.As(err, &e) || e.Status != 403 || e.Code != "permission_denied" || e.RequestID == "" {
+		t.Errorf("reader writing the schema: got %#v, want 403 permission_denied with a request id", err)
+	}
+	anon := client.New(srv.URL)
+	_, err = anon.Check(ctx, api.CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana"})
+	if !errors.As(err, &e) || e.Status != 401 || e.Code != "unauthenticated" {
+		t.Errorf("no token: got %v, want 401 unauthenticated", err)
+	}
+	if err := reader.Ready(ctx); !errors.As(err, &e) || e.Status != 503 || e.Code != "not_ready" {
+		t.Errorf("Ready without a schema: got %v, want 503 not_ready", err)
+	}
+	_, err = reader.Import(ctx, strings.NewReader("x\n"), client.ImportOptions{})
+	if !errors.As(err, &e) || e.Status != 403 {
+		t.Errorf("reader importing: got %v, want 403", err)
+	}
+}
