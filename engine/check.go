@@ -109,7 +109,9 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 	here := &pathNode{resource: res, relation: rel, parent: path}
 	var o outcome
 	var err error
-	if r != nil {
+	if r != nil && q.walked.excludes(res, r, subj) {
+		o = denied
+	} else if r != nil {
 		o, err = q.direct(ctx, res, r, subj, depth, here)
 	} else {
 		o, err = q.expr(ctx, p.Expr, res, subj, depth, here)
@@ -304,6 +306,21 @@ func (q *query) through(ctx context.Context, rel tuple.Relationship, subj tuple.
 			Children: appendTrace(appendTrace(nil, c.trace), sub.trace)}
 	}
 	return o, nil
+}
+
+// excludes reports whether the reverse walk proved that subj does not have
+// relation r on res (see walked).
+func (w *walked) excludes(res tuple.ObjectRef, r *schema.Relation, subj tuple.SubjectRef) bool {
+	if w == nil || subj != w.subject {
+		return false
+	}
+	for _, a := range r.Allowed {
+		if a.Relation != "" {
+			return false
+		}
+	}
+	_, found := w.facts[fact{res.Type, res.ID, r.Name}]
+	return !found
 }
 
 func allowsWildcard(r *schema.Relation, typ string) bool {

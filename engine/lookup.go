@@ -90,6 +90,22 @@ type fact struct {
 	typ, id, rel string
 }
 
+// walked is what a reverse walk from a plain subject learned: every fact it
+// reached. A relation without subject-set types can only hold for the
+// subject through relationships naming it (or its wildcard), and the walk
+// read all of those, so a fact of such a relation that the walk did not reach
+// is false: check answers it without reading the store.
+type walked struct {
+	subject tuple.SubjectRef
+	facts   map[fact]state
+}
+
+// state is what the walk knows of a fact: certain when it holds for sure.
+type state struct {
+	certain bool
+	exp     time.Time
+}
+
 // reverseCandidates walks the reverse index from subj and returns, sorted, the
 // IDs of resType objects that may have rel: a superset of the answer.
 //
@@ -100,11 +116,10 @@ type fact struct {
 // could not decide (the subtracted side of an exclusion, say).
 func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, resType, rel string) ([]string, error) {
 	g := reverseOf(q.v.Schema)
-	type state struct {
-		certain bool
-		exp     time.Time
-	}
 	seen := map[fact]state{}
+	if subj.Relation == "" && !subj.IsWildcard() {
+		q.walked = &walked{subject: subj, facts: seen}
+	}
 	var queue []fact
 	push := func(f fact, st state) {
 		old, ok := seen[f]

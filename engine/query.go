@@ -23,6 +23,7 @@ type query struct {
 	sem     chan struct{}   // tokens for extra goroutines; nil: evaluate in line
 	memo    *cache          // CheckBulk, lookups: results shared between items; may be nil
 	root    tuple.ObjectRef // the resource of the item being checked
+	walked  *walked         // LookupResources: what the reverse walk found
 }
 
 func (e *Engine) newQuery(v View, reqCtx map[string]any, explain bool) *query {

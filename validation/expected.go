@@ -3,6 +3,7 @@ package validation
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -245,18 +246,18 @@ func (f *sourceFinder) expandSet(set tuple.SubjectRef) (*engine.ExpandNode, erro
 }
 
 // runExpected compares one validation entry with what the engine computes.
-func runExpected(ctx context.Context, ev Evaluator, s *schema.Schema, e ExpectedRelation) (ExpectedResult, error) {
+func runExpected(ctx context.Context, ev Evaluator, file string, s *schema.Schema, e ExpectedRelation) (ExpectedResult, error) {
 	r := ExpectedResult{Line: e.Line, Key: key(e.Resource, e.Permission), Want: []string{}, Got: []string{}}
 	for _, w := range e.Subjects {
 		r.Want = append(r.Want, strings.TrimSpace(w.Text))
 	}
 	got, err := Compute(ctx, ev, s, e.Resource, e.Permission)
 	if err != nil {
-		if ctx.Err() != nil {
-			return r, err
+		if errors.Is(err, engine.ErrDepthExceeded) {
+			r.Error = err.Error()
+			return r, nil
 		}
-		r.Error = err.Error()
-		return r, nil
+		return r, fmt.Errorf("%s:%d: validation %s: %w", file, e.Line, r.Key, err)
 	}
 	byKey := map[string]ExpectedSubject{}
 	for _, g := range got {

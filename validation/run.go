@@ -173,7 +173,7 @@ func Run(ctx context.Context, f *File, opts Options) (*Report, error) {
 	}
 	rep := &Report{File: f.Name, Assertions: []AssertionResult{}, Expected: []ExpectedResult{}}
 	for _, a := range f.Assertions {
-		r, err := runAssertion(ctx, ev, a)
+		r, err := runAssertion(ctx, ev, f.Name, a)
 		if err != nil {
 			return nil, err
 		}
@@ -187,7 +187,7 @@ func Run(ctx context.Context, f *File, opts Options) (*Report, error) {
 		expected = f.keysFromAssertions()
 	}
 	for _, e := range expected {
-		r, err := runExpected(ctx, ev, s, e)
+		r, err := runExpected(ctx, ev, f.Name, s, e)
 		if err != nil {
 			return nil, err
 		}
@@ -216,17 +216,18 @@ func (f *File) keysFromAssertions() []ExpectedRelation {
 	return out
 }
 
-func runAssertion(ctx context.Context, ev Evaluator, a Assertion) (AssertionResult, error) {
+func runAssertion(ctx context.Context, ev Evaluator, file string, a Assertion) (AssertionResult, error) {
 	r := AssertionResult{Line: a.Line, Kind: a.Kind.String(), Assertion: a.Text, Want: want(a.Kind).String()}
 	res, err := ev.Check(ctx, engine.CheckRequest{Resource: a.Resource, Permission: a.Permission, Subject: a.Subject, Context: a.Context, Explain: true})
 	if err != nil {
-		if ctx.Err() != nil {
-			return r, err
-		}
 		// A bad context value (say, a string where the caveat wants an
-		// ipaddress) fails this assertion, not the run.
-		r.Error = err.Error()
-		return r, nil
+		// ipaddress), a failing caveat or a too deep check fails this
+		// assertion; anything else (a store or server failure) the run.
+		if errors.Is(err, engine.ErrInvalidContext) || errors.Is(err, engine.ErrCaveatEvaluation) || errors.Is(err, engine.ErrDepthExceeded) {
+			r.Error = err.Error()
+			return r, nil
+		}
+		return r, fmt.Errorf("%s:%d: %s %s: %w", file, a.Line, a.Kind, a.Text, err)
 	}
 	r.Got, r.MissingContext = res.Result.String(), res.MissingContext
 	r.Passed = res.Result == want(a.Kind)

@@ -273,3 +273,24 @@ func TestRunGenerate(t *testing.T) {
 		t.Errorf("got keys %v, want %v", keys, want)
 	}
 }
+
+// TestRunBadContext: a context value of the wrong type fails its assertion
+// with the engine's message; the other assertions still run.
+func TestRunBadContext(t *testing.T) {
+	text := docSchema + `relationships: |-
+  document:plan#reader@user:ana[purpose_is:{"allowed":["eval"]}]
+assertions:
+  assertTrue:
+    - 'document:plan#view@user:ana with {"purpose": 5}'
+    - 'document:plan#view@user:ana with {"purpose": "eval"}'
+`
+	rep := runText(t, text, Options{})
+	if rep.Failures != 1 || rep.Assertions[0].Passed || rep.Assertions[0].Error == "" || !rep.Assertions[1].Passed {
+		t.Fatalf("got %+v, want the first assertion failed with an error and the second passed", rep.Assertions)
+	}
+	var b strings.Builder
+	rep.WriteText(&b)
+	if !strings.Contains(b.String(), "p.yaml:24: assertTrue document:plan#view@user:ana with {\"purpose\": 5}\n    expected: allowed\n    got:      error: ") {
+		t.Errorf("got\n%s\nwant the error reported at line 24", b.String())
+	}
+}

@@ -30,6 +30,8 @@ subject do that on this resource, right now?".`,
 	})
 
 	root.AddCommand(newSchemaCommand())
+	root.AddCommand(newServeCommand())
+	root.AddCommand(newHealthCommand())
 	root.AddCommand(newValidateCommand())
 	return root
 }

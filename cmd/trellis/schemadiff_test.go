@@ -49,7 +49,7 @@ func TestSchemaDiff(t *testing.T) {
 			"BREAKING relation removed dataset#blocked",
 			"ACCESS permission changed dataset#read",
 		}},
-		{"caveat parameter retyped and added", strings.Replace(diffOld, "purpose_is(purpose string, allowed list<string>)", "purpose_is(purpose string, allowed list<int>, tier string)", 1), 2, []string{
+		{"caveat parameter retyped and added", strings.Replace(diffOld, "purpose_is(purpose string, allowed list<string>)", "purpose_is(purpose string, allowed map<string>, tier string)", 1), 2, []string{
 			"BREAKING caveat parameter type changed caveat purpose_is(allowed)",
 			"ACCESS caveat parameter added caveat purpose_is(tier)",
 		}},

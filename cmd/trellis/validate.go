@@ -210,7 +210,7 @@ func (r remote) Check(ctx context.Context, req engine.CheckRequest) (engine.Chec
 	resp, err := r.c.Check(ctx, api.CheckRequest{Resource: req.Resource.String(), Permission: req.Permission,
 		Subject: req.Subject.String(), Context: cj, Consistency: full, Explain: req.Explain})
 	if err != nil {
-		return engine.CheckResult{}, err
+		return engine.CheckResult{}, engineError(err)
 	}
 	res, err := parseResult(resp.Result)
 	if err != nil {
@@ -246,6 +246,21 @@ func (r remote) Expand(ctx context.Context, resource tuple.ObjectRef, permission
 		return nil, err
 	}
 	return resp.Tree, nil
+}
+
+// engineError gives the server's caveat errors back their engine sentinel,
+// so a bad context fails one assertion rather than the whole run.
+func engineError(err error) error {
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		switch ce.Code {
+		case "invalid_context":
+			return fmt.Errorf("%w: %s", engine.ErrInvalidContext, ce.Message)
+		case "caveat_evaluation_failed":
+			return fmt.Errorf("%w: %s", engine.ErrCaveatEvaluation, ce.Message)
+		}
+	}
+	return err
 }
 
 func parseResult(s string) (engine.Result, error) {

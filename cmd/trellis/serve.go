@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// addNodeFlags binds the flags shared by serve (and documented in README).
+func addNodeFlags(fs *pflag.FlagSet, o *nodeOptions) {
+	fs.StringVar(&o.HTTPAddr, "http-addr", o.HTTPAddr, "host:port the REST API listens on")
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory for the store, the raft log and the token file")
+	fs.StringVar(&o.SchemaFile, "schema", "", "schema file (*.zed) to write at start when it differs from the stored one")
+	fs.StringVar(&o.RelationshipsFile, "relationships", "", "file of relationships, one per line, imported when the data directory is new")
+	fs.StringVar(&o.TokenFile, "token-file", "", "bearer token file (YAML: principal, role, sha256); default DATA-DIR/tokens.yaml, created with one admin token on first start")
+	fs.BoolVar(&o.InsecureNoAuth, "insecure-no-auth", false, "serve without authentication: every caller is admin (local play only)")
+	fs.StringVar(&o.TLSCert, "tls-cert", "", "PEM certificate: serve HTTPS and encrypt raft traffic")
+	fs.StringVar(&o.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
+	fs.StringVar(&o.NodeID, "node-id", o.NodeID, "this node's stable, unique ID in the cluster")
+	fs.StringVar(&o.RaftAddr, "raft-addr", o.RaftAddr, "host:port raft listens on")
+	fs.StringVar(&o.AdvertiseAddr, "advertise-addr", "", "raft host:port other nodes dial (default --raft-addr)")
+	fs.StringVar(&o.APIAdvertiseAddr, "api-advertise-addr", "", "URL other nodes use to reach this node's API (default http://--http-addr)")
+	fs.StringVar(&o.Peers, "peers", "", "static cluster: every node's id=raftaddr=apiurl, comma separated, the same list on every node")
+	fs.StringVar(&o.Join, "join", "", "API URL of a cluster member to join through (the leader adds this node as a voter)")
+	fs.StringVar(&o.ClusterID, "cluster-id", o.ClusterID, "cluster name carried in consistency tokens; the same on every node")
+	fs.Uint64Var(&o.GCWindow, "gc-window", o.GCWindow, "revisions of history kept for at_exact_snapshot reads and watch")
+}
+
+func newServeCommand() *cobra.Command {
+	o := defaultNodeOptions()
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a Trellis node (a single node by default; see --peers and --join for a cluster)",
+		Long: `Run a Trellis node: the Badger store, raft (one voter unless --peers or --join
+say otherwise) and the REST API.
+
+On first start without --token-file or --insecure-no-auth, an admin token is
+generated, printed once, and its hash kept in DATA-DIR/tokens.yaml.`,
+		Example: `  trellis serve --insecure-no-auth --schema examples/ai-governance/schema.zed \
+      --relationships examples/ai-governance/relationships.txt`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel)}
+			}
+			o.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			o.Out = cmd.ErrOrStderr()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, o)
+		},
+	}
+	addNodeFlags(cmd.Flags(), &o)
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+// serve runs one node until ctx ends or the HTTP server fails.
+func serve(ctx context.Context, o nodeOptions) error {
+	n, err := startNode(ctx, o)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		o.Log.Info("shutting down")
+	case err = <-n.served:
+	}
+	if cerr := n.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
