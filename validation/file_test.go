@@ -100,7 +100,7 @@ func TestFileParseErrors(t *testing.T) {
 		line int
 		want string
 	}{
-		{"bad yaml", "schema: [\n", 2, "not valid YAML"},
+		{"bad yaml", "schema: [\n", 1, "not valid YAML"},
 		{"no schema", "relationships: ''\n", 1, "no schema"},
 		{"both schemas", "schema: x\nschemaFile: y\n", 1, "not both"},
 		{"unknown key", "schema: x\nfoo: 1\n", 2, `unknown key "foo"`},
@@ -139,7 +139,7 @@ func TestFileSchemaFileResolution(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := filepath.Join(dir, "p.yaml")
-	if err := os.WriteFile(p, []byte("schemaFile: ./s.zed\nassertions:\n  assertFalse:\n    - user:a#x@user:b\n"), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte("schemaFile: ./s.zed\nassertions:\n  assertFalse:\n    - user:aaa#xyz@user:bbb\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	f, err := ParseFile(p)

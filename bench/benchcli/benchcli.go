@@ -1,6 +1,7 @@
 // Package benchcli is the command line of the benchmark tools: "gen" writes a
-// workload (package workload), "setup" loads it into a node, and "load" runs
-// the load driver (package driver) and prints its JSON report. It is mounted
+// workload (package workload), "setup" loads it into a node, "load" runs the
+// load driver (package driver) and prints its JSON report, and "compare" lines
+// up two reports. It is mounted
 // both as the trellis-bench command and as "trellis bench".
 package benchcli
 
@@ -31,7 +32,7 @@ func NewCommand(use string) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(genCommand(), setupCommand(), loadCommand())
+	root.AddCommand(genCommand(), setupCommand(), loadCommand(), compareCommand())
 	return root
 }
 
@@ -241,6 +242,35 @@ GET /healthz instead, to measure the server's HTTP ceiling.`,
 	f.StringVar(&outFile, "report", "", "write the JSON report to this file instead of stdout")
 	f.BoolVar(&failOnMismatch, "fail-on-mismatch", false, "exit non-zero on any mismatch or error, or if nothing was answered")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log progress")
+	return cmd
+}
+
+func compareCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "compare BASE.json NEXT.json",
+		Short: "Compare the headline figures of two load reports",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var reps [2]driver.Report
+			for i, path := range args {
+				b, err := os.ReadFile(path)
+				if err != nil {
+					return err
+				}
+				if err := json.Unmarshal(b, &reps[i]); err != nil {
+					return fmt.Errorf("%s: not a load report: %w", path, err)
+				}
+			}
+			ds := driver.Compare(reps[0], reps[1])
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), ds)
+			}
+			_, err := io.WriteString(cmd.OutOrStdout(), driver.FormatDeltas(ds))
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	return cmd
 }
 

@@ -76,6 +76,20 @@ func TestLoadNoopAndFailOnMismatch(t *testing.T) {
 	}
 
 	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")
+	for _, f := range []string{a, b} {
+		if _, err := execute(t, "load", "--endpoint", srv.URL, "--mode", "noop", "--max-requests", "10", "--report", f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	table, err := execute(t, "compare", a, b)
+	if err != nil || !strings.Contains(table, "throughput_qps") || !strings.Contains(table, "p99_ms") {
+		t.Errorf("compare: got %q, %v; want a table with throughput_qps and p99_ms", table, err)
+	}
+	if _, err := execute(t, "compare", a, filepath.Join(dir, "missing.json")); err == nil {
+		t.Error("compare with a missing file: got no error")
+	}
+
 	if _, err := execute(t, "gen", "--out", dir, "--preset", "tiny"); err != nil {
 		t.Fatal(err)
 	}

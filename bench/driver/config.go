@@ -16,6 +16,8 @@ var (
 	ErrInvalidConfig = errors.New("invalid driver config")
 	// ErrBadQueryFile: a line of the query file is not a query.
 	ErrBadQueryFile = errors.New("bad query file")
+	// ErrRunCheck: a run answered nothing, or saw errors or wrong answers.
+	ErrRunCheck = errors.New("benchmark run failed its checks")
 )
 
 // Modes of a run.

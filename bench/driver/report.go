@@ -1,7 +1,6 @@
 package driver
 
 import (
-	"errors"
 	"fmt"
 	"time"
 )
@@ -148,9 +147,6 @@ func (r *Report) finish(h *histogram) {
 		}
 	}
 }
-
-// ErrRunCheck: a run answered nothing, or saw errors or wrong answers.
-var ErrRunCheck = errors.New("benchmark run failed its checks")
 
 // Check returns nil when the run answered at least one query, with no error
 // and no answer differing from the expected one; otherwise an ErrRunCheck

@@ -47,7 +47,11 @@ func (o *org) candidate(class string) Query {
 	switch class {
 	case ClassDatasetRead:
 		ds := o.pick(o.datasets)
-		return Query{Class: class, Resource: ds, Permission: "read", Subject: o.subject(ds, true), Context: ctx}
+		subj := o.subject(ds, true)
+		if cav := o.caveatedGrantees(ds); len(cav) > 0 && o.chance(0.25) {
+			subj = o.pick(cav) // conditional without a purpose, allowed or denied with one
+		}
+		return Query{Class: class, Resource: ds, Permission: "read", Subject: subj, Context: ctx}
 	case ClassFieldMasked:
 		fd := o.pick(o.fields)
 		return Query{Class: class, Resource: fd, Permission: "read_masked", Subject: o.subject(fd, true), Context: ctx}
@@ -96,6 +100,22 @@ func (o *org) subject(res string, withSA bool) string {
 		return o.pick(o.guests)
 	}
 	return o.pick(o.users)
+}
+
+// caveatedGrantees lists the subjects of res's purpose_is grants, teams
+// expanded to their members.
+func (o *org) caveatedGrantees(res string) []string {
+	var out []string
+	for _, e := range o.g.out[res]["reader"] {
+		switch {
+		case !e.caveat:
+		case e.subjRel == "member":
+			out = append(out, o.g.members(e.subj)...)
+		default:
+			out = append(out, e.subj)
+		}
+	}
+	return out
 }
 
 // related lists the users and service accounts that appear on res, directly or
