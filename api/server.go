@@ -66,6 +66,8 @@ type Server struct {
 	metrics  *metrics
 	inflight chan struct{}
 
+	cluster *clusterState // set by EnableCluster (cluster.go)
+
 	mu      sync.Mutex
 	routes  []Route
 	schemas map[string]*schema.Schema // compiled schemas by hash

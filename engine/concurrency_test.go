@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"iter"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,7 +17,22 @@ import (
 type blockingReader struct {
 	*memReader
 	relation  string
+	entered   chan struct{} // closed when the blocking read starts
+	once      sync.Once
 	cancelled atomic.Int32
+}
+
+// Relationship delays reads of other relations until the blocking read has
+// started, so the test knows the slow branch is under way when the fast one
+// decides.
+func (b *blockingReader) Relationship(ctx context.Context, res tuple.ObjectRef, rel string, sub tuple.SubjectRef) (tuple.Relationship, bool, error) {
+	if rel != b.relation {
+		select {
+		case <-b.entered:
+		case <-time.After(time.Minute):
+		}
+	}
+	return b.memReader.Relationship(ctx, res, rel, sub)
 }
 
 func (b *blockingReader) Subjects(ctx context.Context, res tuple.ObjectRef, rel, subjectType string) iter.Seq2[tuple.Relationship, error] {
@@ -24,6 +40,7 @@ func (b *blockingReader) Subjects(ctx context.Context, res tuple.ObjectRef, rel,
 		return b.memReader.Subjects(ctx, res, rel, subjectType)
 	}
 	return func(yield func(tuple.Relationship, error) bool) {
+		b.once.Do(func() { close(b.entered) })
 		select {
 		case <-ctx.Done():
 			b.cancelled.Add(1)
@@ -49,7 +66,7 @@ definition document {
   relation fast: user
   permission view = slow + fast
 }`, "document:d#fast@user:ana", "document:d#slow@team:t#member")
-	br := &blockingReader{memReader: v.Reader.(*memReader), relation: "slow"}
+	br := &blockingReader{memReader: v.Reader.(*memReader), relation: "slow", entered: make(chan struct{})}
 	v.Reader = br
 	e := newTestEngine(t, func(c *engine.Config) { c.Concurrency = 4 })
 	done := make(chan engine.CheckResult, 1)

@@ -24,7 +24,7 @@ func TestDifferential(t *testing.T) {
 	const cases = 300
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(20261122, 7))
-	compiled, checks, depthSkips := 0, 0, 0
+	compiled, checks, depthSkips, found := 0, 0, 0, 0
 	for c := range cases {
 		g := genCase(rng)
 		s, errs := compile.CompileText(fmt.Sprintf("case%d.zed", c), g.schema)
@@ -63,13 +63,46 @@ func TestDifferential(t *testing.T) {
 			reqs = append(reqs, req)
 			wants = append(wants, want.String())
 		}
+		// LookupResources for one subject agrees with the reference on every object.
+		sub := tuple.SubjectRef{Type: "user", ID: fmt.Sprintf("u%d", rng.IntN(4))}
+		for _, typ := range g.types {
+			for _, perm := range append(slices.Clone(diffRelations), diffPermissions...) {
+				res, err := e.LookupResources(ctx, view, engine.LookupResourcesRequest{ResourceType: typ, Permission: perm, Subject: sub})
+				if errors.Is(err, engine.ErrDepthExceeded) {
+					depthSkips++
+					continue
+				}
+				if err != nil {
+					t.Fatalf("case %d: LookupResources(%s#%s, %s): %v", c, typ, perm, sub, err)
+				}
+				got := map[string]string{}
+				found += len(res.Resources)
+				for _, r := range res.Resources {
+					got[r.ID] = refResult{res: r.Result, missing: r.MissingContext}.String()
+				}
+				for _, id := range g.ids {
+					want, err := ref.check(tuple.ObjectRef{Type: typ, ID: id}, perm, sub, nil, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					w := ""
+					if want.res != engine.Denied {
+						w = want.String()
+					}
+					if got[id] != w {
+						t.Fatalf("case %d: LookupResources(%s#%s, %s) for %s: got %q, reference says %q\nschema:\n%s\nrelationships:\n%s",
+							c, typ, perm, sub, id, got[id], w, g.schema, joinRels(rels))
+					}
+				}
+			}
+		}
 		for i, b := range e.CheckBulk(ctx, view, reqs) {
 			if b.Err != nil || describe(b.Result) != wants[i] {
 				t.Fatalf("case %d: bulk item %d %s#%s@%s: got %s (err %v), want %s", c, i, reqs[i].Resource, reqs[i].Permission, reqs[i].Subject, describe(b.Result), b.Err, wants[i])
 			}
 		}
 	}
-	t.Logf("%d schemas, %d checks agreed, %d skipped for depth", compiled, checks, depthSkips)
+	t.Logf("%d schemas, %d checks agreed, %d resources looked up, %d skipped for depth", compiled, checks, found, depthSkips)
 	if checks < cases*10 {
 		t.Errorf("only %d checks compared; the generator is too often out of budget", checks)
 	}

@@ -94,8 +94,11 @@ func (q *query) caveat(ctx context.Context, rel tuple.Relationship) (outcome, er
 	}
 	name := rel.Caveat.Name
 	cav := q.v.Schema.Caveats[name]
-	if cav == nil || cav.Program == nil {
-		return outcome{}, fmt.Errorf("%w: relationship %s uses caveat %q, which the schema does not define", ErrCaveatEvaluation, rel.String(), name)
+	if cav == nil {
+		return outcome{}, fmt.Errorf("%w: relationship %s uses caveat %q, which the schema does not define; define it or delete the relationship", ErrCaveatEvaluation, rel.String(), name)
+	}
+	if cav.Program == nil {
+		return outcome{}, fmt.Errorf("%w: caveat %q has no compiled program; compile the schema with schema/compile", ErrCaveatEvaluation, name)
 	}
 	params := mergeContext(q.reqCtx, rel.Caveat.Context)
 	r, err := cav.Program.Eval(ctx, params)

@@ -51,6 +51,32 @@ func (s *Store) BackupAt(w io.Writer, rev uint64) error {
 	bw.write(backupMagic)
 	bw.uvarint(rev)
 
+	// Nothing is visible at revision 0 (and Badger cannot stream at it).
+	if rev > 0 {
+		if err := s.streamAt(rev, bw); err != nil {
+			return err
+		}
+	}
+	if err := sn.valid(); err != nil {
+		return fmt.Errorf("storage: backup at revision %d: %w", rev, err)
+	}
+	bw.uvarint(0)
+	bw.uvarint(bw.count)
+	sum := bw.crc.Sum32()
+	if bw.err == nil {
+		_, bw.err = bw.w.Write(binary.BigEndian.AppendUint32(nil, sum))
+	}
+	if bw.err == nil {
+		bw.err = bw.w.Flush()
+	}
+	if bw.err != nil {
+		return fmt.Errorf("storage: backup at revision %d: write: %w", rev, bw.err)
+	}
+	return nil
+}
+
+// streamAt writes every live key at rev (newest version <= rev) to bw.
+func (s *Store) streamAt(rev uint64, bw *backupWriter) error {
 	stream := s.db.NewStreamAt(rev)
 	stream.LogPrefix = "storage.Backup"
 	stream.NumGo = 2
@@ -91,21 +117,6 @@ func (s *Store) BackupAt(w io.Writer, rev uint64) error {
 	}
 	if err := stream.Orchestrate(context.Background()); err != nil {
 		return fmt.Errorf("storage: backup at revision %d: %w", rev, err)
-	}
-	if err := sn.valid(); err != nil {
-		return fmt.Errorf("storage: backup at revision %d: %w", rev, err)
-	}
-	bw.uvarint(0)
-	bw.uvarint(bw.count)
-	sum := bw.crc.Sum32()
-	if bw.err == nil {
-		_, bw.err = bw.w.Write(binary.BigEndian.AppendUint32(nil, sum))
-	}
-	if bw.err == nil {
-		bw.err = bw.w.Flush()
-	}
-	if bw.err != nil {
-		return fmt.Errorf("storage: backup at revision %d: write: %w", rev, bw.err)
 	}
 	return nil
 }
@@ -230,6 +241,9 @@ func (s *Store) load(cr *backupReader, rev uint64) error {
 			return fmt.Errorf("%w: restore: entry %d: %v", ErrCorrupt, n, cr.err)
 		}
 		n++
+		if rev == 0 {
+			return fmt.Errorf("%w: restore: a backup at revision 0 holds entries", ErrCorrupt)
+		}
 		switch {
 		case bytes.Equal(key, keyApplied), bytes.Equal(key, keyHorizon):
 			continue // rewritten below
@@ -254,6 +268,9 @@ func (s *Store) load(cr *backupReader, rev uint64) error {
 	}
 	if got := binary.BigEndian.Uint32(tail[:]); got != sum {
 		return fmt.Errorf("%w: restore: checksum %08x, computed %08x", ErrCorrupt, got, sum)
+	}
+	if rev == 0 {
+		return nil // an empty store; Badger cannot commit at timestamp 0
 	}
 	for _, kv := range []struct {
 		k []byte

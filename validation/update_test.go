@@ -102,3 +102,21 @@ func TestUpdateAddsABlock(t *testing.T) {
 		t.Errorf("second update changed the file:\n%s", twice)
 	}
 }
+
+// TestUpdateEmptyEntry: a permission nobody has is written as [] and read
+// back as an empty list.
+func TestUpdateEmptyEntry(t *testing.T) {
+	text := strings.Replace(commented, "  document:plan#edit: []\n", "  document:other#edit:\n    - \"[user:tom]\"\n", 1)
+	once := updateOnce(t, text)
+	if !strings.HasSuffix(once, "  document:other#edit: []\n") {
+		t.Errorf("got\n%s\nwant the entry emptied to []", once)
+	}
+	f, err := Parse("p.yaml", []byte(once))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), f, Options{})
+	if err != nil || !rep.Passed {
+		t.Errorf("got %v, want the updated file to pass", err)
+	}
+}

@@ -35,6 +35,7 @@ type nodeOptions struct {
 	TokenFile         string
 	InsecureNoAuth    bool
 	TLSCert, TLSKey   string
+	TLSCA             string // CA of the cluster's certificates: mutual TLS for raft, trusted for node-to-node HTTP
 
 	NodeID           string
 	RaftAddr         string
@@ -42,10 +43,14 @@ type nodeOptions struct {
 	APIAdvertiseAddr string // URL others use to reach this node's API
 	Peers            string // id=raftaddr=apiurl,...
 	Join             string // API URL of a member to join through
+	JoinToken        string // admin token for --join (default $TRELLIS_TOKEN)
 	ClusterID        string
 
 	GCWindow     uint64 // revisions kept for at_exact_snapshot reads
 	RaftTimeouts time.Duration
+	// tuneRaft, when set, adjusts the consensus config (tests: snapshot
+	// thresholds).
+	tuneRaft func(*consensus.Config)
 
 	Log *slog.Logger
 	Out io.Writer // where the one-time admin token is printed
@@ -173,6 +178,11 @@ func startNode(ctx context.Context, o nodeOptions) (_ *runningNode, err error) {
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
+	raftTLS, peerClient, err := clusterTLS(o, tlsCfg)
+	if err != nil {
+		return nil, err
+	}
+
 	ln, err := net.Listen("tcp", o.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on --http-addr %s: %w", o.HTTPAddr, err)
@@ -218,12 +228,15 @@ func startNode(ctx context.Context, o nodeOptions) (_ *runningNode, err error) {
 	cc.Bootstrap = o.Join == ""
 	cc.Store = store
 	cc.Compile = compileSchema
-	cc.TLS = tlsCfg
+	cc.TLS = raftTLS
 	cc.Logger = o.Log.With("component", "raft")
 	if o.RaftTimeouts > 0 {
 		cc.HeartbeatTimeout = o.RaftTimeouts
 		cc.ElectionTimeout = o.RaftTimeouts
 		cc.LeaderLeaseTimeout = o.RaftTimeouts / 2
+	}
+	if o.tuneRaft != nil {
+		o.tuneRaft(&cc)
 	}
 	node, err := consensus.Open(cc)
 	if err != nil {
@@ -255,6 +268,9 @@ func startNode(ctx context.Context, o nodeOptions) (_ *runningNode, err error) {
 		return nil, err
 	}
 	r := &runningNode{opts: o, store: store, node: node, srv: srv, ln: ln, log: o.Log, served: make(chan error, 1)}
+	if err := r.enableCluster(peerClient); err != nil {
+		return nil, err
+	}
 	r.http = &http.Server{Handler: srv.Handler(), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		var err error
@@ -269,6 +285,12 @@ func startNode(ctx context.Context, o nodeOptions) (_ *runningNode, err error) {
 		r.served <- err
 	}()
 
+	if o.Join != "" {
+		if err := r.join(ctx, peerClient, raftAdvertise(o), apiURL); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
 	if err := r.loadFiles(ctx, hadSchema); err != nil {
 		r.Close()
 		return nil, err

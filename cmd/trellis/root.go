@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/trellis-authz/trellis/bench/benchcli"
 )
 
 // version is the binary's version; release builds set it with
@@ -32,7 +34,17 @@ subject do that on this resource, right now?".`,
 	root.AddCommand(newSchemaCommand())
 	root.AddCommand(newServeCommand())
 	root.AddCommand(newHealthCommand())
+	root.AddCommand(benchcli.NewCommand("bench"))
 	root.AddCommand(newValidateCommand())
+	root.AddCommand(newCheckCommand())
+	root.AddCommand(newExpandCommand())
+	root.AddCommand(newWriteCommand())
+	root.AddCommand(newReadCommand())
+	root.AddCommand(newDeleteCommand())
+	root.AddCommand(newLookupResourcesCommand())
+	root.AddCommand(newLookupSubjectsCommand())
+	root.AddCommand(newImportCommand())
+	root.AddCommand(newExportCommand())
 	return root
 }
 

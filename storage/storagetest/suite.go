@@ -893,6 +893,22 @@ func testBackupRestore(t *testing.T, open Opener) {
 	if !has(t, snap(t, dst, 5), "doc:after#viewer@user:x") || !has(t, snap(t, dst, 5), "doc:b#owner@team:ml#member") {
 		t.Errorf("writes after restore are missing")
 	}
+	// A backup of an empty store empties the target.
+	empty, _ := openStore(t, open)
+	var backup0 bytes.Buffer
+	if rev, err := empty.Backup(&backup0); err != nil || rev != 0 {
+		t.Fatalf("Backup of an empty store: got rev %d err %v", rev, err)
+	}
+	scratch, _ := openStore(t, open)
+	mustApply(t, scratch, 3, storage.Batch{Updates: touch("doc:z#viewer@user:z")})
+	if err := scratch.Restore(bytes.NewReader(backup0.Bytes())); err != nil {
+		t.Fatalf("Restore of an empty backup: %v", err)
+	}
+	if got := scratch.AppliedRevision(); got != 0 {
+		t.Errorf("applied after restoring an empty backup: got %d, want 0", got)
+	}
+	equalStrings(t, "after restoring an empty backup", all(t, snap(t, scratch, 0)), nil)
+	mustApply(t, scratch, 1, storage.Batch{Updates: touch("doc:y#viewer@user:y")})
 	// Restoring the later backup replaces everything again.
 	if err := dst.Restore(bytes.NewReader(backup5.Bytes())); err != nil {
 		t.Fatal(err)

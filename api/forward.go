@@ -1,0 +1,267 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/trellis-authz/trellis/consensus"
+)
+
+// ForwardedHeader marks a request that a follower forwarded to the leader; its
+// value is the forwarding node's ID. A forwarded request that lands on a node
+// that is not the leader is answered 503 no_leader instead of being forwarded
+// again, so requests never loop.
+const ForwardedHeader = "Trellis-Forwarded-By"
+
+// ServedByHeader names the node that answered a request (set on forwarded
+// answers by the follower that forwarded them).
+const ServedByHeader = "Trellis-Served-By"
+
+type authHeaderKey struct{}
+
+// authHeaderFrom returns the caller's Authorization header, which the cluster
+// middleware puts in the request context so that node-to-node calls made on
+// the caller's behalf (a follower asking the leader for a read index) carry
+// the caller's credentials.
+func authHeaderFrom(ctx context.Context) string {
+	h, _ := ctx.Value(authHeaderKey{}).(string)
+	return h
+}
+
+// mustLead reports whether a route changes state and so has to run on the
+// leader: every non-GET route that needs the writer or admin role.
+func mustLead(r Route) bool {
+	return r.Method != http.MethodGet && (r.Role == RoleWriter || r.Role == RoleAdmin)
+}
+
+// routeFor finds the registered route of a method and an echo path pattern.
+func (s *Server) routeFor(method, path string) (Route, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.routes {
+		if r.Method == method && r.Path == path {
+			return r, true
+		}
+	}
+	return Route{}, false
+}
+
+// clusterMiddleware runs before every route once EnableCluster was called. It
+// carries the caller's credentials in the context and sends state-changing
+// requests that reach a follower to the leader.
+func (s *Server) clusterMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		hdr := req.Header.Get(echo.HeaderAuthorization)
+		c.SetRequest(req.WithContext(context.WithValue(req.Context(), authHeaderKey{}, hdr)))
+		r, found := s.routeFor(req.Method, c.Path())
+		if !found || !mustLead(r) || s.cluster.node.IsLeader() {
+			return next(c)
+		}
+		// Check the caller here first, so that a bad token never travels; the
+		// leader checks it again.
+		p, err := s.auth.authenticate(hdr)
+		if err != nil {
+			return err
+		}
+		if !p.Role.Allows(r.Role) {
+			return fail(ErrForbidden, map[string]any{"principal": p.Name, "role": string(p.Role), "required_role": string(r.Role)},
+				"principal %q has role %q; %s %s needs role %q or higher", p.Name, p.Role, r.Method, r.Path, r.Role)
+		}
+		c.Set(ctxPrincipal, p)
+		if by := req.Header.Get(ForwardedHeader); by != "" {
+			return s.noLeader(c, "node %s forwarded this request here as the leader, but this node (%s) is not the leader (leadership changed); retry", by, s.cluster.id)
+		}
+		leader, err := s.cluster.waitLeaderAPI(req.Context())
+		if err != nil {
+			if s.cluster.node.IsLeader() {
+				return next(c)
+			}
+			return s.noLeader(c, "%v; retry", err)
+		}
+		return s.forward(c, r, leader)
+	}
+}
+
+// noLeader answers 503 no_leader: retryable, nothing was done.
+func (s *Server) noLeader(c echo.Context, format string, args ...any) error {
+	c.Set(ctxErrorCode, "no_leader")
+	return c.JSON(http.StatusServiceUnavailable, ErrorResponse{Error: Error{
+		Code:      "no_leader",
+		Message:   fmt.Sprintf(format, args...),
+		Details:   map[string]any{"retryable": true, "node": s.cluster.id},
+		RequestID: requestID(c),
+	}})
+}
+
+// forward sends the request to the leader's API and relays its answer (status,
+// headers and body) to the caller.
+func (s *Server) forward(c echo.Context, r Route, leader string) error {
+	req := c.Request()
+	ctx := req.Context()
+	if !r.NoTimeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.RequestTimeout)
+		defer cancel()
+	}
+	var body io.Reader
+	if req.Body != nil {
+		limit := s.cfg.MaxBodyBytes
+		if r.StreamIn != "" {
+			limit = s.cfg.MaxImportBytes
+		}
+		if limit > 0 {
+			body = http.MaxBytesReader(c.Response(), req.Body, limit)
+		} else {
+			body = req.Body
+		}
+	}
+	sent := false
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { sent = true }})
+	url := strings.TrimRight(leader, "/") + req.URL.RequestURI()
+	out, err := http.NewRequestWithContext(ctx, req.Method, url, body)
+	if err != nil {
+		return fmt.Errorf("building the request to the leader at %s: %w", leader, err)
+	}
+	for _, h := range []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderAccept} {
+		if v := req.Header.Get(h); v != "" {
+			out.Header.Set(h, v)
+		}
+	}
+	out.Header.Set(RequestIDHeader, requestID(c))
+	out.Header.Set(ForwardedHeader, s.cluster.id)
+	resp, err := s.cluster.client.Do(out)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return s.jsonError(mbe)
+		}
+		if !sent {
+			return s.noLeader(c, "could not reach the leader at %s: %v; retry", leader, err)
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fail(ErrDeadlineExceeded, map[string]any{"leader": leader},
+				"the leader at %s did not answer before the request deadline; the write's outcome is unknown, retry with the same idempotency_key", leader)
+		}
+		return fail(ErrOutcomeUnknown, map[string]any{"leader": leader},
+			"the leader at %s failed while handling the request (%v); its outcome is unknown, retry with the same idempotency_key", leader, err)
+	}
+	defer resp.Body.Close()
+	h := c.Response().Header()
+	for k, vs := range resp.Header {
+		switch http.CanonicalHeaderKey(k) {
+		case "Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Date", "Trailer", "Upgrade":
+			continue
+		}
+		h[k] = vs
+	}
+	h.Set(ServedByHeader, "leader")
+	c.Response().WriteHeader(resp.StatusCode)
+	if _, err := io.Copy(c.Response(), resp.Body); err != nil {
+		s.log.Warn("relaying the leader's answer failed", "request_id", requestID(c), "leader", leader, "error", err)
+	}
+	return nil
+}
+
+// remoteReadIndex asks the leader for a read index on a follower's behalf,
+// with the caller's credentials.
+func (s *Server) remoteReadIndex(ctx context.Context) (uint64, error) {
+	cl := s.cluster
+	if id, _ := cl.node.Leader(); id == cl.id {
+		return 0, fail(ErrUnavailable, map[string]any{"retryable": true},
+			"this node leads but cannot confirm its leadership with a quorum; a fully_consistent read is not possible now (retry, or read with minimize_latency)")
+	}
+	leader, err := cl.waitLeaderAPI(ctx)
+	if err != nil {
+		return 0, fail(ErrUnavailable, map[string]any{"retryable": true},
+			"%v; a fully_consistent read needs the leader (retry, or read with minimize_latency)", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(leader, "/")+"/v1/cluster/read-index", nil)
+	if err != nil {
+		return 0, err
+	}
+	if h := authHeaderFrom(ctx); h != "" {
+		req.Header.Set(echo.HeaderAuthorization, h)
+	}
+	req.Header.Set(ForwardedHeader, cl.id)
+	resp, err := cl.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, fail(ErrDeadlineExceeded, nil, "the leader at %s gave no read index before the request deadline", leader)
+		}
+		return 0, fail(ErrUnavailable, map[string]any{"retryable": true, "leader": leader},
+			"could not reach the leader at %s for a read index (%v); retry, or read with minimize_latency", leader, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		var e ErrorResponse
+		_ = json.Unmarshal(b, &e)
+		switch resp.StatusCode {
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return 0, fail(ErrUnavailable, map[string]any{"leader": leader},
+				"the leader at %s refused this caller's token for a read index (%s); every node needs the same token file", leader, e.Error.Message)
+		}
+		return 0, fail(ErrUnavailable, map[string]any{"retryable": true, "leader": leader},
+			"the leader at %s gave no read index: %d %s %s; retry, or read with minimize_latency", leader, resp.StatusCode, e.Error.Code, e.Error.Message)
+	}
+	var ri ReadIndexResponse
+	if err := json.Unmarshal(b, &ri); err != nil {
+		return 0, fmt.Errorf("the leader at %s answered a read index that is not JSON: %w", leader, err)
+	}
+	return ri.Index, nil
+}
+
+// clusterRevisions is the Revisions of a node in a cluster: a follower gets
+// its read index from the leader.
+type clusterRevisions struct {
+	Revisions
+	s *Server
+}
+
+func (r clusterRevisions) ReadIndex(ctx context.Context) (uint64, error) {
+	idx, err := r.Revisions.ReadIndex(ctx)
+	if err == nil || !errors.Is(err, consensus.ErrNotLeader) {
+		return idx, err
+	}
+	return r.s.remoteReadIndex(ctx)
+}
+
+// waitLeaderAPI returns the leader's API URL, waiting up to LeaderWait (and
+// ctx) for one to be known: an election takes a moment.
+func (cl *clusterState) waitLeaderAPI(ctx context.Context) (string, error) {
+	deadline := time.Now().Add(cl.cfg.LeaderWait)
+	for {
+		id, _ := cl.node.Leader()
+		if id != "" && id != cl.id {
+			if a := cl.node.LeaderAPIAddr(); a != "" {
+				return a, nil
+			}
+		}
+		if id == cl.id && cl.node.IsLeader() {
+			return "", errors.New("this node became the leader meanwhile")
+		}
+		if time.Now().After(deadline) {
+			if id == "" {
+				return "", errors.New("no leader is known to this node")
+			}
+			return "", fmt.Errorf("the leader %s has no known API address", id)
+		}
+		t := time.NewTimer(25 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", fmt.Errorf("no leader known before the request deadline: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/trellis-authz/trellis/api"
+)
+
+// clusterTLS completes the TLS settings for a cluster: with --tls-ca, raft
+// uses mutual TLS (both sides present certificates signed by the CA) and
+// node-to-node HTTP trusts the CA. It returns the raft TLS config (nil when
+// TLS is off) and the HTTP client nodes use to call each other.
+func clusterTLS(o nodeOptions, base *tls.Config) (*tls.Config, *http.Client, error) {
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	client := &http.Client{Transport: tr}
+	if base == nil {
+		if o.TLSCA != "" {
+			return nil, nil, errors.New("--tls-ca needs --tls-cert and --tls-key")
+		}
+		return nil, client, nil
+	}
+	raftTLS := base.Clone()
+	if o.TLSCA != "" {
+		pem, err := os.ReadFile(o.TLSCA)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, nil, fmt.Errorf("--tls-ca %s holds no PEM certificate", o.TLSCA)
+		}
+		raftTLS.RootCAs = pool
+		raftTLS.ClientCAs = pool
+		raftTLS.ClientAuth = tls.RequireAndVerifyClientCert
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	} else {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return raftTLS, client, nil
+}
+
+// enableCluster turns on forwarding, follower reads and the /v1/cluster
+// endpoints.
+func (r *runningNode) enableCluster(client *http.Client) error {
+	cfg := api.DefaultClusterConfig()
+	cfg.NodeID = r.opts.NodeID
+	cfg.Node = r.node
+	cfg.Client = client
+	return r.srv.EnableCluster(cfg)
+}
+
+// join asks the member at --join to add this node as a voter: POST
+// /v1/cluster/members, which a follower forwards to the leader. The admin
+// token is $TRELLIS_TOKEN (or --join-token). It retries until the member
+// answers or ctx ends, and does nothing when this node is already a member.
+func (r *runningNode) join(ctx context.Context, client *http.Client, raftAddr, apiURL string) error {
+	o := r.opts
+	if ms, err := r.node.Members(); err == nil {
+		for _, m := range ms {
+			if m.ID == o.NodeID {
+				r.log.Info("already a cluster member; not joining again", "node", o.NodeID)
+				return nil
+			}
+		}
+	}
+	token := o.JoinToken
+	if token == "" {
+		token = os.Getenv("TRELLIS_TOKEN")
+	}
+	body, _ := json.Marshal(api.AddMemberRequest{ID: o.NodeID, RaftAddr: raftAddr, APIAddr: apiURL})
+	url := strings.TrimRight(o.Join, "/") + "/v1/cluster/members"
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var last error
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return fmt.Errorf("--join %q: %w", o.Join, err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+			resp.Body.Close()
+			switch {
+			case resp.StatusCode == http.StatusOK:
+				r.log.Info("joined the cluster", "through", o.Join, "node", o.NodeID, "attempts", attempt)
+				return nil
+			case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+				return fmt.Errorf("--join %s refused this node: %s %s (set TRELLIS_TOKEN or --join-token to an admin token of the cluster)", o.Join, resp.Status, strings.TrimSpace(string(b)))
+			case resp.StatusCode == http.StatusBadRequest:
+				return fmt.Errorf("--join %s rejected the request: %s", o.Join, strings.TrimSpace(string(b)))
+			}
+			last = fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+		} else {
+			last = err
+		}
+		r.log.Warn("join attempt failed; retrying", "through", o.Join, "attempt", attempt, "error", last)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("--join %s: gave up after %d attempts: %w", o.Join, attempt, last)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// raftAdvertise is the raft address other nodes dial.
+func raftAdvertise(o nodeOptions) string {
+	if o.AdvertiseAddr != "" {
+		return o.AdvertiseAddr
+	}
+	return o.RaftAddr
+}

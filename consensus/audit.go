@@ -1,0 +1,99 @@
+package consensus
+
+import (
+	"fmt"
+
+	"github.com/trellis-authz/trellis/audit"
+	"github.com/trellis-authz/trellis/storage"
+)
+
+// ExtraReader reads the latest committed value of a store's extra key.
+// *storage.Store implements it.
+type ExtraReader interface {
+	Extra(key []byte) ([]byte, bool, error)
+}
+
+// AuditStore adapts a store's extra key/values to audit.Store, which is what
+// audit.Open reads the persisted log from.
+func AuditStore(s ExtraReader) audit.Store { return auditStore{s} }
+
+type auditStore struct{ s ExtraReader }
+
+func (a auditStore) Get(key []byte) ([]byte, bool, error) { return a.s.Extra(key) }
+
+// AuditLog adapts *audit.Log to AuditHook: each applied write, delete, import
+// chunk and schema change becomes one audit entry written in the same storage
+// transaction as the change. It is driven by the FSM's goroutine only.
+type AuditLog struct {
+	log     *audit.Log
+	pending bool // an Append whose batch has not been confirmed committed
+}
+
+// NewAuditLog returns the hook appending to log.
+func NewAuditLog(log *audit.Log) *AuditLog { return &AuditLog{log: log} }
+
+var (
+	_ AuditHook     = (*AuditLog)(nil)
+	_ AuditReloader = (*AuditLog)(nil)
+)
+
+// ChangeStrings returns the canonical change strings an audit entry's
+// digest covers: "<op> <relationship>" per change, in order. For a schema
+// change (no relationship changes) it is the single string
+// "schema <schema hash>".
+func ChangeStrings(rec AuditRecord, changes []storage.Change) []string {
+	if rec.Kind == TypeSchema.String() {
+		return []string{"schema " + rec.SchemaHash}
+	}
+	out := make([]string, len(changes))
+	for i, c := range changes {
+		out[i] = c.Op.String() + " " + c.Relationship.String()
+	}
+	return out
+}
+
+// Append stages the entry for rec and returns the key/values to write with
+// the batch, and the function that makes the entry visible once the batch
+// committed.
+func (a *AuditLog) Append(rec AuditRecord, changes []storage.Change) ([]storage.KV, func(), error) {
+	if a.pending {
+		// The previous batch's commit was never confirmed (its transaction
+		// failed, or Finish ran again for a retried transaction): let the log
+		// look at the stored size and commit or drop what it staged.
+		if err := a.log.Sync(); err != nil {
+			return nil, nil, fmt.Errorf("reconciling the audit log with the store: %w", err)
+		}
+		a.pending = false
+	}
+	lines := ChangeStrings(rec, changes)
+	e := audit.Entry{
+		Revision: rec.Revision, Time: rec.Time, Kind: rec.Kind,
+		Principal: rec.Principal, Reason: rec.Reason, RequestID: rec.RequestID,
+		IdempotencyKey: rec.IdempotencyKey,
+		ChangeCount:    len(lines), ChangeDigest: audit.DigestChanges(lines),
+	}
+	kvs, _, err := a.log.Append(e)
+	if err != nil {
+		a.log.Abort()
+		return nil, nil, err
+	}
+	a.pending = true
+	out := make([]storage.KV, len(kvs))
+	for i, kv := range kvs {
+		out[i] = storage.KV{Key: kv.Key, Value: kv.Value}
+	}
+	return out, func() {
+		a.log.Commit()
+		a.pending = false
+	}, nil
+}
+
+// Reload re-reads the log's state after a snapshot restore replaced the
+// store's contents.
+func (a *AuditLog) Reload() error {
+	a.pending = false
+	return a.log.Sync()
+}
+
+// Log returns the underlying audit log (for the API and the CLI).
+func (a *AuditLog) Log() *audit.Log { return a.log }
