@@ -3,10 +3,11 @@ package api
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/trellis-authz/trellis/schema"
+	"github.com/trellis-authz/trellis/schema/compile"
 	"github.com/trellis-authz/trellis/tuple"
 )
 
@@ -88,82 +89,18 @@ func removals(old, next *schema.Schema) []removal {
 	return out
 }
 
-// diffSchemas lists the changes from old (nil: none stored) to next.
+// diffSchemas lists the changes from old (nil: none stored) to next, as the
+// CLI's `trellis schema diff` does (both use compile.Diff).
 func diffSchemas(old, next *schema.Schema) []SchemaChange {
 	out := []SchemaChange{}
-	if old == nil {
-		old = &schema.Schema{Definitions: map[string]*schema.Definition{}, Caveats: map[string]*schema.Caveat{}}
-	}
-	add := func(kind, target, desc string, breaking bool) {
-		out = append(out, SchemaChange{Kind: kind, Target: target, Description: desc, Breaking: breaking})
-	}
-	for _, name := range old.Order {
-		if _, ok := next.Definitions[name]; !ok {
-			add("type_removed", name, "definition "+name+" is removed", true)
-		}
-	}
-	for _, name := range next.Order {
-		nd := next.Definitions[name]
-		od, ok := old.Definitions[name]
-		if !ok {
-			add("type_added", name, "definition "+name+" is added", false)
-			continue
-		}
-		for _, m := range od.Order {
-			if _, _, ok := nd.Lookup(m); ok {
-				continue
-			}
-			if _, isRel := od.Relations[m]; isRel {
-				add("relation_removed", name+"#"+m, "relation "+name+"#"+m+" is removed", true)
-			} else {
-				add("permission_removed", name+"#"+m, "permission "+name+"#"+m+" is removed", true)
-			}
-		}
-		for _, m := range nd.Order {
-			orel, operm, had := od.Lookup(m)
-			nrel, nperm, _ := nd.Lookup(m)
-			target := name + "#" + m
-			switch {
-			case !had && nrel != nil:
-				add("relation_added", target, "relation "+target+" is added", false)
-			case !had:
-				add("permission_added", target, "permission "+target+" is added", false)
-			case orel != nil && nrel != nil:
-				for _, a := range orel.Allowed {
-					if !slices.Contains(nrel.Allowed, a) {
-						add("allowed_subject_removed", target, fmt.Sprintf("relation %s no longer allows %s", target, a.String()), true)
-					}
-				}
-				for _, a := range nrel.Allowed {
-					if !slices.Contains(orel.Allowed, a) {
-						add("allowed_subject_added", target, fmt.Sprintf("relation %s now allows %s", target, a.String()), false)
-					}
-				}
-			case operm != nil && nperm != nil:
-				if !reflect.DeepEqual(operm.Expr, nperm.Expr) {
-					add("permission_changed", target, "permission "+target+" has a new expression", false)
-				}
-			case orel != nil:
-				add("relation_became_permission", target, target+" changes from a relation to a permission", true)
-			default:
-				add("permission_became_relation", target, target+" changes from a permission to a relation", false)
-			}
-		}
-	}
-	for _, name := range old.CaveatOrder {
-		if _, ok := next.Caveats[name]; !ok {
-			add("caveat_removed", name, "caveat "+name+" is removed", true)
-		}
-	}
-	for _, name := range next.CaveatOrder {
-		oc, ok := old.Caveats[name]
-		nc := next.Caveats[name]
-		switch {
-		case !ok:
-			add("caveat_added", name, "caveat "+name+" is added", false)
-		case oc.Expression != nc.Expression || !reflect.DeepEqual(oc.Params, nc.Params):
-			add("caveat_changed", name, "caveat "+name+" has new parameters or a new expression", !reflect.DeepEqual(oc.Params, nc.Params))
-		}
+	for _, c := range compile.Diff(old, next) {
+		out = append(out, SchemaChange{
+			Kind:         strings.ReplaceAll(c.Kind.String(), " ", "_"),
+			Target:       c.Path,
+			Description:  c.Description,
+			Breaking:     c.Breaking,
+			AccessChange: c.AccessChange,
+		})
 	}
 	return out
 }

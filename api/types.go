@@ -289,6 +289,9 @@ type SchemaChange struct {
 	Target      string `json:"target"`      // e.g. "dataset#reader"
 	Description string `json:"description"` // for a person
 	Breaking    bool   `json:"breaking"`
+	// AccessChange marks a change that alters who has access without breaking
+	// stored data or callers (a permission's expression, a caveat's body).
+	AccessChange bool `json:"access_change,omitempty"`
 }
 
 // DiffSchemaResponse answers POST /v1/schema/diff.

@@ -76,7 +76,8 @@ type CheckResult struct {
 
 // Trace is one node of an explain tree.
 type Trace struct {
-	// Kind: "check", "union", "intersection", "exclusion", "arrow", "relation", "caveat", "nil".
+	// Kind: "check", "union", "intersection", "exclusion", "arrow", "arrow_all"
+	// (.all()), "relation", "caveat", "nil".
 	Kind     string            `json:"kind"`
 	Resource string            `json:"resource,omitempty"`      // "dataset:claims"
 	Relation string            `json:"relation,omitempty"`      // relation or permission evaluated

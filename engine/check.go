@@ -89,6 +89,13 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 	if depth > q.e.cfg.MaxDepth {
 		return outcome{}, fmt.Errorf("%w: more than %d nested steps at %s#%s", ErrDepthExceeded, q.e.cfg.MaxDepth, res, rel)
 	}
+	if o, ok := q.walked.known(res, rel, subj); ok {
+		if q.explain {
+			o.trace = q.node("check", res, rel, subj, o)
+			o.trace.Detail = map[string]string{"reason": "decided by the lookup's reverse walk"}
+		}
+		return o, nil
+	}
 	key := cacheKey{revision: q.v.Revision, ctxHash: q.ctxHash, resource: res, relation: rel, subject: subj}
 	if c, ok := q.lookup(key); ok {
 		o := outcome{res: c.res, missing: c.missing, exp: c.exp}
@@ -306,6 +313,18 @@ func (q *query) through(ctx context.Context, rel tuple.Relationship, subj tuple.
 			Children: appendTrace(appendTrace(nil, c.trace), sub.trace)}
 	}
 	return o, nil
+}
+
+// known returns a certain fact of the walk as an Allowed outcome.
+func (w *walked) known(res tuple.ObjectRef, rel string, subj tuple.SubjectRef) (outcome, bool) {
+	if w == nil || subj != w.subject {
+		return outcome{}, false
+	}
+	st, ok := w.facts[fact{res.Type, res.ID, rel}]
+	if !ok || !st.certain {
+		return outcome{}, false
+	}
+	return outcome{res: Allowed, exp: st.exp}, true
 }
 
 // excludes reports whether the reverse walk proved that subj does not have

@@ -52,6 +52,7 @@ type Engine struct {
 	cfg          Config
 	clock        func() time.Time
 	cache        *cache // nil when disabled
+	graphs       graphCache
 	hits, misses atomic.Uint64
 }
 

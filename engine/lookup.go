@@ -91,10 +91,11 @@ type fact struct {
 }
 
 // walked is what a reverse walk from a plain subject learned: every fact it
-// reached. A relation without subject-set types can only hold for the
-// subject through relationships naming it (or its wildcard), and the walk
-// read all of those, so a fact of such a relation that the walk did not reach
-// is false: check answers it without reading the store.
+// reached. A certain fact holds (until the earliest expiry on its path). And
+// a relation without subject-set types can only hold for the subject through
+// relationships naming it (or its wildcard), and the walk read all of those,
+// so a fact of such a relation that the walk did not reach is false. check
+// answers both kinds without reading the store.
 type walked struct {
 	subject tuple.SubjectRef
 	facts   map[fact]state
@@ -111,12 +112,12 @@ type state struct {
 //
 // Some facts are certain on the way: a relation reached from the subject only
 // through relationships without caveats holds, whatever else the schema says.
-// Those are stored in the query's memo as Allowed (until the earliest expiry
-// on their path), so confirming the candidates re-reads only what the walk
-// could not decide (the subtracted side of an exclusion, say).
+// The walk leaves what it learned in q.walked, so confirming the candidates
+// re-reads only what the walk could not decide (the subtracted side of an
+// exclusion, say).
 func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, resType, rel string) ([]string, error) {
-	g := reverseOf(q.v.Schema)
-	seen := map[fact]state{}
+	g := q.e.reverseOf(q.v.Schema)
+	seen := make(map[fact]state, 1024)
 	if subj.Relation == "" && !subj.IsWildcard() {
 		q.walked = &walked{subject: subj, facts: seen}
 	}
@@ -126,13 +127,7 @@ func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, re
 		if !ok {
 			queue = append(queue, f)
 		}
-		if st.certain && (!ok || !old.certain) {
-			seen[f] = st
-			if q.memo != nil {
-				key := cacheKey{revision: q.v.Revision, ctxHash: q.ctxHash, resource: tuple.ObjectRef{Type: f.typ, ID: f.id}, relation: f.rel, subject: subj}
-				q.memo.put(key, cached{res: Allowed, exp: st.exp})
-			}
-		} else if !ok {
+		if !ok || st.certain && !old.certain {
 			seen[f] = st
 		}
 	}

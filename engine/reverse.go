@@ -39,15 +39,30 @@ type reverseGraph struct {
 	from map[typeRel][]revEdge
 }
 
-var graphs sync.Map // *schema.Schema → *reverseGraph
+// maxGraphs bounds the reverse graphs an engine keeps: one per schema in
+// use, and a server uses one or two at a time.
+const maxGraphs = 8
 
-func reverseOf(s *schema.Schema) *reverseGraph {
-	if g, ok := graphs.Load(s); ok {
-		return g.(*reverseGraph)
+// graphCache keeps the reverse graphs of the schemas an engine has served.
+type graphCache struct {
+	mu sync.Mutex
+	m  map[*schema.Schema]*reverseGraph
+}
+
+// reverseOf returns the reverse graph of s, building it on first use.
+func (e *Engine) reverseOf(s *schema.Schema) *reverseGraph {
+	c := &e.graphs
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if g, ok := c.m[s]; ok {
+		return g
+	}
+	if c.m == nil || len(c.m) >= maxGraphs {
+		c.m = map[*schema.Schema]*reverseGraph{}
 	}
 	g := buildReverse(s)
-	actual, _ := graphs.LoadOrStore(s, g)
-	return actual.(*reverseGraph)
+	c.m[s] = g
+	return g
 }
 
 func buildReverse(s *schema.Schema) *reverseGraph {

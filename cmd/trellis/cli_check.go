@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -47,7 +48,7 @@ Exit status (also with --json):
   if trellis check dataset:claims read user:ben >/dev/null; then echo yes; fi`,
 		Args: exactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkRefs(args[0], args[2]); err != nil {
+			if err := checkCLIRefs(args[0], args[2]); err != nil {
 				return err
 			}
 			cons, err := parseConsistency(consistency)
@@ -99,8 +100,8 @@ Exit status (also with --json):
 	return cmd
 }
 
-// checkRefs parses the resource and subject locally, for a clear usage error.
-func checkRefs(resource, subject string) error {
+// checkCLIRefs parses the resource and subject locally, for a clear usage error.
+func checkCLIRefs(resource, subject string) error {
 	if _, err := tuple.ParseObject(resource); err != nil {
 		return usageError{fmt.Errorf("RESOURCE %v", err)}
 	}
@@ -134,7 +135,14 @@ func printTrace(w io.Writer, t *engine.Trace, prefix, branch string, root bool) 
 	var b strings.Builder
 	b.WriteString(prefix + branch)
 	fmt.Fprintf(&b, "%-11s %s", t.Result, t.Kind)
-	if t.Resource != "" || t.Relation != "" {
+	detail := t.Detail
+	switch {
+	case t.Kind == "arrow" && t.Resource == "" && detail["computed"] != "":
+		// "arrow project->admin" reads like the schema.
+		b.WriteString(" " + t.Relation + "->" + detail["computed"])
+		detail = maps.Clone(detail)
+		delete(detail, "computed")
+	case t.Resource != "" || t.Relation != "":
 		b.WriteString(" " + t.Resource)
 		if t.Relation != "" {
 			b.WriteString("#" + t.Relation)
@@ -149,15 +157,8 @@ func printTrace(w io.Writer, t *engine.Trace, prefix, branch string, root bool) 
 	if len(t.Tuples) > 0 {
 		b.WriteString("  [" + strings.Join(t.Tuples, ", ") + "]")
 	}
-	if len(t.Detail) > 0 {
-		keys := make([]string, 0, len(t.Detail))
-		for k := range t.Detail {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			fmt.Fprintf(&b, "  %s=%s", k, t.Detail[k])
-		}
+	for _, k := range slices.Sorted(maps.Keys(detail)) {
+		fmt.Fprintf(&b, "  %s=%s", k, detail[k])
 	}
 	if t.Cached {
 		b.WriteString("  (cached)")
@@ -247,7 +248,7 @@ func printExpand(w io.Writer, n *engine.ExpandNode, prefix, branch string, root 
 		}
 	}
 	if n.Via != nil {
-		line += "  (via " + subjectText(*n.Via) + ")"
+		line += "  (via " + expandSubjectText(*n.Via) + ")"
 	}
 	if n.Kind == "leaf" && len(n.Subjects) == 0 {
 		line += "  (no subjects)"
@@ -271,15 +272,15 @@ func printExpand(w io.Writer, n *engine.ExpandNode, prefix, branch string, root 
 		return "├─ "
 	}
 	for _, s := range n.Subjects {
-		fmt.Fprintln(w, childPrefix+next()+subjectText(s))
+		fmt.Fprintln(w, childPrefix+next()+expandSubjectText(s))
 	}
 	for _, c := range n.Children {
 		printExpand(w, c, childPrefix, next(), false)
 	}
 }
 
-// subjectText is a subject with its caveat and expiration, if any.
-func subjectText(s engine.ExpandSubject) string {
+// expandSubjectText is a subject with its caveat and expiration, if any.
+func expandSubjectText(s engine.ExpandSubject) string {
 	t := s.Subject
 	if s.Caveat != "" {
 		t += " [" + s.Caveat + "]"

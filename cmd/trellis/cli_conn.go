@@ -63,14 +63,23 @@ func (f *connFlags) serverError(err error) error {
 		if ce.RequestID != "" {
 			msg += " (request " + ce.RequestID + ")"
 		}
-		return errors.New(msg)
+		return cliError{msg: msg, err: err}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return fmt.Errorf("cannot reach %s: %v (is the server running? set --endpoint or TRELLIS_ENDPOINT)", f.endpoint, ue.Err)
+		return cliError{msg: fmt.Sprintf("cannot reach %s: %v (is the server running? set --endpoint or TRELLIS_ENDPOINT)", f.endpoint, ue.Err), err: err}
 	}
 	return err
 }
+
+// cliError is an error shown as msg that still unwraps to the original.
+type cliError struct {
+	msg string
+	err error
+}
+
+func (e cliError) Error() string { return e.msg }
+func (e cliError) Unwrap() error { return e.err }
 
 // printJSON writes v indented, with a final newline.
 func printJSON(w io.Writer, v any) error {
@@ -143,12 +152,27 @@ func (w *writeFlags) key() (string, error) {
 	return w.idempotencyKey, nil
 }
 
-// failed adds the retry hint to a failed write: with the same key the retry
-// applies at most once, whatever happened to the first attempt.
-func (w *writeFlags) failed(errOut io.Writer, err error) error {
-	fmt.Fprintf(errOut, "trellis: to retry safely, add --idempotency-key %s\n", w.idempotencyKey)
+// failed adds the retry hint to a failed write whose outcome may be unknown
+// (a timeout, an unreachable or overloaded server) or partial (always, for
+// an import): with the same key the retry applies at most once.
+func (w *writeFlags) failed(err error, always bool) error {
+	var ce *client.Error
+	if always || !errors.As(err, &ce) || ce.Status >= 500 || ce.Status == 429 || ce.Code == "outcome_unknown" || ce.Code == "deadline_exceeded" {
+		return retryHint{err: err, key: w.idempotencyKey}
+	}
 	return err
 }
+
+// retryHint is a failed write's error followed by how to retry it safely.
+type retryHint struct {
+	err error
+	key string
+}
+
+func (e retryHint) Error() string {
+	return e.err.Error() + "\ntrellis: to retry safely, run the same command with --idempotency-key " + e.key
+}
+func (e retryHint) Unwrap() error { return e.err }
 
 // filterFlags select relationships (read, delete, export).
 type filterFlags struct {
@@ -231,8 +255,8 @@ func (f *filterFlags) filter(pattern string) (tuple.Filter, error) {
 	return out, nil
 }
 
-// optionalArg is cobra.MaximumNArgs(1) reporting a usage error.
-func optionalArg(cmd *cobra.Command, args []string) error {
+// cliOptionalArg is cobra.MaximumNArgs(1) reporting a usage error.
+func cliOptionalArg(cmd *cobra.Command, args []string) error {
 	if len(args) > 1 {
 		return usageError{fmt.Errorf("at most one argument, got %d: %q\n\n%s", len(args), args, cmd.UsageString())}
 	}
@@ -249,8 +273,8 @@ func exactArgs(n int) cobra.PositionalArgs {
 	}
 }
 
-// firstArg returns args[0], or "" when there is none.
-func firstArg(args []string) string {
+// cliFirstArg returns args[0], or "" when there is none.
+func cliFirstArg(args []string) string {
 	if len(args) == 0 {
 		return ""
 	}

@@ -72,7 +72,7 @@ error.`,
 			errOut := cmd.ErrOrStderr()
 			conv := newNDJSONConverter(src)
 			stop := func() {}
-			if progress || isTerminal(errOut) {
+			if progress || cliIsTerminal(errOut) {
 				stop = startProgress(errOut, name, total, conv)
 			}
 			res, err := c.Import(cmd.Context(), conv, client.ImportOptions{Reason: wf.reason, IdempotencyKey: key})
@@ -83,7 +83,7 @@ error.`,
 				} else {
 					err = conn.serverError(err)
 				}
-				return wf.failed(errOut, err)
+				return wf.failed(err, true)
 			}
 			out := cmd.OutOrStdout()
 			if conn.json {
@@ -103,7 +103,7 @@ error.`,
 }
 
 // ndjsonConverter reads a relationships file and yields the import body:
-// NDJSON lines pass through, plain relationships are wrapped as
+// NDJSON lines pass through, plain relationships are cliError as
 // {"relationship": "..."}, comments become blank lines (so the server's line
 // numbers stay the file's). It counts bytes and lines read, for the progress
 // bar.
@@ -165,8 +165,8 @@ func convertLine(line []byte) []byte {
 	return append(b, '\n')
 }
 
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
+// cliIsTerminal reports whether w is a character device (a terminal).
+func cliIsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
@@ -215,15 +215,15 @@ func progressLine(name string, done, total, lines int64, elapsed time.Duration) 
 		frac := min(float64(done)/float64(total), 1)
 		filled := int(frac * width)
 		b.WriteString("[" + strings.Repeat("#", filled) + strings.Repeat("-", width-filled) + "]")
-		fmt.Fprintf(&b, " %3.0f%%  %s / %s", frac*100, humanBytes(done), humanBytes(total))
+		fmt.Fprintf(&b, " %3.0f%%  %s / %s", frac*100, cliHumanBytes(done), cliHumanBytes(total))
 	} else {
-		b.WriteString(humanBytes(done))
+		b.WriteString(cliHumanBytes(done))
 	}
-	fmt.Fprintf(&b, "  %s lines  %s", groupDigits(lines), elapsed.Round(time.Second))
+	fmt.Fprintf(&b, "  %s lines  %s", cliGroupDigits(lines), elapsed.Round(time.Second))
 	return b.String()
 }
 
-func humanBytes(n int64) string {
+func cliHumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
@@ -236,8 +236,8 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// groupDigits writes 1234567 as 1,234,567.
-func groupDigits(n int64) string {
+// cliGroupDigits writes 1234567 as 1,234,567.
+func cliGroupDigits(n int64) string {
 	s := fmt.Sprint(n)
 	if n < 0 {
 		return s
@@ -275,11 +275,11 @@ on a usage error.`,
 		Example: `  trellis export > backup.ndjson
   trellis export dataset --format text
   trellis export --consistency fully_consistent -o backup.ndjson`,
-		Args: optionalArg,
+		Args: cliOptionalArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var filter *tuple.Filter
 			if len(args) > 0 || ff != (filterFlags{}) {
-				f, err := ff.filter(firstArg(args))
+				f, err := ff.filter(cliFirstArg(args))
 				if err != nil {
 					return err
 				}

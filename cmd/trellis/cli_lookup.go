@@ -58,9 +58,9 @@ usage error.`,
 			all := api.LookupResourcesResponse{Resources: []api.LookupResource{}}
 			req := api.LookupResourcesRequest{ResourceType: args[0], Permission: args[1], Subject: args[2], Context: rawCtx, Consistency: cons}
 			for {
-				req.Limit = pageSize
+				req.Limit = cliPageSize
 				if limit > 0 {
-					req.Limit = min(pageSize, limit-len(all.Resources))
+					req.Limit = min(cliPageSize, limit-len(all.Resources))
 				}
 				res, err := c.LookupResources(cmd.Context(), req)
 				if err != nil {
@@ -144,9 +144,9 @@ usage error.`,
 			all := api.LookupSubjectsResponse{Subjects: []api.LookupSubject{}}
 			req := api.LookupSubjectsRequest{Resource: args[0], Permission: args[1], SubjectType: subjectType, SubjectRelation: subjectRel, Context: rawCtx, Consistency: cons}
 			for {
-				req.Limit = pageSize
+				req.Limit = cliPageSize
 				if limit > 0 {
-					req.Limit = min(pageSize, limit-len(all.Subjects))
+					req.Limit = min(cliPageSize, limit-len(all.Subjects))
 				}
 				res, err := c.LookupSubjects(cmd.Context(), req)
 				if err != nil {

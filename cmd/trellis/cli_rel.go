@@ -14,8 +14,8 @@ import (
 	"github.com/trellis-authz/trellis/tuple"
 )
 
-// pageSize is how many results the paging commands ask for per request.
-const pageSize = 1000
+// cliPageSize is how many results the paging commands ask for per request.
+const cliPageSize = 1000
 
 func newWriteCommand() *cobra.Command {
 	var (
@@ -86,7 +86,7 @@ Exit status: 0 written, 1 refused by the server or failed, 2 usage error
 			}
 			res, err := c.WriteRelationships(cmd.Context(), req)
 			if err != nil {
-				return wf.failed(cmd.ErrOrStderr(), conn.serverError(err))
+				return wf.failed(conn.serverError(err), false)
 			}
 			out := cmd.OutOrStdout()
 			if conn.json {
@@ -163,9 +163,9 @@ usage error.`,
   trellis read 'dataset:claims#reader'
   trellis read --resource-type dataset --relation reader --subject user:ana
   trellis read 'team#member@team:research#member'`,
-		Args: optionalArg,
+		Args: cliOptionalArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			filter, err := ff.filter(firstArg(args))
+			filter, err := ff.filter(cliFirstArg(args))
 			if err != nil {
 				return err
 			}
@@ -180,7 +180,7 @@ usage error.`,
 			if err != nil {
 				return err
 			}
-			rels, readAt, err := readAll(cmd, c, filter, cons, limit)
+			rels, readAt, err := readAllRelationships(cmd, c, filter, cons, limit)
 			if err != nil {
 				return conn.serverError(err)
 			}
@@ -204,14 +204,14 @@ usage error.`,
 
 // readAll reads every page (up to limit, 0: all). Pages after the first are
 // read at the first page's revision, so the list is one consistent snapshot.
-func readAll(cmd *cobra.Command, c *client.Client, f tuple.Filter, cons *api.Consistency, limit int) ([]string, string, error) {
+func readAllRelationships(cmd *cobra.Command, c *client.Client, f tuple.Filter, cons *api.Consistency, limit int) ([]string, string, error) {
 	rels := []string{}
 	req := api.ReadRelationshipsRequest{Filter: f, Consistency: cons}
 	readAt := ""
 	for {
-		req.Limit = pageSize
+		req.Limit = cliPageSize
 		if limit > 0 {
-			req.Limit = min(pageSize, limit-len(rels))
+			req.Limit = min(cliPageSize, limit-len(rels))
 		}
 		res, err := c.ReadRelationships(cmd.Context(), req)
 		if err != nil {
@@ -250,9 +250,9 @@ usage error.`,
 		Example: `  trellis delete --resource-type dataset --resource-id claims --relation reader
   trellis delete 'dataset:claims#reader@user:bob'
   trellis delete --subject user:mallory --resource-type team --limit 10`,
-		Args: optionalArg,
+		Args: cliOptionalArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			filter, err := ff.filter(firstArg(args))
+			filter, err := ff.filter(cliFirstArg(args))
 			if err != nil {
 				return err
 			}
@@ -271,7 +271,7 @@ usage error.`,
 				Filter: filter, Limit: limit, Reason: wf.reason, IdempotencyKey: key,
 			})
 			if err != nil {
-				return wf.failed(cmd.ErrOrStderr(), conn.serverError(err))
+				return wf.failed(conn.serverError(err), false)
 			}
 			out := cmd.OutOrStdout()
 			if conn.json {

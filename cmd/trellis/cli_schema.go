@@ -109,7 +109,7 @@ Exit status: 0 written, 1 when the file has errors or the server refuses it,
 			}
 			res, err := c.WriteSchema(cmd.Context(), api.WriteSchemaRequest{Schema: string(src), Reason: wf.reason, IdempotencyKey: key})
 			if err != nil {
-				return wf.failed(cmd.ErrOrStderr(), conn.serverError(err))
+				return wf.failed(conn.serverError(err), false)
 			}
 			out := cmd.OutOrStdout()
 			if conn.json {

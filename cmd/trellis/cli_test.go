@@ -26,11 +26,11 @@ import (
 
 var (
 	cliExample = filepath.Join("..", "..", "examples", "ai-governance")
-	cliNode    *testNode // nil when -short
+	cliNode    *cliTestNode // nil when -short
 )
 
-// testNode is a running node and the tokens it accepts.
-type testNode struct {
+// cliTestNode is a running node and the tokens it accepts.
+type cliTestNode struct {
 	n      *runningNode
 	url    string
 	admin  string
@@ -63,7 +63,7 @@ func TestMain(m *testing.M) {
 
 // startTestNode starts a node in dir with an admin and a reader token, with
 // the example schema (and, if withRelationships, its relationships).
-func startTestNode(dir string, withRelationships bool) (*testNode, error) {
+func startTestNode(dir string, withRelationships bool) (*cliTestNode, error) {
 	admin, adminHash := api.GenerateToken()
 	reader, readerHash := api.GenerateToken()
 	tokens := filepath.Join(dir, "tokens.yaml")
@@ -91,11 +91,11 @@ func startTestNode(dir string, withRelationships bool) (*testNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &testNode{n: n, url: n.URL(), admin: admin, reader: reader}, nil
+	return &cliTestNode{n: n, url: n.URL(), admin: admin, reader: reader}, nil
 }
 
 // node returns the shared node, skipping the test under -short.
-func node(t *testing.T) *testNode {
+func sharedNode(t *testing.T) *cliTestNode {
 	t.Helper()
 	if cliNode == nil {
 		t.Skip("needs a running node; skipped with -short")
@@ -104,9 +104,9 @@ func node(t *testing.T) *testNode {
 }
 
 // freshNode starts a node of its own with the schema and no relationships.
-func freshNode(t *testing.T) *testNode {
+func freshNode(t *testing.T) *cliTestNode {
 	t.Helper()
-	node(t)
+	sharedNode(t)
 	n, err := startTestNode(t.TempDir(), false)
 	if err != nil {
 		t.Fatal(err)
@@ -115,13 +115,13 @@ func freshNode(t *testing.T) *testNode {
 	return n
 }
 
-// result is one run of the CLI.
-type result struct {
+// cliResult is one run of the CLI.
+type cliResult struct {
 	code        int
 	out, errOut string
 }
 
-func (r result) String() string {
+func (r cliResult) String() string {
 	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.errOut)
 }
 
@@ -148,7 +148,7 @@ func cliRoot() *cobra.Command {
 }
 
 // runIn runs the trellis command with stdin and returns its exit code and output.
-func runIn(t *testing.T, stdin string, args ...string) result {
+func runIn(t *testing.T, stdin string, args ...string) cliResult {
 	t.Helper()
 	cmd := cliRoot()
 	var out, errOut bytes.Buffer
@@ -156,35 +156,35 @@ func runIn(t *testing.T, stdin string, args ...string) result {
 	cmd.SetErr(&errOut)
 	cmd.SetIn(strings.NewReader(stdin))
 	code := execute(cmd, args)
-	return result{code, out.String(), errOut.String()}
+	return cliResult{code, out.String(), errOut.String()}
 }
 
 // as runs a command against node n with token tok.
-func (n *testNode) as(t *testing.T, tok string, args ...string) result {
+func (n *cliTestNode) as(t *testing.T, tok string, args ...string) cliResult {
 	t.Helper()
 	return runIn(t, "", append(args, "--endpoint", n.url, "--token", tok)...)
 }
 
 // cli runs a command against node n as admin.
-func (n *testNode) cli(t *testing.T, args ...string) result {
+func (n *cliTestNode) cli(t *testing.T, args ...string) cliResult {
 	t.Helper()
 	return n.as(t, n.admin, args...)
 }
 
-// wantCode fails the test unless r exited with code.
-func wantCode(t *testing.T, r result, code int) {
+// wantExit fails the test unless r exited with code.
+func wantExit(t *testing.T, r cliResult, code int) {
 	t.Helper()
 	if r.code != code {
 		t.Fatalf("got exit %d, want %d\n%s", r.code, code, r)
 	}
 }
 
-var tokenRE = regexp.MustCompile(`\bt1\.[A-Za-z0-9_-]+`)
+var cliTokenRE = regexp.MustCompile(`\bt1\.[A-Za-z0-9_-]+`)
 
 // token returns the consistency token printed in s.
-func token(t *testing.T, s string) string {
+func printedToken(t *testing.T, s string) string {
 	t.Helper()
-	tok := tokenRE.FindString(s)
+	tok := cliTokenRE.FindString(s)
 	if tok == "" {
 		t.Fatalf("no token (t1....) in %q", s)
 	}

@@ -218,6 +218,11 @@ func startNode(ctx context.Context, o nodeOptions) (_ *runningNode, err error) {
 		return nil, err
 	}
 
+	aud, err := openNodeAudit(store, o.DataDir, o.ClusterID, o.NodeID)
+	if err != nil {
+		return nil, err
+	}
+
 	cc := consensus.DefaultConfig()
 	cc.NodeID = o.NodeID
 	cc.DataDir = filepath.Join(o.DataDir, "raft")
@@ -230,6 +235,7 @@ func startNode(ctx context.Context, o nodeOptions) (_ *runningNode, err error) {
 	cc.Compile = compileSchema
 	cc.TLS = raftTLS
 	cc.Logger = o.Log.With("component", "raft")
+	cc.Audit = aud.hook
 	if o.RaftTimeouts > 0 {
 		cc.HeartbeatTimeout = o.RaftTimeouts
 		cc.ElectionTimeout = o.RaftTimeouts
@@ -267,6 +273,8 @@ func startNode(ctx context.Context, o nodeOptions) (_ *runningNode, err error) {
 	if err != nil {
 		return nil, err
 	}
+	api.RegisterAudit(srv, aud.log, aud.signer)
+	api.RegisterWatch(srv, store)
 	r := &runningNode{opts: o, store: store, node: node, srv: srv, ln: ln, log: o.Log, served: make(chan error, 1)}
 	if err := r.enableCluster(peerClient); err != nil {
 		return nil, err

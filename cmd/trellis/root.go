@@ -36,6 +36,8 @@ subject do that on this resource, right now?".`,
 	root.AddCommand(newHealthCommand())
 	root.AddCommand(benchcli.NewCommand("bench"))
 	root.AddCommand(newValidateCommand())
+	root.AddCommand(newDevCommand(), newClusterCommand())
+	root.AddCommand(newAuditCommand(), newWatchCommand())
 	root.AddCommand(newCheckCommand())
 	root.AddCommand(newExpandCommand())
 	root.AddCommand(newWriteCommand())

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trellis-authz/trellis/api"
+	"github.com/trellis-authz/trellis/consensus"
+)
+
+// clusterSchema is the schema every multi-node test runs against.
+const clusterSchema = `definition user {}
+
+definition doc {
+	relation viewer: user
+	relation banned: user
+	permission view = viewer - banned
+}
+`
+
+// testCluster is n real nodes started with startNode in this process: real
+// Badger stores, raft over TCP on 127.0.0.1 and the HTTP API on real ports.
+type testCluster struct {
+	t      *testing.T
+	mu     sync.Mutex
+	opts   []nodeOptions
+	nodes  []*runningNode // nil while a node is stopped
+	urls   []string
+	admin  string
+	reader string
+	client *http.Client
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// newTestCluster starts n nodes with static peers and waits until every node
+// serves the schema. tune adjusts each node's consensus config (may be nil).
+func newTestCluster(t *testing.T, n int, tune func(*consensus.Config)) *testCluster {
+	t.Helper()
+	dir := t.TempDir()
+	admin, adminHash := api.GenerateToken()
+	reader, readerHash := api.GenerateToken()
+	tokens := filepath.Join(dir, "tokens.yaml")
+	if err := api.WriteTokenFile(tokens, []api.TokenEntry{
+		{Principal: "admin", Role: api.RoleAdmin, SHA256: adminHash},
+		{Principal: "reader", Role: api.RoleReader, SHA256: readerHash},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	schemaFile := filepath.Join(dir, "schema.zed")
+	if err := os.WriteFile(schemaFile, []byte(clusterSchema), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &testCluster{t: t, admin: admin, reader: reader, nodes: make([]*runningNode, n),
+		client: &http.Client{Timeout: 15 * time.Second}}
+	var peers []string
+	for i := range n {
+		o := defaultNodeOptions()
+		o.NodeID = fmt.Sprintf("n%d", i+1)
+		o.HTTPAddr = freeAddr(t)
+		o.RaftAddr = freeAddr(t)
+		o.DataDir = filepath.Join(dir, o.NodeID)
+		o.TokenFile = tokens
+		o.SchemaFile = schemaFile
+		o.RaftTimeouts = 500 * time.Millisecond
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		o.Out = io.Discard
+		o.tuneRaft = tune
+		c.opts = append(c.opts, o)
+		c.urls = append(c.urls, "http://"+o.HTTPAddr)
+		peers = append(peers, fmt.Sprintf("%s=%s=http://%s", o.NodeID, o.RaftAddr, o.HTTPAddr))
+	}
+	for i := range c.opts {
+		c.opts[i].Peers = strings.Join(peers, ",")
+	}
+	// Start all at once: each start waits for a leader, which needs a quorum.
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { errs[i] = c.start(i) })
+	}
+	wg.Wait()
+	t.Cleanup(c.closeAll)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("starting node %d: %v", i+1, err)
+		}
+	}
+	for i := range n {
+		c.waitReady(i)
+	}
+	return c
+}
+
+// start (re)starts node i with its options.
+func (c *testCluster) start(i int) error {
+	r, err := startNode(context.Background(), c.opts[i])
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.nodes[i] = r
+	c.mu.Unlock()
+	return nil
+}
+
+// stop closes node i (its data directory stays).
+func (c *testCluster) stop(i int) {
+	c.mu.Lock()
+	r := c.nodes[i]
+	c.nodes[i] = nil
+	c.mu.Unlock()
+	if r != nil {
+		if err := r.Close(); err != nil {
+			c.t.Logf("closing node %d: %v", i+1, err)
+		}
+	}
+}
+
+func (c *testCluster) closeAll() {
+	for i := range c.nodes {
+		c.stop(i)
+	}
+}
+
+func (c *testCluster) node(i int) *runningNode {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[i]
+}
+
+// leader waits for a running node that is the leader and returns its index.
+func (c *testCluster) leader() int {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for i := range c.nodes {
+			if r := c.node(i); r != nil && r.node.IsLeader() {
+				return i
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.t.Fatal("no leader among the running nodes after 30s")
+	return -1
+}
+
+// followers returns the indexes of running nodes that are not the leader.
+func (c *testCluster) followers() []int {
+	l := c.leader()
+	var out []int
+	for i := range c.nodes {
+		if i != l && c.node(i) != nil {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// waitReady waits until node i answers /readyz with 200.
+func (c *testCluster) waitReady(i int) {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := c.client.Get(c.urls[i] + "/readyz")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			last = string(b)
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatalf("node %d not ready after 30s: %s", i+1, last)
+}
+
+// do sends a JSON request to node i and returns the status and body; out, when
+// not nil, receives a 200 answer.
+func (c *testCluster) do(i int, method, path, token string, body any, out any) (int, string) {
+	c.t.Helper()
+	status, b, err := httpJSON(c.client, c.urls[i], method, path, token, body, out, nil)
+	if err != nil {
+		return 0, err.Error()
+	}
+	return status, b
+}
+
+// httpJSON is one JSON call; header adds request headers.
+func httpJSON(cl *http.Client, base, method, path, token string, body any, out any, header http.Header) (int, string, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, "", err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err := cl.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, string(b), err
+	}
+	if out != nil && resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(b, out); err != nil {
+			return resp.StatusCode, string(b), fmt.Errorf("decoding %s: %w", b, err)
+		}
+	}
+	return resp.StatusCode, string(b), nil
+}
+
+// write touches (or deletes) one relationship through node i.
+func (c *testCluster) write(i int, op, rel, key string) (token string, status int, body string) {
+	c.t.Helper()
+	var out api.WriteResponse
+	req := api.WriteRelationshipsRequest{Updates: []api.Update{{Op: op, Relationship: rel}}, IdempotencyKey: key}
+	status, body = c.do(i, http.MethodPost, "/v1/relationships/write", c.admin, req, &out)
+	return out.WrittenAt, status, body
+}
+
+// mustWrite writes and fails the test unless the answer is 200.
+func (c *testCluster) mustWrite(i int, op, rel string) string {
+	c.t.Helper()
+	tok, status, body := c.write(i, op, rel, "")
+	if status != http.StatusOK {
+		c.t.Fatalf("write %s %s through node %d: got %d %s, want 200", op, rel, i+1, status, body)
+	}
+	return tok
+}
+
+// check runs a check on node i with the given consistency.
+func (c *testCluster) check(i int, resource, perm, subject string, cons *api.Consistency) (string, int, string) {
+	c.t.Helper()
+	var out api.CheckResponse
+	status, body := c.do(i, http.MethodPost, "/v1/check", c.reader,
+		api.CheckRequest{Resource: resource, Permission: perm, Subject: subject, Consistency: cons}, &out)
+	return out.Result, status, body
+}
+
+// mustCheck fails the test unless the check answers 200 with want.
+func (c *testCluster) mustCheck(i int, resource, perm, subject string, cons *api.Consistency, want string) {
+	c.t.Helper()
+	got, status, body := c.check(i, resource, perm, subject, cons)
+	if status != http.StatusOK || got != want {
+		c.t.Fatalf("check %s#%s@%s on node %d (%v): got %d %q (%s), want 200 %q", resource, perm, subject, i+1, cons, status, got, body, want)
+	}
+}
+
+func fresh(token string) *api.Consistency {
+	return &api.Consistency{Mode: api.AtLeastAsFresh, Token: token}
+}
+
+var fullyConsistent = &api.Consistency{Mode: api.FullyConsistent}
+var minimizeLatency = &api.Consistency{Mode: api.MinimizeLatency}
