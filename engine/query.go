@@ -131,22 +131,8 @@ func (q *query) caveat(ctx context.Context, rel tuple.Relationship) (outcome, er
 
 // isContextError reports whether a caveat program blamed the context it was
 // given (a value that does not fit its parameter type) rather than the
-// evaluation. The engine cannot import the compiler that defines the program,
-// so it recognises either an InvalidContext() bool method anywhere in the
-// chain or a wrapped sentinel with the same text as ErrInvalidContext
-// (schema/compile.ErrInvalidContext is "invalid caveat context").
-func isContextError(err error) bool {
-	var ic interface{ InvalidContext() bool }
-	if errors.As(err, &ic) && ic.InvalidContext() {
-		return true
-	}
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if e.Error() == ErrInvalidContext.Error() {
-			return true
-		}
-	}
-	return false
-}
+// evaluation.
+func isContextError(err error) bool { return errors.Is(err, schema.ErrInvalidContext) }
 
 // mergeContext overlays relationship context on request context: for the same
 // parameter the relationship wins.

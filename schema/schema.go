@@ -8,6 +8,7 @@ package schema
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -148,6 +149,11 @@ type CaveatResult struct {
 	// not empty the result is conditional and Value means nothing.
 	Missing []string
 }
+
+// ErrInvalidContext is what a CaveatProgram's error wraps when a context value
+// does not fit the declared type of its parameter (the caller's mistake, not
+// the caveat's).
+var ErrInvalidContext = errors.New("invalid caveat context")
 
 // CaveatProgram evaluates a compiled caveat against context (parameter name →
 // value decoded from JSON; the engine merges relationship context over request

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -450,5 +451,24 @@ func TestCLISchemaReadWrite(t *testing.T) {
 	wantExit(t, r, 1)
 	if !strings.HasPrefix(r.errOut, "trellis: permission_denied: ") {
 		t.Errorf("got %q, want permission_denied", r.errOut)
+	}
+}
+
+func TestCLIWriteTooMany(t *testing.T) {
+	n := sharedNode(t)
+	var b strings.Builder
+	for i := range 1001 {
+		b.WriteString("dataset:cli_many#reader@user:u" + strconv.Itoa(i) + "\n")
+	}
+	path := writeFile(t, t.TempDir(), "many.txt", b.String())
+	r := n.cli(t, "write", "-f", path)
+	wantExit(t, r, 1)
+	if !strings.HasPrefix(r.errOut, "trellis: too_many_updates: ") || !strings.Contains(r.errOut, "use: trellis import FILE") {
+		t.Errorf("got %q, want too_many_updates and the hint to import", r.errOut)
+	}
+	r = n.cli(t, "import", path)
+	wantExit(t, r, 0)
+	if !strings.HasPrefix(r.out, "imported 1001 relationships") {
+		t.Errorf("got %q, want 1001 imported", r.out)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -86,6 +87,10 @@ Exit status: 0 written, 1 refused by the server or failed, 2 usage error
 			}
 			res, err := c.WriteRelationships(cmd.Context(), req)
 			if err != nil {
+				var ce *client.Error
+				if errors.As(err, &ce) && ce.Code == "too_many_updates" {
+					return fmt.Errorf("%w\ntrellis: nothing was written; for many relationships use: trellis import FILE", conn.serverError(err))
+				}
 				return wf.failed(conn.serverError(err), false)
 			}
 			out := cmd.OutOrStdout()

@@ -84,11 +84,7 @@ func TestWatchResumeAcrossLeaderChange(t *testing.T) {
 	for b := 5; b <= 8; b++ {
 		write(nl, b)
 	}
-	other := f[1]
-	if other == l {
-		other = f[0]
-	}
-	w2 := watchOn(other, last)
+	w2 := watchOn(f[1], last) // another node than the first watch, not the old leader
 	defer w2.Close()
 	for len(got) < len(want) {
 		take(w2)

@@ -17,8 +17,9 @@ import (
 // Errors of caveat evaluation. The engine wraps them into its own errors.
 var (
 	// ErrInvalidContext is returned when a context value does not fit the
-	// declared type of its parameter.
-	ErrInvalidContext = errors.New("invalid caveat context")
+	// declared type of its parameter. It is schema.ErrInvalidContext, so the
+	// engine can recognise it without importing the compiler.
+	ErrInvalidContext = schema.ErrInvalidContext
 	// ErrCaveatCostExceeded is returned when an evaluation exceeds the CEL cost
 	// limit (WithCaveatCostLimit).
 	ErrCaveatCostExceeded = errors.New("caveat evaluation cost limit exceeded")
