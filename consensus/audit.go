@@ -2,6 +2,8 @@ package consensus
 
 import (
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/trellis-authz/trellis/audit"
 	"github.com/trellis-authz/trellis/storage"
@@ -68,8 +70,8 @@ func (a *AuditLog) Append(rec AuditRecord, changes []storage.Change) ([]storage.
 	lines := ChangeStrings(rec, changes)
 	e := audit.Entry{
 		Revision: rec.Revision, Time: rec.Time, Kind: rec.Kind,
-		Principal: rec.Principal, Reason: rec.Reason, RequestID: rec.RequestID,
-		IdempotencyKey: rec.IdempotencyKey,
+		Principal: auditField(rec.Principal), Reason: auditField(rec.Reason), RequestID: auditField(rec.RequestID),
+		IdempotencyKey: auditField(rec.IdempotencyKey),
 		ChangeCount:    len(lines), ChangeDigest: audit.DigestChanges(lines),
 	}
 	kvs, _, err := a.log.Append(e)
@@ -86,6 +88,22 @@ func (a *AuditLog) Append(rec AuditRecord, changes []storage.Change) ([]storage.
 		a.log.Commit()
 		a.pending = false
 	}, nil
+}
+
+// auditField makes s acceptable to the audit log, deterministically: invalid
+// UTF-8 becomes U+FFFD and the text is cut to audit.MaxFieldLen bytes at a
+// rune boundary. An entry the log refused would fail the batch on every
+// replica and halt the state machine, so the hook never passes one on.
+func auditField(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= audit.MaxFieldLen {
+		return s
+	}
+	cut := audit.MaxFieldLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 // Reload re-reads the log's state after a snapshot restore replaced the

@@ -112,14 +112,10 @@ func TestCLIWriteCheckDelete(t *testing.T) {
 	// write --op delete, then delete with flags and --json.
 	r = n.cli(t, "write", "--op", "delete", "dataset:cli_wcd#steward@user:sam", "--json")
 	wantExit(t, r, 0)
-	var w struct {
-		WrittenAt, IdempotencyKey, Op string `json:"-"`
-	}
 	var m map[string]any
 	if err := json.Unmarshal([]byte(r.out), &m); err != nil || m["op"] != "delete" || m["written_at"] == "" || m["idempotency_key"] == "" {
 		t.Errorf("got %q (%v), want JSON with op delete, written_at and idempotency_key", r.out, err)
 	}
-	_ = w
 	r = n.cli(t, "delete", "--resource-type", "dataset", "--resource-id", "cli_wcd", "--json")
 	wantExit(t, r, 0)
 	if err := json.Unmarshal([]byte(r.out), &m); err != nil || m["deleted"] != float64(0) {

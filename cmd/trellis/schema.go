@@ -15,9 +15,9 @@ import (
 func newSchemaCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "schema",
-		Short: "Check and format schema files (*.zed)",
+		Short: "Check, format and diff schema files (*.zed); read and write the schema of a server",
 	}
-	cmd.AddCommand(newSchemaCheckCommand(), newSchemaFmtCommand(), newSchemaDiffCommand())
+	cmd.AddCommand(newSchemaCheckCommand(), newSchemaFmtCommand(), newSchemaDiffCommand(), newSchemaReadCommand(), newSchemaWriteCommand())
 	return cmd
 }
 
