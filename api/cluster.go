@@ -48,11 +48,14 @@ type ClusterConfig struct {
 	LeaderWait time.Duration
 	// StatusTimeout bounds each member's answer to GET /v1/cluster.
 	StatusTimeout time.Duration
+	// ReadIndexTimeout bounds a follower's call to the leader for a read
+	// index; past it the read is 503 (the leader may be cut off from us).
+	ReadIndexTimeout time.Duration
 }
 
 // DefaultClusterConfig returns the defaults; set NodeID and Node.
 func DefaultClusterConfig() ClusterConfig {
-	return ClusterConfig{LeaderWait: 3 * time.Second, StatusTimeout: time.Second}
+	return ClusterConfig{LeaderWait: 3 * time.Second, StatusTimeout: time.Second, ReadIndexTimeout: 3 * time.Second}
 }
 
 // Validate checks the configuration.
@@ -64,8 +67,9 @@ func (c ClusterConfig) Validate() error {
 	if c.Node == nil {
 		errs = append(errs, errors.New("ClusterConfig.Node is nil; pass the consensus node"))
 	}
-	if c.LeaderWait < 0 || c.StatusTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("ClusterConfig: LeaderWait (%v) must be >= 0 and StatusTimeout (%v) > 0", c.LeaderWait, c.StatusTimeout))
+	if c.LeaderWait < 0 || c.StatusTimeout <= 0 || c.ReadIndexTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("ClusterConfig: LeaderWait (%v) must be >= 0, StatusTimeout (%v) and ReadIndexTimeout (%v) > 0",
+			c.LeaderWait, c.StatusTimeout, c.ReadIndexTimeout))
 	}
 	return errors.Join(errs...)
 }

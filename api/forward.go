@@ -185,7 +185,9 @@ func (s *Server) remoteReadIndex(ctx context.Context) (uint64, error) {
 		return 0, fail(ErrUnavailable, map[string]any{"retryable": true},
 			"%v; a fully_consistent read needs the leader (retry, or read with minimize_latency)", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(leader, "/")+"/v1/cluster/read-index", nil)
+	callCtx, cancel := context.WithTimeout(ctx, cl.cfg.ReadIndexTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(callCtx, http.MethodGet, strings.TrimRight(leader, "/")+"/v1/cluster/read-index", nil)
 	if err != nil {
 		return 0, err
 	}
@@ -197,6 +199,10 @@ func (s *Server) remoteReadIndex(ctx context.Context) (uint64, error) {
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, fail(ErrDeadlineExceeded, nil, "the leader at %s gave no read index before the request deadline", leader)
+		}
+		if callCtx.Err() != nil {
+			return 0, fail(ErrUnavailable, map[string]any{"retryable": true, "leader": leader},
+				"the leader at %s gave no read index within %v (it may be cut off from this node); retry, or read with minimize_latency", leader, cl.cfg.ReadIndexTimeout)
 		}
 		return 0, fail(ErrUnavailable, map[string]any{"retryable": true, "leader": leader},
 			"could not reach the leader at %s for a read index (%v); retry, or read with minimize_latency", leader, err)

@@ -249,18 +249,22 @@ func BenchmarkAuditHookAppend(b *testing.B) {
 // UTF-8, over the length limit) is made acceptable instead of failing the
 // batch, which would halt every replica.
 func TestAuditHookSanitizesFields(t *testing.T) {
-	l, err := audit.Open(AuditStore(emptyExtra{}))
+	mem := memExtra{}
+	l, err := audit.Open(AuditStore(mem))
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := NewAuditLog(l)
 	long := strings.Repeat("é", audit.MaxFieldLen) // 2 bytes each
 	rec := AuditRecord{Revision: 1, Time: time.Unix(1, 0), Kind: "write", Principal: "p", Reason: "bad \xff byte", RequestID: long}
-	if _, commit, err := h.Append(rec, nil); err != nil {
+	kvs, commit, err := h.Append(rec, nil)
+	if err != nil {
 		t.Fatalf("Append: %v", err)
-	} else {
-		commit()
 	}
+	for _, kv := range kvs {
+		mem[string(kv.Key)] = kv.Value
+	}
+	commit()
 	e, err := l.Entry(0)
 	if err != nil {
 		t.Fatal(err)
@@ -339,5 +343,49 @@ func BenchmarkWriteAuditPaired(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// memExtra is an in-memory extra-key store for unit tests of the hook.
+type memExtra map[string][]byte
+
+func (m memExtra) Extra(k []byte) ([]byte, bool, error) {
+	v, ok := m[string(k)]
+	return v, ok, nil
+}
+
+// TestAuditHookForgetsFailedBatch: when a batch fails after Append (commit
+// never called, nothing written), the next Append starts from the committed
+// log, so the failed entry never becomes part of the tree.
+func TestAuditHookForgetsFailedBatch(t *testing.T) {
+	mem := memExtra{}
+	l, err := audit.Open(AuditStore(mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewAuditLog(l)
+	rec := AuditRecord{Revision: 1, Time: time.Unix(1, 0), Kind: "write", Principal: "p", Reason: "failed batch"}
+	if _, _, err := h.Append(rec, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The batch failed: its key/values were not written, commit not called.
+	rec.Revision, rec.Reason = 2, "next batch"
+	kvs, commit, err := h.Append(rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range kvs {
+		mem[string(kv.Key)] = kv.Value
+	}
+	commit()
+	if got := l.Size(); got != 1 {
+		t.Fatalf("got size %d, want 1", got)
+	}
+	e, err := l.Entry(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Reason != "next batch" || e.Revision != 2 {
+		t.Errorf("got entry 0 = %q at revision %d, want the next batch's at 2", e.Reason, e.Revision)
 	}
 }

@@ -49,6 +49,9 @@ func (s *Store) Apply(rev uint64, b Batch) (Result, error) {
 			if err = txn.CommitAt(rev, nil); err != nil {
 				return Result{}, s.wrapTxnErr(rev, "commit", err)
 			}
+			if b.Schema != nil {
+				s.refreshSchemaCache(rev) // before rev is readable
+			}
 			s.published(rev, newHorizon, newChangeHorizon)
 			return Result{Revision: rev, Changes: changes}, nil
 		}

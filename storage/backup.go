@@ -186,6 +186,7 @@ func (s *Store) Restore(r io.Reader) error {
 	if err := s.db.DropAll(); err != nil {
 		return fmt.Errorf("storage: restore: drop old contents: %w", err)
 	}
+	s.schema.Store(nil)
 	s.applied.Store(0)
 	s.horizon.Store(0)
 	s.changeHorizon.Store(0)
@@ -291,6 +292,7 @@ func (s *Store) load(cr *backupReader, rev uint64) error {
 	s.changeHorizon.Store(changeHorizon)
 	s.horizon.Store(rev)
 	s.db.SetDiscardTs(rev)
+	s.refreshSchemaCache(rev)
 	s.applied.Store(rev)
 	return nil
 }

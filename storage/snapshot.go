@@ -247,6 +247,9 @@ func (sn *Snapshot) Schema() (SchemaRecord, bool, error) {
 	if err := sn.valid(); err != nil {
 		return SchemaRecord{}, false, err
 	}
+	if v := sn.st.schema.Load(); v != nil && sn.rev >= v.rev {
+		return v.rec, v.ok, sn.valid()
+	}
 	rec, _, ok, err := readSchema(sn.txn)
 	if err == nil {
 		err = sn.valid()

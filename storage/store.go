@@ -41,6 +41,10 @@ type Store struct {
 	closed        atomic.Bool
 	restoring     atomic.Bool
 
+	// schema caches the latest schema so that reads, which all need it, do not
+	// fetch and decode it from Badger every time (see Snapshot.Schema).
+	schema atomic.Pointer[schemaVersion]
+
 	appliedCh chan struct{} // closed and replaced on every advance of applied (guarded by notifyMu)
 	notifyMu  sync.Mutex
 
@@ -137,7 +141,32 @@ func (s *Store) loadMeta() error {
 			m.dst.Store(v)
 		}
 	}
+	s.refreshSchemaCache(s.applied.Load())
 	return nil
+}
+
+// schemaVersion is the latest schema as of some applied revision: written at
+// rev (0 and !ok when there is none). It answers Snapshot.Schema for every
+// snapshot at rev or later, because a later schema write refreshes the cache
+// before its revision becomes readable.
+type schemaVersion struct {
+	rev uint64
+	rec SchemaRecord
+	ok  bool
+}
+
+// refreshSchemaCache reloads the cached schema as of revision at. It must run
+// after a schema write commits and before that revision is published. On a
+// read error the cache is dropped and snapshots read the schema from Badger.
+func (s *Store) refreshSchemaCache(at uint64) {
+	txn := s.db.NewTransactionAt(at, false)
+	defer txn.Discard()
+	rec, rev, ok, err := readSchema(txn)
+	if err != nil {
+		s.schema.Store(nil)
+		return
+	}
+	s.schema.Store(&schemaVersion{rev: rev, rec: rec, ok: ok})
 }
 
 func getUint(txn *badger.Txn, key []byte) (uint64, bool, error) {
@@ -292,6 +321,9 @@ func (s *Store) ScanExtra(prefix []byte, fn func(key, value []byte) error) error
 func (s *Store) Schema() (SchemaRecord, uint64, bool, error) {
 	if s.closed.Load() {
 		return SchemaRecord{}, 0, false, ErrClosed
+	}
+	if v := s.schema.Load(); v != nil {
+		return v.rec, v.rev, v.ok, nil
 	}
 	txn := s.db.NewTransactionAt(s.applied.Load(), false)
 	defer txn.Discard()

@@ -36,7 +36,7 @@ func addNodeFlags(fs *pflag.FlagSet, o *nodeOptions) {
 
 func newServeCommand() *cobra.Command {
 	o := defaultNodeOptions()
-	var logLevel string
+	var logLevel, debugAddr string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a Trellis node (a single node by default; see --peers and --join for a cluster)",
@@ -57,11 +57,19 @@ generated, printed once, and its hash kept in DATA-DIR/tokens.yaml.`,
 			o.Out = cmd.ErrOrStderr()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if debugAddr != "" {
+				closeDebug, err := startDebugServer(debugAddr, o.Log)
+				if err != nil {
+					return fmt.Errorf("--debug-addr: %w", err)
+				}
+				defer closeDebug()
+			}
 			return serve(ctx, o)
 		},
 	}
 	addNodeFlags(cmd.Flags(), &o)
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&debugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this operator-only address, e.g. 127.0.0.1:6060")
 	return cmd
 }
 
