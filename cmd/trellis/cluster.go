@@ -44,10 +44,10 @@ answers; changes (admin token) are forwarded to the leader.`,
 
 	var in api.AddMemberRequest
 	join := &cobra.Command{
-		Use:   "join --id ID --raft-addr HOST:PORT --api-addr URL",
-		Short: "Add a voting member (admin); start that node with `serve --join` or add it here first",
+		Use:     "join --id ID --raft-addr HOST:PORT --api-addr URL",
+		Short:   "Add a voting member (admin); start that node with `serve --join` or add it here first",
 		Example: `  trellis cluster join --id n4 --raft-addr 10.0.0.4:7000 --api-addr http://10.0.0.4:8080`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in.ID == "" || in.RaftAddr == "" || in.APIAddr == "" {
 				return usageError{fmt.Errorf("give --id, --raft-addr and --api-addr of the node to add\n\n%s", cmd.UsageString())}

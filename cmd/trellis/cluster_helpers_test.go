@@ -33,7 +33,7 @@ definition doc {
 // testCluster is n real nodes started with startNode in this process: real
 // Badger stores, raft over TCP on 127.0.0.1 and the HTTP API on real ports.
 type testCluster struct {
-	t      *testing.T
+	t      testing.TB
 	mu     sync.Mutex
 	opts   []nodeOptions
 	nodes  []*runningNode // nil while a node is stopped
@@ -56,7 +56,7 @@ func freeAddr(t testing.TB) string {
 
 // newTestCluster starts n nodes with static peers and waits until every node
 // serves the schema. tune adjusts each node's consensus config (may be nil).
-func newTestCluster(t *testing.T, n int, tune func(*consensus.Config)) *testCluster {
+func newTestCluster(t testing.TB, n int, tune func(*consensus.Config)) *testCluster {
 	t.Helper()
 	dir := t.TempDir()
 	admin, adminHash := api.GenerateToken()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -141,6 +142,27 @@ func TestClusterThreeNodes(t *testing.T) {
 		}
 		if status, b := c.do(fs[0], http.MethodDelete, "/v1/cluster/members/n9", c.admin, nil, nil); status != http.StatusNotFound {
 			t.Errorf("remove an unknown member: got %d %s, want 404", status, b)
+		}
+	})
+
+	t.Run("trellis cluster status", func(t *testing.T) {
+		c.t = t
+		cmd := newRootCommand()
+		var out, errOut bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&errOut)
+		code := execute(cmd, []string{"cluster", "status", "--endpoint", c.urls[fs[1]], "--token", c.reader})
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut.String())
+		}
+		text := out.String()
+		want := fmt.Sprintf("leader n%d", leader+1)
+		if !strings.Contains(text, want) || strings.Count(text, "Follower") != 2 || strings.Count(text, "Leader") != 1 {
+			t.Fatalf("got\n%s\nwant %q, two Follower rows and one Leader row", text, want)
+		}
+		code = execute(newRootCommand(), []string{"cluster", "remove", "n9", "--endpoint", c.urls[fs[1]], "--token", c.admin})
+		if code != 1 {
+			t.Fatalf("cluster remove n9 (no such member): got exit %d, want 1", code)
 		}
 	})
 }

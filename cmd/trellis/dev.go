@@ -34,7 +34,7 @@ type devOptions struct {
 }
 
 func newDevCommand() *cobra.Command {
-	o := devOptions{Nodes: 3, Dir: "./trellis-dev", Host: "127.0.0.1", HTTPPort: 8081, RaftPort: 7001,
+	o := devOptions{Nodes: 3, Dir: "./trellis-dev", Host: "127.0.0.1", HTTPPort: 8181, RaftPort: 7181,
 		SchemaFile: "examples/ai-governance/schema.zed", RelationshipsFile: "examples/ai-governance/relationships.txt", LogLevel: "warn"}
 	cmd := &cobra.Command{
 		Use:   "dev",
