@@ -77,7 +77,9 @@ type CheckResult struct {
 // Trace is one node of an explain tree.
 type Trace struct {
 	// Kind: "check", "union", "intersection", "exclusion", "arrow", "arrow_all"
-	// (.all()), "relation", "caveat", "nil".
+	// (.all()), "relation", "via" (a subject set a relationship points at:
+	// its Tuples name the relationship, its children the membership check),
+	// "caveat", "nil".
 	Kind     string            `json:"kind"`
 	Resource string            `json:"resource,omitempty"`      // "dataset:claims"
 	Relation string            `json:"relation,omitempty"`      // relation or permission evaluated

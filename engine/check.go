@@ -97,7 +97,9 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 		return o, nil
 	}
 	key := cacheKey{revision: q.v.Revision, ctxHash: q.ctxHash, resource: res, relation: rel, subject: subj}
-	if c, ok := q.lookup(key); ok {
+	// An explained question is always evaluated at the top, so the trace shows
+	// why; sub-problems may still be answered (and marked) from the cache.
+	if c, ok := q.lookup(key); ok && !(q.explain && path == nil) {
 		o := outcome{res: c.res, missing: c.missing, exp: c.exp}
 		if q.explain {
 			o.trace = q.node("check", res, rel, subj, o)
@@ -308,7 +310,9 @@ func (q *query) through(ctx context.Context, rel tuple.Relationship, subj tuple.
 	}
 	o := and(c, sub)
 	if q.explain {
-		o.trace = &Trace{Kind: "relation", Relation: rel.Relation, Resource: rel.Resource.String(), Subject: subj.String(),
+		// A "via" node: the subject set one relationship points at, and whether
+		// the subject is in it.
+		o.trace = &Trace{Kind: "via", Relation: rel.Subject.Relation, Resource: rel.Subject.Object().String(), Subject: subj.String(),
 			Result: o.res.String(), Missing: o.missing, Tuples: []string{rel.String()},
 			Children: appendTrace(appendTrace(nil, c.trace), sub.trace)}
 	}

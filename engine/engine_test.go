@@ -249,6 +249,11 @@ func TestExplain(t *testing.T) {
 		if got.Trace == nil || got.Trace.Kind != "check" || got.Trace.Result != "allowed" {
 			t.Fatalf("round %d: got trace %+v, want an allowed check node", round, got.Trace)
 		}
+		// The question itself is always evaluated (never a bare "cached" root);
+		// in the second round its sub-problems come from the cache.
+		if got.Trace.Cached || len(got.Trace.Children) == 0 {
+			t.Errorf("round %d: got a root trace cached=%v with %d children, want an evaluated root", round, got.Trace.Cached, len(got.Trace.Children))
+		}
 		text := traceText(got.Trace)
 		want := "team:t#member@user:ana"
 		if round == 1 {

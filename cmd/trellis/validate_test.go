@@ -124,7 +124,7 @@ func TestValidateCatchesOneOperator(t *testing.T) {
 	for _, want := range []string{
 		fmt.Sprintf("%s:%d: assertFalse dataset:claims#read@user:ben\n    expected: denied\n    got:      allowed\n", path, line),
 		"      check dataset:claims#read for user:ben: allowed\n        union: allowed\n",
-		"relation dataset:claims#reader for user:ben: allowed [dataset:claims#reader@team:ml#member]",
+		"via team:ml#member for user:ben: allowed [dataset:claims#reader@team:ml#member]",
 		fmt.Sprintf("%s:%d: validation dataset:claims#read does not match", path, lineOf(t, path, "  dataset:claims#read:")),
 		"    + [user:ben] is <dataset:claims#blocked>/<team:ml#member>    (computed, not expected)",
 		"FAILED",
