@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -125,8 +126,8 @@ func (s *Server) forward(c echo.Context, r Route, leader string) error {
 			body = req.Body
 		}
 	}
-	sent := false
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { sent = true }})
+	var sent atomic.Bool // the transport's goroutine sets it
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { sent.Store(true) }})
 	url := strings.TrimRight(leader, "/") + req.URL.RequestURI()
 	out, err := http.NewRequestWithContext(ctx, req.Method, url, body)
 	if err != nil {
@@ -145,7 +146,7 @@ func (s *Server) forward(c echo.Context, r Route, leader string) error {
 		if errors.As(err, &mbe) {
 			return s.jsonError(mbe)
 		}
-		if !sent {
+		if !sent.Load() {
 			return s.noLeader(c, "could not reach the leader at %s: %v; retry", leader, err)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {

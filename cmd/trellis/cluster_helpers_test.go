@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/consensus"
 )
@@ -58,6 +60,13 @@ func freeAddr(t testing.TB) string {
 // serves the schema. tune adjusts each node's consensus config (may be nil).
 func newTestCluster(t testing.TB, n int, tune func(*consensus.Config)) *testCluster {
 	t.Helper()
+	return newTestClusterWith(t, n, tune, nil, nil)
+}
+
+// newTestClusterWith is newTestCluster with each node's options edited by
+// edit (may be nil) and the test's HTTP client given (nil: plain HTTP).
+func newTestClusterWith(t testing.TB, n int, tune func(*consensus.Config), edit func(*nodeOptions), hc *http.Client) *testCluster {
+	t.Helper()
 	dir := t.TempDir()
 	admin, adminHash := api.GenerateToken()
 	reader, readerHash := api.GenerateToken()
@@ -72,8 +81,10 @@ func newTestCluster(t testing.TB, n int, tune func(*consensus.Config)) *testClus
 	if err := os.WriteFile(schemaFile, []byte(clusterSchema), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := &testCluster{t: t, admin: admin, reader: reader, nodes: make([]*runningNode, n),
-		client: &http.Client{Timeout: 15 * time.Second}}
+	if hc == nil {
+		hc = &http.Client{Timeout: 15 * time.Second}
+	}
+	c := &testCluster{t: t, admin: admin, reader: reader, nodes: make([]*runningNode, n), client: hc}
 	var peers []string
 	for i := range n {
 		o := defaultNodeOptions()
@@ -87,9 +98,16 @@ func newTestCluster(t testing.TB, n int, tune func(*consensus.Config)) *testClus
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 		o.Out = io.Discard
 		o.tuneRaft = tune
+		if edit != nil {
+			edit(&o)
+		}
+		scheme := "http://"
+		if o.TLSCert != "" {
+			scheme = "https://"
+		}
 		c.opts = append(c.opts, o)
-		c.urls = append(c.urls, "http://"+o.HTTPAddr)
-		peers = append(peers, fmt.Sprintf("%s=%s=http://%s", o.NodeID, o.RaftAddr, o.HTTPAddr))
+		c.urls = append(c.urls, scheme+o.HTTPAddr)
+		peers = append(peers, fmt.Sprintf("%s=%s=%s%s", o.NodeID, o.RaftAddr, scheme, o.HTTPAddr))
 	}
 	for i := range c.opts {
 		c.opts[i].Peers = strings.Join(peers, ",")
@@ -258,14 +276,26 @@ func (c *testCluster) write(i int, op, rel, key string) (token string, status in
 	return out.WrittenAt, status, body
 }
 
-// mustWrite writes and fails the test unless the answer is 200.
+// retryable reports a status a client retries: no answer, or a 503 (no
+// leader during an election, outcome unknown).
+func retryable(status int) bool { return status == 0 || status == http.StatusServiceUnavailable }
+
+// mustWrite writes and fails the test unless the answer is 200. Like a
+// careful client, it retries 503s for up to 10 s with one idempotency key.
 func (c *testCluster) mustWrite(i int, op, rel string) string {
 	c.t.Helper()
-	tok, status, body := c.write(i, op, rel, "")
-	if status != http.StatusOK {
-		c.t.Fatalf("write %s %s through node %d: got %d %s, want 200", op, rel, i+1, status, body)
+	key := uuid.NewString()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tok, status, body := c.write(i, op, rel, key)
+		if status == http.StatusOK {
+			return tok
+		}
+		if !retryable(status) || time.Now().After(deadline) {
+			c.t.Fatalf("write %s %s through node %d: got %d %s, want 200", op, rel, i+1, status, body)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return tok
 }
 
 // check runs a check on node i with the given consistency.
@@ -281,6 +311,10 @@ func (c *testCluster) check(i int, resource, perm, subject string, cons *api.Con
 func (c *testCluster) mustCheck(i int, resource, perm, subject string, cons *api.Consistency, want string) {
 	c.t.Helper()
 	got, status, body := c.check(i, resource, perm, subject, cons)
+	for deadline := time.Now().Add(10 * time.Second); retryable(status) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		got, status, body = c.check(i, resource, perm, subject, cons)
+	}
 	if status != http.StatusOK || got != want {
 		c.t.Fatalf("check %s#%s@%s on node %d (%v): got %d %q (%s), want 200 %q", resource, perm, subject, i+1, cons, status, got, body, want)
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -104,6 +106,28 @@ func TestClusterThreeNodes(t *testing.T) {
 		}
 	})
 
+	t.Run("streamed import through a follower", func(t *testing.T) {
+		c.t = t
+		var lines strings.Builder
+		for k := range 2500 {
+			fmt.Fprintf(&lines, "doc:imp%d#viewer@user:ana\n", k)
+		}
+		req, _ := http.NewRequest(http.MethodPost, c.urls[fs[0]]+"/v1/relationships/import?idempotency_key="+uuid.NewString(), strings.NewReader(lines.String()))
+		req.Header.Set("Authorization", "Bearer "+c.admin)
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		resp, err := c.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out api.ImportResponse
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || out.Imported != 2500 {
+			t.Fatalf("import through a follower: got %d %+v %v, want 200 with 2500 imported", resp.StatusCode, out, err)
+		}
+		c.mustCheck(fs[1], "doc:imp2499", "view", "user:ana", fresh(out.WrittenAt), "allowed")
+	})
+
 	t.Run("schema change through a follower", func(t *testing.T) {
 		c.t = t
 		var out api.WriteSchemaResponse
@@ -160,9 +184,23 @@ func TestClusterThreeNodes(t *testing.T) {
 		if !strings.Contains(text, want) || strings.Count(text, "Follower") != 2 || strings.Count(text, "Leader") != 1 {
 			t.Fatalf("got\n%s\nwant %q, two Follower rows and one Leader row", text, want)
 		}
-		code = execute(newRootCommand(), []string{"cluster", "remove", "n9", "--endpoint", c.urls[fs[1]], "--token", c.admin})
-		if code != 1 {
-			t.Fatalf("cluster remove n9 (no such member): got exit %d, want 1", code)
+		for _, tc := range []struct {
+			args []string
+			code int
+			want string
+		}{
+			{[]string{"cluster", "remove", "n9"}, 1, "not_found"},
+			{[]string{"cluster", "join", "--id", "n9", "--raft-addr", "nope", "--api-addr", "http://127.0.0.1:1"}, 1, "invalid_argument"},
+			{[]string{"cluster", "join", "--id", "n9"}, 2, "--raft-addr"},
+		} {
+			cmd := newRootCommand()
+			var errOut bytes.Buffer
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(&errOut)
+			code := execute(cmd, append(tc.args, "--endpoint", c.urls[fs[1]], "--token", c.admin))
+			if code != tc.code || !strings.Contains(errOut.String(), tc.want) {
+				t.Errorf("trellis %s: got exit %d %q, want exit %d mentioning %q", strings.Join(tc.args, " "), code, errOut.String(), tc.code, tc.want)
+			}
 		}
 	})
 }

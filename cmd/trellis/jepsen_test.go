@@ -325,3 +325,24 @@ func TestJepsenRegisters(t *testing.T) {
 	}
 	t.Logf("no acknowledged write lost: %d keys checked on every node's store", checked)
 }
+
+// TestRegisterModelRejectsStaleRead shows the checker has teeth: a read that
+// starts after a write was acknowledged and misses it is not linearizable.
+func TestRegisterModelRejectsStaleRead(t *testing.T) {
+	w := porcupine.Operation{ClientId: 0, Input: registerInput{Key: 1, Write: true, Value: true}, Call: 0, Output: true, Return: 10}
+	tests := []struct {
+		name string
+		read porcupine.Operation
+		want bool
+	}{
+		{"stale read after the ack", porcupine.Operation{ClientId: 1, Input: registerInput{Key: 1}, Call: 20, Output: false, Return: 30}, false},
+		{"fresh read after the ack", porcupine.Operation{ClientId: 1, Input: registerInput{Key: 1}, Call: 20, Output: true, Return: 30}, true},
+		{"concurrent read may miss it", porcupine.Operation{ClientId: 1, Input: registerInput{Key: 1}, Call: 5, Output: false, Return: 30}, true},
+		{"another key is independent", porcupine.Operation{ClientId: 1, Input: registerInput{Key: 2}, Call: 20, Output: false, Return: 30}, true},
+	}
+	for _, tc := range tests {
+		if got := porcupine.CheckOperations(registerModel, []porcupine.Operation{w, tc.read}); got != tc.want {
+			t.Errorf("%s: got linearizable=%v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

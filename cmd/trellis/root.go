@@ -34,6 +34,7 @@ subject do that on this resource, right now?".`,
 	root.AddCommand(newSchemaCommand())
 	root.AddCommand(newServeCommand())
 	root.AddCommand(newHealthCommand())
+	root.AddCommand(newTokenCommand())
 	root.AddCommand(benchcli.NewCommand("bench"))
 	root.AddCommand(newValidateCommand())
 	root.AddCommand(newDevCommand(), newClusterCommand())
