@@ -85,6 +85,8 @@ func TestConfigValidate(t *testing.T) {
 		"MaxUpdatesPerWrite": func(c *Config) { c.MaxUpdatesPerWrite = 0 },
 		"ImportBatchSize":    func(c *Config) { c.ImportBatchSize = c.MaxUpdatesPerWrite + 1 },
 		"RequestTimeout":     func(c *Config) { c.RequestTimeout = 0 },
+		"MaxStreams":         func(c *Config) { c.MaxStreams = -1 },
+		"MaxWait":            func(c *Config) { c.MaxWait = 0 },
 		"ClusterID":          func(c *Config) { c.ClusterID = "" },
 		"Auth.Mode":          func(c *Config) { c.Auth = AuthConfig{} },
 		"Auth.Tokens":        func(c *Config) { c.Auth = AuthConfig{Mode: AuthTokens} },

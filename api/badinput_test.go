@@ -35,6 +35,8 @@ func TestBadInput(t *testing.T) {
 	bigCtx := `{"x":"` + strings.Repeat("a", 5000) + `"}`
 	schemaWithoutReader := strings.Replace(testSchema, "relation reader: user | team#member | user with purpose_is\n", "", 1)
 	schemaWithoutReader = strings.Replace(schemaWithoutReader, "(reader + owner)", "owner", 1)
+	schemaWithoutCaveat := strings.Replace(strings.Replace(testSchema, " | user with purpose_is", "", 1),
+		"caveat purpose_is(purpose string, allowed list<string>) {\n  purpose in allowed\n}\n", "", 1)
 	schemaWithoutTeam := `definition user {}
 
 caveat purpose_is(purpose string, allowed list<string>) {
@@ -81,6 +83,9 @@ definition dataset {
 		{name: "caveat not allowed", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#owner@user:ana[purpose_is]")}}, status: 400, code: "subject_not_allowed", contains: "purpose_is"},
 		{name: "wrong caveat context type", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch(`dataset:x#reader@user:zed[purpose_is:{"allowed":"fraud"}]`)}}, status: 400, code: "invalid_context", contains: "list<string>"},
 		{name: "unknown caveat parameter", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch(`dataset:x#reader@user:zed[purpose_is:{"purpse":"x"}]`)}}, status: 400, code: "invalid_context", contains: "purpse"},
+		{name: "null caveat context value", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch(`dataset:x#reader@user:zed[purpose_is:{"allowed":null}]`)}}, status: 400, code: "invalid_context", contains: `"allowed"`},
+		{name: "null caveat context value in a list", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch(`dataset:x#reader@user:zed[purpose_is:{"allowed":["a",null]}]`)}}, status: 400, code: "invalid_context", contains: `"allowed"`},
+		{name: "prefix with a NUL byte", method: post, path: "/v1/relationships/read", role: RoleReader, body: `{"filter":{"resource_type":"dataset","resource_id_prefix":"a\u0000"}}`, status: 400, code: "invalid_argument", contains: "resource_id_prefix"},
 		{name: "malformed caveat context", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch(`dataset:x#reader@user:zed[purpose_is:{"allowed":]`)}}, status: 400, code: "invalid_context"},
 		{name: "expiration not allowed", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#owner@user:ana[expiration:2030-01-01T00:00:00Z]")}}, status: 400, code: "subject_not_allowed", contains: "expiration"},
 		{name: "check context of the wrong type", method: post, path: "/v1/check", role: RoleReader, body: `{"resource":"dataset:claims","permission":"read","subject":"user:eve","context":{"purpose":42}}`, status: 400, code: "invalid_context"},
@@ -114,6 +119,8 @@ definition dataset {
 		{name: "failed precondition", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#reader@user:new")},
 			Preconditions: []Precondition{{Op: "must_match", Filter: tupleFilter("dataset", "claims", "blocked")}}}, status: 412, code: "precondition_failed"},
 		{name: "schema drops a used relation", method: put, path: "/v1/schema", role: RoleAdmin, body: WriteSchemaRequest{Schema: schemaWithoutReader}, status: 409, code: "unsafe_schema_change", contains: "dataset#reader"},
+		{name: "schema adds a caveat to a used subject type", method: put, path: "/v1/schema", role: RoleAdmin, body: WriteSchemaRequest{Schema: strings.Replace(testSchema, "relation owner: user\n", "relation owner: user with purpose_is\n", 1)}, status: 409, code: "unsafe_schema_change", contains: "dataset#owner"},
+		{name: "schema removes a used caveat", method: put, path: "/v1/schema", role: RoleAdmin, body: WriteSchemaRequest{Schema: schemaWithoutCaveat}, status: 409, code: "unsafe_schema_change", contains: "purpose_is"},
 		{name: "schema drops a used type", method: put, path: "/v1/schema", role: RoleAdmin, body: WriteSchemaRequest{Schema: schemaWithoutTeam}, status: 409, code: "unsafe_schema_change", contains: "team"},
 		{name: "schema does not compile", method: put, path: "/v1/schema", role: RoleAdmin, body: WriteSchemaRequest{Schema: "definition user {\n  relation x: nobody\n}"}, status: 400, code: "invalid_schema"},
 		{name: "empty schema", method: put, path: "/v1/schema", role: RoleAdmin, body: WriteSchemaRequest{Schema: "  "}, status: 400, code: "invalid_argument"},

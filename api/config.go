@@ -29,9 +29,18 @@ type Config struct {
 	// ImportBatchSize is how many relationships go into one raft command on import.
 	ImportBatchSize int
 	// MaxInFlight bounds concurrent requests (429 above it); 0 means no bound.
+	// Long-lived streams (routes with NoTimeout: watch, export, import, audit
+	// export) do not count against it; MaxStreams bounds them.
 	MaxInFlight int
+	// MaxStreams bounds concurrent long-lived streams (429 above it), in a
+	// pool of their own so streams cannot starve checks; 0 means no bound.
+	MaxStreams int
 	// RequestTimeout is every request's deadline (504 when it passes).
 	RequestTimeout time.Duration
+	// MaxWait bounds how long a request waits for this node to apply a
+	// revision it asked for (at_least_as_fresh, at_exact_snapshot), also on
+	// streaming routes that have no RequestTimeout (504 when it passes).
+	MaxWait time.Duration
 	// ClusterID tags consistency tokens.
 	ClusterID string
 	// Auth says who may call what.
@@ -56,7 +65,9 @@ func DefaultConfig() Config {
 		MaxPageSize:        1000,
 		ImportBatchSize:    1000,
 		MaxInFlight:        1024,
+		MaxStreams:         256,
 		RequestTimeout:     10 * time.Second,
+		MaxWait:            30 * time.Second,
 		ClusterID:          "trellis",
 	}
 }
@@ -82,8 +93,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("api config: ImportBatchSize is %d; it must be between 1 and MaxUpdatesPerWrite (%d)", c.ImportBatchSize, c.MaxUpdatesPerWrite)
 	case c.MaxInFlight < 0:
 		return fmt.Errorf("api config: MaxInFlight is %d; it must be 0 (no bound) or positive", c.MaxInFlight)
+	case c.MaxStreams < 0:
+		return fmt.Errorf("api config: MaxStreams is %d; it must be 0 (no bound) or positive", c.MaxStreams)
 	case c.RequestTimeout <= 0:
 		return fmt.Errorf("api config: RequestTimeout is %v; it must be positive", c.RequestTimeout)
+	case c.MaxWait <= 0:
+		return fmt.Errorf("api config: MaxWait is %v; it must be positive", c.MaxWait)
 	case c.ClusterID == "":
 		return fmt.Errorf("api config: ClusterID is empty; every node of a cluster must share one")
 	}

@@ -50,10 +50,13 @@ func (s *Server) resolve(ctx context.Context, c *Consistency) (*readView, error)
 		}
 		rev = want
 	case FullyConsistent:
-		idx, err := revs.ReadIndex(ctx)
+		// Bounded by MaxWait too: streaming routes have no request deadline.
+		rctx, cancel := context.WithTimeout(ctx, s.cfg.MaxWait)
+		idx, err := revs.ReadIndex(rctx)
+		cancel()
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
-				return nil, fail(ErrDeadlineExceeded, nil, "no read index before the request deadline; the cluster may have no quorum")
+				return nil, fail(ErrDeadlineExceeded, nil, "no read index before the request deadline or the wait bound (%v); the cluster may have no quorum", s.cfg.MaxWait)
 			}
 			return nil, err
 		}
@@ -88,16 +91,19 @@ func (s *Server) resolve(ctx context.Context, c *Consistency) (*readView, error)
 	return v, nil
 }
 
-// waitFor waits until this node has applied rev, bounded by ctx.
+// waitFor waits until this node has applied rev, bounded by ctx and by
+// Config.MaxWait (streaming routes have no request deadline).
 func (s *Server) waitFor(ctx context.Context, rev uint64) error {
 	revs := s.deps.Revisions
 	if revs.AppliedRevision() >= rev {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.MaxWait)
+	defer cancel()
 	if err := revs.WaitApplied(ctx, rev); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
 			return fail(ErrDeadlineExceeded, map[string]any{"wanted_revision": rev, "applied_revision": revs.AppliedRevision()},
-				"this node had not applied revision %d by the request deadline (it is at %d); retry, or ask another node", rev, revs.AppliedRevision())
+				"this node had not applied revision %d by the request deadline or the wait bound (%v; it is at %d); retry, or ask another node", rev, s.cfg.MaxWait, revs.AppliedRevision())
 		}
 		return err
 	}

@@ -21,6 +21,7 @@ var depErrors = []struct {
 	{storage.ErrLimitExceeded, statusCode{http.StatusBadRequest, "limit_exceeded"}},
 	{storage.ErrInvalidCursor, statusCode{http.StatusBadRequest, "invalid_cursor"}},
 	{storage.ErrDuplicateUpdate, statusCode{http.StatusBadRequest, "invalid_argument"}},
+	{storage.ErrInvalidBatch, statusCode{http.StatusBadRequest, "invalid_argument"}},
 	{storage.ErrBatchTooLarge, statusCode{http.StatusRequestEntityTooLarge, "body_too_large"}},
 	{consensus.ErrNotLeader, statusCode{http.StatusServiceUnavailable, "unavailable"}},
 	{consensus.ErrNoLeader, statusCode{http.StatusServiceUnavailable, "unavailable"}},

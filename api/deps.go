@@ -144,4 +144,7 @@ type Deps struct {
 	// Stats reports the node's replication state for /readyz and /metrics.
 	// When nil the node is taken to have a leader.
 	Stats func() NodeStats
+	// Decisions, when set, is offered every answered check (the decision
+	// log, see DecisionRecorder). When nil, nothing is recorded.
+	Decisions DecisionRecorder
 }

@@ -80,7 +80,7 @@
 //	410     snapshot_expired          at_exact_snapshot below the garbage-collection horizon
 //	412     precondition_failed       a write's precondition did not hold (nothing written)
 //	413     body_too_large            the body is over MaxBodyBytes (import: MaxImportBytes)
-//	429     overloaded                more than MaxInFlight requests at once
+//	429     overloaded                more than MaxInFlight requests (or MaxStreams streams) at once
 //	503     unavailable               no leader or quorum, node closed or halted
 //	503     outcome_unknown           leadership was lost during a write: retry with the same idempotency_key
 //	503     not_ready                 (readyz) no leader or no schema
@@ -114,7 +114,10 @@
 // Config bounds the body (MaxBodyBytes, 4 MiB; imports stream and are bounded
 // by MaxImportBytes), updates per write (1000), bulk items, page size, one
 // relationship string (MaxRelationshipLen), caveat context (4 KiB), concurrent
-// requests (429) and every request's deadline (RequestTimeout, 10 s; 504).
+// requests (MaxInFlight, 429), concurrent long-lived streams in a pool of
+// their own (MaxStreams, 256, so watch and export streams cannot starve
+// checks; 429), every request's deadline (RequestTimeout, 10 s; 504) and
+// waiting for a requested revision (MaxWait, 30 s; 504, also on streams).
 // Import and export are streamed and exempt from the deadline; each import
 // chunk (ImportBatchSize relationships, one raft command, written with touch)
 // has its own. An import is atomic per chunk, not as a whole: a bad line fails

@@ -68,6 +68,7 @@ func (s *Server) handleCheck(c echo.Context) error {
 		return err
 	}
 	s.metrics.checkResult(res.Result.String())
+	s.recordDecision(c, requestID(c), req, res.Result.String(), v.token)
 	return ok(c, CheckResponse{
 		Result:         res.Result.String(),
 		MissingContext: res.MissingContext,
@@ -121,6 +122,7 @@ func (s *Server) handleCheckBulk(c echo.Context) error {
 				continue
 			}
 			s.metrics.checkResult(r.Result.Result.String())
+			s.recordDecision(c, requestID(c)+"#"+itoa(i), reqs[j], r.Result.Result.String(), v.token)
 			out.Results[i] = CheckBulkResult{Result: r.Result.Result.String(), MissingContext: r.Result.MissingContext, ExpiresAt: r.Result.ExpiresAt}
 		}
 	}

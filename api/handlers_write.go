@@ -328,20 +328,13 @@ func (s *Server) handlePutSchema(c echo.Context) error {
 	}
 	defer v.snap.Close()
 	if v.schema != nil {
-		removed := removals(v.schema, next)
-		var inUse []string
-		for _, r := range removed {
-			used, err := r.used(ctx, v.snap)
-			if err != nil {
-				return err
-			}
-			if used {
-				inUse = append(inUse, r.name)
-			}
+		inUse, err := orphansInUse(ctx, v.snap, v.schema, next)
+		if err != nil {
+			return err
 		}
 		if len(inUse) > 0 {
 			return fail(ErrUnsafeSchemaChange, map[string]any{"in_use": inUse},
-				"the new schema removes %s, which relationships still use; delete those relationships first (POST /v1/relationships/delete), then apply the schema",
+				"the new schema would orphan stored relationships: %s; delete those relationships first (POST /v1/relationships/delete), then apply the schema",
 				strings.Join(inUse, ", "))
 		}
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -112,7 +113,12 @@ func (s *Server) handleReadyz(c echo.Context) error {
 	}
 	v, err := s.resolve(c.Request().Context(), nil)
 	if err != nil {
-		return c.JSON(http.StatusServiceUnavailable, HealthResponse{Status: "not_ready", Reason: err.Error()})
+		// The cause may name internals (paths, addresses): log it, answer
+		// only its error code.
+		_, body := httpError(err)
+		s.log.Warn("readyz: cannot read a snapshot", slog.String("request_id", requestID(c)), slog.Any("error", err))
+		return c.JSON(http.StatusServiceUnavailable, HealthResponse{Status: "not_ready",
+			Reason: "cannot read a snapshot (" + body.Code + "); see the server log, request " + requestID(c)})
 	}
 	defer v.snap.Close()
 	if v.schema == nil {

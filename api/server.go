@@ -65,6 +65,10 @@ type Server struct {
 	log      *slog.Logger
 	metrics  *metrics
 	inflight chan struct{}
+	streams  chan struct{} // slots of long-lived streams (MaxStreams)
+	// streamRoutes holds "METHOD path" of the routes registered with
+	// NoTimeout: they take a slot of streams instead of inflight.
+	streamRoutes sync.Map
 
 	cluster *clusterState // set by EnableCluster (cluster.go)
 
@@ -79,6 +83,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// Every request gets a random UUID; drawing them from a pool of random
+	// bytes avoids a getrandom system call per request.
+	uuid.EnableRandPool()
 	switch {
 	case deps.Engine == nil:
 		return nil, errors.New("api: Deps.Engine is nil")
@@ -108,6 +115,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if cfg.MaxInFlight > 0 {
 		s.inflight = make(chan struct{}, cfg.MaxInFlight)
+	}
+	if cfg.MaxStreams > 0 {
+		s.streams = make(chan struct{}, cfg.MaxStreams)
 	}
 	m, err := newMetrics(reg, deps)
 	if err != nil {
@@ -142,6 +152,9 @@ func (s *Server) Handle(r Route) {
 	s.mu.Lock()
 	s.routes = append(s.routes, r)
 	s.mu.Unlock()
+	if r.NoTimeout {
+		s.streamRoutes.Store(r.Method+" "+r.Path, true)
+	}
 	h := r.Handler
 	route := r
 	s.e.Add(r.Method, r.Path, func(c echo.Context) error {
@@ -206,14 +219,19 @@ func (s *Server) requestMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(ctxRequestID, id)
 		c.Response().Header().Set(RequestIDHeader, id)
+		pool, limit, what := s.inflight, s.cfg.MaxInFlight, "requests"
+		if _, stream := s.streamRoutes.Load(c.Request().Method + " " + c.Path()); stream {
+			pool, limit, what = s.streams, s.cfg.MaxStreams, "streams"
+		}
 		var err error
-		if s.inflight != nil {
+		if pool != nil {
 			select {
-			case s.inflight <- struct{}{}:
-				defer func() { <-s.inflight }()
+			case pool <- struct{}{}:
+				defer func() { <-pool }()
 				err = next(c)
 			default:
-				err = fail(ErrOverloaded, nil, "too many requests in flight (%d); retry with backoff", s.cfg.MaxInFlight)
+				err = fail(ErrOverloaded, map[string]any{"limit": limit},
+					"too many %s in flight (%d); retry with backoff", what, limit)
 			}
 		} else {
 			err = next(c)
@@ -227,30 +245,24 @@ func (s *Server) requestMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 			route = "unmatched"
 		}
 		s.metrics.observe(route, c.Request().Method, status, time.Since(start))
-		attrs := []any{
-			slog.String("request_id", id),
-			slog.String("method", c.Request().Method),
-			slog.String("route", route),
-			slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)),
+		if ctx := c.Request().Context(); s.log.Enabled(ctx, slog.LevelInfo) {
+			attrs := make([]slog.Attr, 0, 7)
+			attrs = append(attrs,
+				slog.String("request_id", id),
+				slog.String("method", c.Request().Method),
+				slog.String("route", route),
+				slog.Int("status", status),
+				slog.Duration("duration", time.Since(start)))
+			if p := principalOf(c); p.Name != "" {
+				attrs = append(attrs, slog.String("principal", p.Name))
+			}
+			if code, _ := c.Get(ctxErrorCode).(string); code != "" {
+				attrs = append(attrs, slog.String("error_code", code))
+			}
+			s.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 		}
-		if p := principalOf(c); p.Name != "" {
-			attrs = append(attrs, slog.String("principal", p.Name))
-		}
-		if code, _ := c.Get(ctxErrorCode).(string); code != "" {
-			attrs = append(attrs, slog.String("error_code", code))
-		}
-		s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", toAttrs(attrs)...)
 		return nil
 	}
-}
-
-func toAttrs(a []any) []slog.Attr {
-	out := make([]slog.Attr, 0, len(a))
-	for _, x := range a {
-		out = append(out, x.(slog.Attr))
-	}
-	return out
 }
 
 // handleEchoError writes err as a JSON error body, unless a response was

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -130,8 +131,10 @@ func schemaMember(sch *schema.Schema, field, typ, name string) error {
 }
 
 // validateRelationship checks a relationship to be written against the schema:
-// the relation exists and is not a permission, the subject (with its caveat and
-// expiration) is allowed, and the caveat context fits the parameters.
+// the relation exists and is not a permission (with API error codes naming
+// what exists), then schema.ValidateRelationship (the applier's own rule:
+// subject form, caveat and expiration traits, context keys), then the size and
+// value types of the caveat context.
 func (s *Server) validateRelationship(sch *schema.Schema, field string, r tuple.Relationship) error {
 	d, err := schemaType(sch, field, r.Resource.Type)
 	if err != nil {
@@ -149,43 +152,33 @@ func (s *Server) validateRelationship(sch *schema.Schema, field string, r tuple.
 	if _, err := schemaType(sch, field+" subject", r.Subject.Type); err != nil {
 		return err
 	}
-	var allowed []string
-	var match *schema.AllowedSubject
-	for i, a := range rel.Allowed {
-		allowed = append(allowed, a.String())
-		if a.Type != r.Subject.Type || a.Wildcard != r.Subject.IsWildcard() || a.Relation != r.Subject.Relation {
-			continue
+	// One rule for what may be stored: the applier runs the same
+	// schema.ValidateRelationship, so the API never accepts what raft refuses.
+	if err := sch.ValidateRelationship(r); err != nil {
+		details := map[string]any{"field": field, "relation": d.Name + "#" + rel.Name}
+		switch {
+		case errors.Is(err, schema.ErrUnknownCaveat):
+			details["caveat"] = r.Caveat.Name
+			return fail(ErrUnknownType, details, "%s: %v", field, err)
+		case errors.Is(err, schema.ErrUnknownCaveatParameter):
+			details["caveat"] = r.Caveat.Name
+			return fail(ErrInvalidContext, details, "%s: %v", field, err)
 		}
-		if (r.Caveat == nil) != (a.Caveat == "") || (r.Caveat != nil && r.Caveat.Name != a.Caveat) {
-			continue
+		allowed := make([]string, len(rel.Allowed))
+		for i, a := range rel.Allowed {
+			allowed[i] = a.String()
 		}
-		if r.Expiration != nil && !a.Expiration {
-			continue
-		}
-		match = &rel.Allowed[i]
-		break
-	}
-	if match == nil {
-		what := r.Subject.String()
-		if r.Caveat != nil {
-			what += " with caveat " + r.Caveat.Name
-		}
-		if r.Expiration != nil {
-			what += " with expiration"
-		}
-		return fail(ErrSubjectNotAllowed, map[string]any{"field": field, "relation": d.Name + "#" + rel.Name, "allowed": allowed},
-			"%s: %s#%s does not allow %s; allowed subjects: %s", field, d.Name, rel.Name, what, strings.Join(allowed, " | "))
+		details["allowed"] = allowed
+		return fail(ErrSubjectNotAllowed, details, "%s: %s: %v", field, r.String(), err)
 	}
 	if r.Caveat != nil && len(r.Caveat.Context) > 0 {
 		if n := len(tuple.FormatContext(r.Caveat.Context)); n > s.cfg.MaxContextBytes {
 			return fail(ErrInvalidContext, map[string]any{"field": field, "limit_bytes": s.cfg.MaxContextBytes},
 				"%s: caveat context is %d bytes; at most %d are allowed", field, n, s.cfg.MaxContextBytes)
 		}
-		cav, ok := sch.Caveats[r.Caveat.Name]
-		if !ok {
-			return fail(ErrUnknownType, map[string]any{"field": field, "caveat": r.Caveat.Name}, "%s: caveat %q is not defined in the schema", field, r.Caveat.Name)
-		}
-		if err := checkContextTypes(field, cav, r.Caveat.Context); err != nil {
+		// ValidateRelationship checked that the caveat exists and knows each
+		// key; the value types are the API's to check (schema has no JSON).
+		if err := checkContextTypes(field, sch.Caveats[r.Caveat.Name], r.Caveat.Context); err != nil {
 			return err
 		}
 	}
@@ -224,9 +217,12 @@ func checkContextTypes(field string, cav *schema.Caveat, ctx map[string]any) err
 	return nil
 }
 
+// valueFits reports whether the JSON value v fits the parameter type t. A
+// null fits only "any": stored, it would make every check reaching the
+// relationship fail.
 func valueFits(t schema.ParamType, v any) bool {
 	if v == nil {
-		return true
+		return t.Name == "any"
 	}
 	switch t.Name {
 	case "any":

@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,10 +23,12 @@ type Store interface {
 	Schema() (storage.SchemaRecord, uint64, bool, error)
 }
 
-// RelationshipCounter counts the relationships matching a filter at a
-// revision; the applier uses it to refuse unsafe schema changes.
+// RelationshipCounter counts the relationships matching a filter (and match,
+// when not nil) at a revision; the applier uses it to refuse unsafe schema
+// changes. It must count every stored relationship, expired or not, and read
+// no clock, so that every replica reaches the same verdict.
 type RelationshipCounter interface {
-	CountRelationships(ctx context.Context, rev uint64, f tuple.Filter) (int, error)
+	CountRelationships(ctx context.Context, rev uint64, f tuple.Filter, match func(tuple.Relationship) bool) (int, error)
 }
 
 // SchemaCompiler compiles schema text. It must be deterministic.
@@ -41,6 +44,17 @@ type AuditRecord struct {
 	RequestID      string
 	IdempotencyKey string
 	SchemaHash     string // for schema writes: the new schema's hash
+	// Anchor is set for a decision_anchor record (Kind "decision_anchor"):
+	// the entry's change_count and change_digest are its Size and Head
+	// instead of a digest of changes.
+	Anchor *DecisionAnchor
+}
+
+// DecisionAnchor is the decision-chain head an AnchorCommand carries.
+type DecisionAnchor struct {
+	Node string
+	Size uint64
+	Head []byte // SHA-256
 }
 
 // AuditHook appends audit entries inside the write transaction. Append returns
@@ -115,6 +129,7 @@ var handlers = map[CommandType]handler{
 	TypeImport: (*applier).applyImport,
 	TypeSchema: (*applier).applySchema,
 	TypeMember: (*applier).applyMember,
+	TypeAnchor: (*applier).applyAnchor,
 }
 
 // loadSchema (re)reads and compiles the schema in force from the store.
@@ -246,11 +261,17 @@ func (a *applier) commit(index uint64, c Command, b storage.Batch, result func(s
 			kvs = append(kvs, storage.KV{Key: append(append([]byte{}, idemPrefix...), m.IdempotencyKey...), Value: rec})
 		}
 		if a.audit != nil && c.Type() != TypeMember {
-			extra, commit, err := a.audit.Append(AuditRecord{
+			rec := AuditRecord{
 				Revision: index, Time: m.Time, Kind: c.Type().String(),
 				Principal: m.Principal, Reason: m.Reason, RequestID: m.RequestID,
 				IdempotencyKey: m.IdempotencyKey, SchemaHash: schemaHash,
-			}, changes)
+			}
+			if an, ok := c.(*AnchorCommand); ok {
+				head, _ := hex.DecodeString(an.Head) // checked by applyAnchor
+				rec.Principal = "node:" + an.Node
+				rec.Anchor = &DecisionAnchor{Node: an.Node, Size: an.Size, Head: head}
+			}
+			extra, commit, err := a.audit.Append(rec, changes)
 			if err != nil {
 				return nil, fmt.Errorf("audit: %w", err)
 			}
@@ -338,6 +359,17 @@ func (a *applier) applyImport(index uint64, c Command) (WriteResult, error) {
 }
 
 func (a *applier) applyMember(index uint64, c Command) (WriteResult, error) {
+	return a.commit(index, c, storage.Batch{},
+		func(r storage.Result) WriteResult { return WriteResult{Revision: r.Revision} }, "")
+}
+
+// applyAnchor records a decision-chain head: one audit entry (kind
+// decision_anchor, principal "node:<Node>"), no relationship changes. A
+// malformed anchor is rejected the same way on every replica.
+func (a *applier) applyAnchor(index uint64, c Command) (WriteResult, error) {
+	if err := validateAnchor(c.(*AnchorCommand)); err != nil {
+		return WriteResult{}, err
+	}
 	return a.commit(index, c, storage.Batch{},
 		func(r storage.Result) WriteResult { return WriteResult{Revision: r.Revision} }, "")
 }

@@ -24,7 +24,7 @@ type auditStore struct{ s ExtraReader }
 func (a auditStore) Get(key []byte) ([]byte, bool, error) { return a.s.Extra(key) }
 
 // AuditLog adapts *audit.Log to AuditHook: each applied write, delete, import
-// chunk and schema change becomes one audit entry written in the same storage
+// chunk, schema change and decision anchor becomes one audit entry written in the same storage
 // transaction as the change. It is driven by the FSM's goroutine only.
 type AuditLog struct {
 	log     *audit.Log
@@ -42,10 +42,13 @@ var (
 // ChangeStrings returns the canonical change strings an audit entry's
 // digest covers: "<op> <relationship>" per change, in order. For a schema
 // change (no relationship changes) it is the single string
-// "schema <schema hash>".
+// "schema <schema hash>". A decision anchor covers no changes (nil).
 func ChangeStrings(rec AuditRecord, changes []storage.Change) []string {
-	if rec.Kind == TypeSchema.String() {
+	switch rec.Kind {
+	case TypeSchema.String():
 		return []string{"schema " + rec.SchemaHash}
+	case TypeAnchor.String():
+		return nil
 	}
 	out := make([]string, len(changes))
 	for i, c := range changes {
@@ -73,6 +76,9 @@ func (a *AuditLog) Append(rec AuditRecord, changes []storage.Change) ([]storage.
 		Principal: auditField(rec.Principal), Reason: auditField(rec.Reason), RequestID: auditField(rec.RequestID),
 		IdempotencyKey: auditField(rec.IdempotencyKey),
 		ChangeCount:    len(lines), ChangeDigest: audit.DigestChanges(lines),
+	}
+	if rec.Anchor != nil {
+		e.ChangeCount, e.ChangeDigest = int(rec.Anchor.Size), rec.Anchor.Head
 	}
 	kvs, _, err := a.log.Append(e)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,6 +25,7 @@ const (
 	TypeImport CommandType = 4 // a chunk of relationships to touch
 	TypeSchema CommandType = 5 // a new schema text
 	TypeMember CommandType = 6 // a member's API address (cluster metadata)
+	TypeAnchor CommandType = 7 // a node's decision-chain head, anchored in the audit log
 )
 
 func (t CommandType) String() string {
@@ -39,6 +42,8 @@ func (t CommandType) String() string {
 		return "schema"
 	case TypeMember:
 		return "member"
+	case TypeAnchor:
+		return "decision_anchor" // the audit entry kind (audit.KindDecisionAnchor)
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
@@ -54,7 +59,8 @@ type Meta struct {
 }
 
 // Command is one replicated request. The concrete types are WriteCommand,
-// DeleteCommand, ImportCommand, SchemaCommand, NoopCommand and MemberCommand.
+// DeleteCommand, ImportCommand, SchemaCommand, NoopCommand, MemberCommand and
+// AnchorCommand.
 type Command interface {
 	Type() CommandType
 	// Header returns the command's Meta, for the node to stamp the time.
@@ -102,6 +108,20 @@ type MemberCommand struct {
 	APIAddr  string
 	Remove   bool
 }
+
+// AnchorCommand anchors the head of node Node's decision chain (audit.DecisionLog)
+// in the replicated audit log: it appends one audit entry of kind
+// "decision_anchor" with principal "node:<Node>", change_count Size and
+// change_digest Head, and changes no relationships.
+type AnchorCommand struct {
+	Meta
+	Node string
+	Size uint64
+	Head string // hex SHA-256 of record Size-1 (64 zeros when Size is 0)
+}
+
+func (*AnchorCommand) Type() CommandType { return TypeAnchor }
+func (c *AnchorCommand) Header() *Meta   { return &c.Meta }
 
 func (*WriteCommand) Type() CommandType  { return TypeWrite }
 func (*DeleteCommand) Type() CommandType { return TypeDelete }
@@ -155,6 +175,13 @@ type wireSchema struct {
 
 type wireNoop struct {
 	Meta Meta `json:"meta"`
+}
+
+type wireAnchor struct {
+	Meta Meta   `json:"meta"`
+	Node string `json:"node"`
+	Size uint64 `json:"size"`
+	Head string `json:"head"`
 }
 
 type wireMember struct {
@@ -221,9 +248,29 @@ func Validate(c Command) error {
 		if c.ID == "" {
 			return fmt.Errorf("%w: member command without an id", ErrInvalidCommand)
 		}
+	case *AnchorCommand:
+		return validateAnchor(c)
 	case *NoopCommand:
 	default:
 		return fmt.Errorf("%w: unsupported command %T", ErrInvalidCommand, c)
+	}
+	return nil
+}
+
+// validateAnchor checks an anchor's node name and head hash.
+func validateAnchor(c *AnchorCommand) error {
+	if c.Node == "" || strings.ContainsAny(c.Node, " \n") || len(c.Node) > 256 {
+		return fmt.Errorf("%w: decision anchor node %q must be 1..256 bytes without spaces", ErrInvalidCommand, c.Node)
+	}
+	h, err := hex.DecodeString(c.Head)
+	if err != nil || len(h) != sha256.Size {
+		return fmt.Errorf("%w: decision anchor head %q must be 64 hex digits (a SHA-256)", ErrInvalidCommand, c.Head)
+	}
+	if c.Size == 0 && c.Head != strings.Repeat("0", 2*sha256.Size) {
+		return fmt.Errorf("%w: decision anchor of an empty chain must have a head of 64 zeros", ErrInvalidCommand)
+	}
+	if c.Size > math.MaxInt64 {
+		return fmt.Errorf("%w: decision anchor size %d is too large", ErrInvalidCommand, c.Size)
 	}
 	return nil
 }
@@ -263,6 +310,8 @@ func Encode(c Command) ([]byte, error) {
 		body = wireSchema{Meta: c.Meta, Text: c.Text}
 	case *NoopCommand:
 		body = wireNoop{Meta: c.Meta}
+	case *AnchorCommand:
+		body = wireAnchor{Meta: c.Meta, Node: c.Node, Size: c.Size, Head: c.Head}
 	case *MemberCommand:
 		body = wireMember{Meta: c.Meta, ID: c.ID, RaftAddr: c.RaftAddr, APIAddr: c.APIAddr, Remove: c.Remove}
 	default:
@@ -349,6 +398,13 @@ var decoders = map[CommandType]func([]byte) (Command, error){
 			return nil, err
 		}
 		return &MemberCommand{Meta: w.Meta, ID: w.ID, RaftAddr: w.RaftAddr, APIAddr: w.APIAddr, Remove: w.Remove}, nil
+	},
+	TypeAnchor: func(b []byte) (Command, error) {
+		var w wireAnchor
+		if err := strictUnmarshal(b, &w); err != nil {
+			return nil, err
+		}
+		return &AnchorCommand{Meta: w.Meta, Node: w.Node, Size: w.Size, Head: w.Head}, nil
 	},
 }
 

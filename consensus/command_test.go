@@ -29,6 +29,7 @@ func sampleCommands() []Command {
 		&ImportCommand{Meta: meta, Relationships: []tuple.Relationship{rel("team:ml#member@user:bob"), rel("team:ml#member@user:carl")}},
 		&SchemaCommand{Meta: meta, Text: testSchema},
 		&MemberCommand{Meta: meta, ID: "n2", RaftAddr: "10.0.0.2:7001", APIAddr: "http://10.0.0.2:8080"},
+		&AnchorCommand{Meta: meta, Node: "n2", Size: 42, Head: strings.Repeat("ab", 32)},
 	}
 }
 
@@ -121,6 +122,13 @@ func TestValidate(t *testing.T) {
 		{"negative limit", &DeleteCommand{Filter: tuple.Filter{ResourceType: "dataset"}, Limit: -1}, "negative"},
 		{"empty schema", &SchemaCommand{}, "empty schema"},
 		{"member without id", &MemberCommand{}, "without an id"},
+		{"anchor ok", &AnchorCommand{Node: "n1", Size: 3, Head: strings.Repeat("0f", 32)}, ""},
+		{"anchor of empty chain ok", &AnchorCommand{Node: "n1", Head: strings.Repeat("0", 64)}, ""},
+		{"anchor without node", &AnchorCommand{Size: 1, Head: strings.Repeat("0f", 32)}, "node"},
+		{"anchor node with space", &AnchorCommand{Node: "n 1", Size: 1, Head: strings.Repeat("0f", 32)}, "without spaces"},
+		{"anchor short head", &AnchorCommand{Node: "n1", Size: 1, Head: "abcd"}, "64 hex digits"},
+		{"anchor non-hex head", &AnchorCommand{Node: "n1", Size: 1, Head: strings.Repeat("zz", 32)}, "64 hex digits"},
+		{"anchor empty chain nonzero head", &AnchorCommand{Node: "n1", Head: strings.Repeat("0f", 32)}, "64 zeros"},
 		{"bad precondition", &WriteCommand{Updates: touch("dataset:a#reader@user:b").Updates, Preconditions: []tuple.Precondition{{Op: 9, Filter: tuple.Filter{ResourceType: "x"}}}}, "unknown op"},
 	}
 	for _, tc := range cases {

@@ -2,7 +2,7 @@ package consensus
 
 import (
 	"context"
-	"fmt"
+	"time"
 
 	"github.com/trellis-authz/trellis/storage"
 	"github.com/trellis-authz/trellis/tuple"
@@ -24,18 +24,27 @@ var (
 	_ appliedMarker       = StorageBackend{}
 )
 
-// CountRelationships counts the relationships matching f at rev.
-func (b StorageBackend) CountRelationships(ctx context.Context, rev uint64, f tuple.Filter) (int, error) {
-	sn, err := b.Snapshot(rev)
+// CountRelationships counts the relationships matching f and match (nil: all)
+// at rev. It applies no expiration filter and reads no clock: a relationship
+// that has expired but is still stored counts, so the answer is the same on
+// every replica and on replay.
+func (b StorageBackend) CountRelationships(ctx context.Context, rev uint64, f tuple.Filter, match func(tuple.Relationship) bool) (int, error) {
+	sn, err := b.SnapshotAsOf(rev, time.Time{})
 	if err != nil {
 		return 0, err
 	}
 	defer sn.Close()
-	c, ok := any(sn).(interface {
-		Count(context.Context, tuple.Filter) (int, error)
-	})
-	if !ok {
-		return 0, fmt.Errorf("storage.Snapshot has no Count method")
+	if match == nil {
+		return sn.Count(ctx, f)
 	}
-	return c.Count(ctx, f)
+	n := 0
+	for r, err := range sn.ReadAll(ctx, f) {
+		if err != nil {
+			return 0, err
+		}
+		if match(r) {
+			n++
+		}
+	}
+	return n, nil
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/trellis-authz/trellis/schema"
@@ -16,6 +17,11 @@ var (
 	ErrUnknownPermission = errors.New("unknown relation or permission")
 	// ErrDepthExceeded: the check needed more than the depth budget of nested steps.
 	ErrDepthExceeded = errors.New("maximum check depth exceeded")
+	// ErrCycle: the answer depends on a cycle in the data that passes through
+	// the subtracted side of an exclusion (view = viewer - blocked, where
+	// blocked leads back to view), so it would depend on itself. It wraps
+	// ErrDepthExceeded, so callers that handle that error handle this one.
+	ErrCycle = fmt.Errorf("the answer depends on a cycle through an exclusion: %w", ErrDepthExceeded)
 	// ErrInvalidContext: caveat context could not be converted to the parameter types.
 	ErrInvalidContext = errors.New("invalid caveat context")
 	// ErrCaveatEvaluation: a caveat failed to evaluate (cost limit, runtime error).

@@ -8,10 +8,10 @@ import (
 )
 
 // cacheKey identifies one sub-problem: does subject have relation on resource,
-// at revision, given the request context with hash ctxHash.
+// at revision, given the request context with digest ctxHash.
 type cacheKey struct {
 	revision uint64
-	ctxHash  uint64
+	ctxHash  ctxDigest
 	resource tuple.ObjectRef
 	relation string
 	subject  tuple.SubjectRef

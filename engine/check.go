@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -46,20 +47,32 @@ func (o outcome) result() CheckResult {
 }
 
 // pathNode is one step of the current evaluation path; the subject is the same
-// along a path, so (resource, relation) identifies a sub-problem on it.
+// along a path, so (resource, relation) identifies a sub-problem on it. A node
+// with negation set marks instead the entry into the subtracted side of an
+// exclusion; it names no sub-problem.
 type pathNode struct {
 	resource tuple.ObjectRef
 	relation string
+	negation bool
 	parent   *pathNode
 }
 
 func (p *pathNode) contains(res tuple.ObjectRef, rel string) bool {
+	found, _ := p.cycle(res, rel)
+	return found
+}
+
+// cycle reports whether res#rel is on the path and, if so, whether the path
+// from it to here enters the subtracted side of an exclusion.
+func (p *pathNode) cycle(res tuple.ObjectRef, rel string) (found, negated bool) {
 	for ; p != nil; p = p.parent {
-		if p.relation == rel && p.resource == res {
-			return true
+		if p.negation {
+			negated = true
+		} else if p.relation == rel && p.resource == res {
+			return true, negated
 		}
 	}
-	return false
+	return false, false
 }
 
 // check evaluates subj on res#rel. depth counts the steps taken so far.
@@ -76,9 +89,15 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 		}
 		return o, nil
 	}
-	if path.contains(res, rel) {
-		// A cycle adds nothing a shorter path does not: cut it, and keep the
-		// results that depended on the cut out of the cache.
+	if found, negated := path.cycle(res, rel); negated {
+		// The cycle runs through a negation: res#rel would depend on its own
+		// complement, and cutting it (as denied) could turn into a wrong
+		// allow. There is no answer to give.
+		return outcome{}, fmt.Errorf("%w: %s#%s for %s is reached again through the subtracted side of an exclusion; remove a relationship of the cycle", ErrCycle, res, rel, subj)
+	} else if found {
+		// A cycle of unions, intersections and arrows adds nothing a shorter
+		// path does not: cut it, and keep the results that depended on the
+		// cut out of the cache.
 		o := outcome{res: Denied, cut: true}
 		if q.explain {
 			o.trace = q.node("check", res, rel, subj, o)
@@ -142,6 +161,9 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 }
 
 func (q *query) lookup(k cacheKey) (cached, bool) {
+	if q.uncached {
+		return cached{}, false
+	}
 	if q.memo != nil {
 		if c, ok := q.memo.get(k, q.now); ok {
 			return c, true
@@ -160,6 +182,9 @@ func (q *query) lookup(k cacheKey) (cached, bool) {
 }
 
 func (q *query) store(k cacheKey, o outcome) {
+	if q.uncached {
+		return
+	}
 	c := cached{res: o.res, missing: o.missing, exp: o.exp}
 	// The memo shares results between the items of one call; a sub-problem on
 	// the item's own resource is rarely shared, so it is not worth a slot.
@@ -188,17 +213,28 @@ func (q *query) expr(ctx context.Context, x schema.Expr, res tuple.ObjectRef, su
 			return q.expr(ctx, x.Children[i], res, subj, depth, path)
 		})
 	case *schema.Exclusion:
-		base, err := q.expr(ctx, x.Base, res, subj, depth, path)
-		if err != nil {
-			return outcome{}, err
+		// An ErrCycle is an unknown value, as in a union or intersection,
+		// where a decisive sibling wins over it: a subtracted side that is
+		// allowed denies whatever the base is.
+		base, berr := q.expr(ctx, x.Base, res, subj, depth, path)
+		if berr != nil && !errors.Is(berr, ErrCycle) {
+			return outcome{}, berr
 		}
 		o := base
 		var sub outcome
-		if base.res != Denied {
-			if sub, err = q.expr(ctx, x.Subtract, res, subj, depth, path); err != nil {
+		if berr != nil || base.res != Denied {
+			var err error
+			sub, err = q.expr(ctx, x.Subtract, res, subj, depth, &pathNode{negation: true, parent: path})
+			switch {
+			case err != nil && (berr == nil || !errors.Is(err, ErrCycle)):
 				return outcome{}, err
+			case berr != nil && (err != nil || sub.res != Allowed):
+				return outcome{}, berr
+			case berr != nil:
+				o = not(sub)
+			default:
+				o = and(base, not(sub))
 			}
-			o = and(base, not(sub))
 		}
 		if q.explain {
 			t := &Trace{Kind: "exclusion", Result: o.res.String(), Missing: o.missing}

@@ -306,41 +306,93 @@ func (e *Engine) LookupSubjects(ctx context.Context, v View, req LookupSubjectsR
 // that subjects a wildcard excludes are found too) and returns, sorted, the
 // IDs of subjects of type subjType (with relation subjRel) met on the way,
 // "*" for a wildcard.
+//
+// The walk is breadth first over (object, relation) nodes with an explicit
+// queue, so a long chain of nested subject sets cannot exhaust the stack, and
+// it counts steps as Check does: a node first reached more than
+// Config.MaxDepth steps away fails the lookup with ErrDepthExceeded, since
+// confirming a subject found there would need as deep a check.
 func (q *query) forwardCandidates(ctx context.Context, res tuple.ObjectRef, rel, subjType, subjRel string) ([]string, error) {
 	type node struct {
+		obj   tuple.ObjectRef
+		rel   string
+		depth int
+	}
+	type key struct {
 		obj tuple.ObjectRef
 		rel string
 	}
-	seen := map[node]bool{}
+	seen := map[key]bool{}
 	ids := map[string]bool{}
-	var walk func(obj tuple.ObjectRef, name string) error
-	var walkExpr func(obj tuple.ObjectRef, x schemaExpr) error
-	walk = func(obj tuple.ObjectRef, name string) error {
+	var queue []node
+	push := func(obj tuple.ObjectRef, name string, depth int) error {
+		k := key{obj, name}
+		if seen[k] {
+			return nil
+		}
+		if depth > q.e.cfg.MaxDepth {
+			return fmt.Errorf("%w: more than %d nested steps at %s#%s looking up subjects", ErrDepthExceeded, q.e.cfg.MaxDepth, obj, name)
+		}
+		seen[k] = true
+		queue = append(queue, node{obj, name, depth})
+		return nil
+	}
+	// walkExpr pushes what a permission's expression names; it recurses over
+	// the expression only, which the schema bounds.
+	var walkExpr func(obj tuple.ObjectRef, x schemaExpr, depth int) error
+	walkExpr = func(obj tuple.ObjectRef, x schemaExpr, depth int) error {
+		for _, c := range exprChildren(x) {
+			if err := walkExpr(obj, c, depth); err != nil {
+				return err
+			}
+		}
+		switch x := x.(type) {
+		case *relationRef:
+			return push(obj, x.Name, depth+1)
+		case *arrowExpr:
+			for rel, err := range q.v.Reader.Subjects(ctx, obj, x.Tupleset, "") {
+				if err != nil {
+					return err
+				}
+				if rel.ExpiredAt(q.now) || rel.Subject.IsWildcard() {
+					continue
+				}
+				if err := push(rel.Subject.Object(), x.Computed, depth+1); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := push(res, rel, 0); err != nil {
+		return nil, err
+	}
+	for len(queue) > 0 {
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
-		n := node{obj, name}
-		if seen[n] {
-			return nil
+		n := queue[0]
+		queue = queue[1:]
+		if n.obj.Type == subjType && n.rel == subjRel {
+			ids[n.obj.ID] = true
 		}
-		seen[n] = true
-		if obj.Type == subjType && name == subjRel {
-			ids[obj.ID] = true
-		}
-		d := q.v.Schema.Definitions[obj.Type]
+		d := q.v.Schema.Definitions[n.obj.Type]
 		if d == nil {
-			return nil
+			continue
 		}
-		r, p, ok := d.Lookup(name)
+		r, p, ok := d.Lookup(n.rel)
 		switch {
 		case !ok:
-			return nil
+			continue
 		case p != nil:
-			return walkExpr(obj, p.Expr)
+			if err := walkExpr(n.obj, p.Expr, n.depth); err != nil {
+				return nil, err
+			}
+			continue
 		}
-		for rel, err := range q.v.Reader.Subjects(ctx, obj, r.Name, "") {
+		for rel, err := range q.v.Reader.Subjects(ctx, n.obj, r.Name, "") {
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if rel.ExpiredAt(q.now) {
 				continue
@@ -350,39 +402,11 @@ func (q *query) forwardCandidates(ctx context.Context, res tuple.ObjectRef, rel,
 				ids[s.ID] = true
 			}
 			if s.Relation != "" {
-				if err := walk(s.Object(), s.Relation); err != nil {
-					return err
+				if err := push(s.Object(), s.Relation, n.depth+1); err != nil {
+					return nil, err
 				}
 			}
 		}
-		return nil
-	}
-	walkExpr = func(obj tuple.ObjectRef, x schemaExpr) error {
-		for _, c := range exprChildren(x) {
-			if err := walkExpr(obj, c); err != nil {
-				return err
-			}
-		}
-		switch x := x.(type) {
-		case *relationRef:
-			return walk(obj, x.Name)
-		case *arrowExpr:
-			for rel, err := range q.v.Reader.Subjects(ctx, obj, x.Tupleset, "") {
-				if err != nil {
-					return err
-				}
-				if rel.ExpiredAt(q.now) || rel.Subject.IsWildcard() {
-					continue
-				}
-				if err := walk(rel.Subject.Object(), x.Computed); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	if err := walk(res, rel); err != nil {
-		return nil, err
 	}
 	if subjRel != "" {
 		delete(ids, tuple.Wildcard)

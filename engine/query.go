@@ -2,9 +2,12 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/trellis-authz/trellis/schema"
@@ -18,25 +21,122 @@ type query struct {
 	v       View
 	now     time.Time
 	reqCtx  map[string]any
-	ctxHash uint64
+	ctxHash ctxDigest // of reqCtx; zero when it is empty
 	explain bool
-	sem     chan struct{}   // tokens for extra goroutines; nil: evaluate in line
-	memo    *cache          // CheckBulk, lookups: results shared between items; may be nil
-	root    tuple.ObjectRef // the resource of the item being checked
-	walked  *walked         // LookupResources: what the reverse walk found
+	// uncached: the context could not be digested; use neither cache nor memo.
+	uncached bool
+	sem      chan struct{}   // tokens for extra goroutines; nil: evaluate in line
+	memo     *cache          // CheckBulk, lookups: results shared between items; may be nil
+	root     tuple.ObjectRef // the resource of the item being checked
+	walked   *walked         // LookupResources: what the reverse walk found
 }
 
 func (e *Engine) newQuery(v View, reqCtx map[string]any, explain bool) *query {
-	q := &query{e: e, v: v, now: e.clock(), reqCtx: reqCtx, explain: explain}
+	q := &query{e: e, v: v, now: e.clock(), explain: explain}
 	if len(reqCtx) > 0 {
-		h := fnv.New64a()
-		h.Write([]byte(tuple.FormatContext(reqCtx)))
-		q.ctxHash = h.Sum64()
+		// Numbers follow one rule however the caller built the map (see
+		// tuple.NormalizeContext), so equal JSON means equal caveat input.
+		q.reqCtx, q.uncached = reqCtx, true
+		if shallow(reqCtx, 0) {
+			q.reqCtx = tuple.NormalizeContext(reqCtx)
+			q.ctxHash, q.uncached = digestContext(q.reqCtx), false
+		}
 	}
 	if e.cfg.Concurrency > 1 {
 		q.sem = make(chan struct{}, e.cfg.Concurrency-1)
 	}
 	return q
+}
+
+// ctxDigest identifies a request context in cache keys: the SHA-256 of its
+// canonical, type-tagged encoding. A caller who controls the context cannot
+// aim for a collision with another context, and values that JSON writes alike
+// but a caveat tells apart (int64 1 and float64 1, a time.Time and its RFC
+// 3339 string) get different keys.
+type ctxDigest [sha256.Size]byte
+
+func digestContext(ctx map[string]any) ctxDigest {
+	b, _ := appendCanonical(nil, ctx, 0)
+	return sha256.Sum256(b)
+}
+
+// maxContextNesting bounds the nesting of a request context that is
+// normalized and cached; a deeper one (or one that holds itself, which only a
+// Go caller can build) is used as given and its query bypasses the cache.
+const maxContextNesting = 64
+
+// shallow reports whether v nests at most maxContextNesting-depth levels.
+func shallow(v any, depth int) bool {
+	if depth > maxContextNesting {
+		return false
+	}
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			if !shallow(e, depth+1) {
+				return false
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if !shallow(e, depth+1) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// appendCanonical encodes v with a tag per Go type and lengths before every
+// variable-size part, map keys sorted, so distinct values encode distinctly.
+// Types other than JSON's are tagged with their Go type name and printed
+// with %#v; that is exact for the scalar types callers pass.
+func appendCanonical(b []byte, v any, depth int) ([]byte, bool) {
+	str := func(b []byte, s string) []byte {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		return append(b, s...)
+	}
+	if depth > maxContextNesting {
+		return nil, false
+	}
+	ok := true
+	switch x := v.(type) {
+	case nil:
+		return append(b, 'n'), true
+	case bool:
+		if x {
+			return append(b, 't'), true
+		}
+		return append(b, 'f'), true
+	case int64:
+		return binary.AppendVarint(append(b, 'i'), x), true
+	case float64:
+		return binary.BigEndian.AppendUint64(append(b, 'd'), math.Float64bits(x)), true
+	case string:
+		return str(append(b, 's'), x), true
+	case []any:
+		b = binary.AppendUvarint(append(b, 'l'), uint64(len(x)))
+		for _, e := range x {
+			if b, ok = appendCanonical(b, e, depth+1); !ok {
+				return nil, false
+			}
+		}
+		return b, true
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = binary.AppendUvarint(append(b, 'm'), uint64(len(keys)))
+		for _, k := range keys {
+			if b, ok = appendCanonical(str(b, k), x[k], depth+1); !ok {
+				return nil, false
+			}
+		}
+		return b, true
+	}
+	return str(str(append(b, 'o'), fmt.Sprintf("%T", v)), fmt.Sprintf("%#v", v)), true
 }
 
 // checkView reports a View that cannot be queried.

@@ -29,9 +29,18 @@ type Snapshot struct {
 	closed atomic.Bool
 }
 
-// Snapshot opens a read view at rev. It fails with ErrRevisionAhead above the
-// applied revision and ErrSnapshotExpired below the GC horizon.
+// Snapshot opens a read view at rev, judging expiration at Config.Clock. It
+// fails with ErrRevisionAhead above the applied revision and
+// ErrSnapshotExpired below the GC horizon.
 func (s *Store) Snapshot(rev uint64) (*Snapshot, error) {
+	return s.SnapshotAsOf(rev, s.cfg.Clock())
+}
+
+// SnapshotAsOf is Snapshot judging expiration at now instead of Config.Clock.
+// A zero now filters nothing: expired relationships that are still stored are
+// returned. Replicated code (the raft applier) uses a zero now so that its
+// answer never depends on a replica's wall clock.
+func (s *Store) SnapshotAsOf(rev uint64, now time.Time) (*Snapshot, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -45,7 +54,7 @@ func (s *Store) Snapshot(rev uint64) (*Snapshot, error) {
 	if h := s.horizon.Load(); rev < h {
 		return nil, fmt.Errorf("%w: revision %d is below the GC horizon %d", ErrSnapshotExpired, rev, h)
 	}
-	return &Snapshot{st: s, rev: rev, gen: gen, now: s.cfg.Clock(), txn: s.db.NewTransactionAt(rev, false)}, nil
+	return &Snapshot{st: s, rev: rev, gen: gen, now: now, txn: s.db.NewTransactionAt(rev, false)}, nil
 }
 
 // Revision is the snapshot's revision.

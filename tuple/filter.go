@@ -41,6 +41,12 @@ func (f Filter) Validate() error {
 			return &Error{Part: "filter resource_id", Msg: err.Error()}
 		}
 	}
+	if f.ResourceIDPrefix != "" {
+		// A prefix of a valid ID follows the same byte and length rules.
+		if err := ValidateID(f.ResourceIDPrefix); err != nil {
+			return &Error{Part: "filter resource_id_prefix", Msg: err.Error()}
+		}
+	}
 	if (f.ResourceID != "" || f.ResourceIDPrefix != "" || f.Relation != "") && f.ResourceType == "" && f.Subject == nil {
 		return &Error{Part: "filter", Msg: "resource_id, resource_id_prefix and relation need resource_type (or a subject filter)"}
 	}

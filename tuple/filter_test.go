@@ -3,6 +3,7 @@ package tuple
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -22,6 +23,9 @@ func TestFilterValidate(t *testing.T) {
 		{"bad id", Filter{ResourceType: "doc", ResourceID: "a b"}, "filter resource_id"},
 		{"id without type", Filter{ResourceID: "a"}, "filter"},
 		{"prefix without type", Filter{ResourceIDPrefix: "a"}, "filter"},
+		{"prefix with NUL", Filter{ResourceType: "doc", ResourceIDPrefix: "a\x00"}, "filter resource_id_prefix"},
+		{"prefix with colon", Filter{ResourceType: "doc", ResourceIDPrefix: "a:"}, "filter resource_id_prefix"},
+		{"prefix too long", Filter{ResourceType: "doc", ResourceIDPrefix: strings.Repeat("a", MaxIDLen+1)}, "filter resource_id_prefix"},
 		{"relation without type", Filter{Relation: "reader"}, "filter"},
 		{"bad relation", Filter{ResourceType: "doc", Relation: "r"}, "filter relation"},
 		{"subject only", Filter{Subject: &SubjectFilter{Type: "user"}}, ""},

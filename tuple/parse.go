@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -250,9 +251,16 @@ func checkNumbers(v any) error {
 	return nil
 }
 
-// NormalizeContext turns json.Number values into int64 when they are integral and
-// float64 otherwise, recursively, so contexts compare and encode the same way
-// however they were decoded.
+// NormalizeContext gives every number in ctx one Go type, recursively, so
+// contexts compare, encode and evaluate the same way however they were
+// decoded or built. The rule goes by value, not by spelling, because JSON
+// has a single number type: a number whose value is a whole number that fits
+// an int64 becomes int64 (1, 1.0, 1e3 and float64(1) alike); any other number
+// becomes float64 (2.5, 1e20, 12345678901234567890). A caveat parameter of
+// type any therefore sees 1.0 as an int, and FormatContext, which writes an
+// int64 without a fraction and a float64 as Go's JSON encoder does, reads back
+// to the same types. Other integer types become int64 and float32 becomes
+// float64 by the same rule.
 func NormalizeContext(ctx map[string]any) map[string]any {
 	if ctx == nil {
 		return nil
@@ -264,6 +272,15 @@ func NormalizeContext(ctx map[string]any) map[string]any {
 	return out
 }
 
+// normalizeFloat applies NormalizeContext's rule to one float.
+func normalizeFloat(f float64) any {
+	// -2^63 and 2^63 are exact as float64; int64 covers [-2^63, 2^63).
+	if f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
+		return int64(f)
+	}
+	return f
+}
+
 func normalizeValue(v any) any {
 	switch x := v.(type) {
 	case json.Number:
@@ -271,12 +288,22 @@ func normalizeValue(v any) any {
 			return i
 		}
 		f, _ := x.Float64()
-		return f
+		return normalizeFloat(f)
 	case float64:
-		if x == float64(int64(x)) && x < 1<<53 && x > -(1<<53) {
-			return int64(x)
+		return normalizeFloat(x)
+	case float32:
+		return normalizeFloat(float64(x))
+	case int:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case uint32:
+		return int64(x)
+	case uint64:
+		if x > math.MaxInt64 {
+			return float64(x)
 		}
-		return x
+		return int64(x)
 	case map[string]any:
 		return NormalizeContext(x)
 	case []any:

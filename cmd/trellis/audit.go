@@ -124,7 +124,7 @@ checkpoints (size, root, revision, time) with its own Ed25519 key in
 DATA-DIR/audit-signing.key. See docs/audit.md.`,
 	}
 	cmd.AddCommand(newAuditTailCommand(), newAuditExportCommand(), newAuditCheckpointCommand(),
-		newAuditVerifyCommand(), newAuditPubkeyCommand())
+		newAuditVerifyCommand(), newAuditPubkeyCommand(), newAuditDecisionsCommand())
 	return cmd
 }
 
@@ -197,7 +197,7 @@ func newAuditTailCommand() *cobra.Command {
 	cmd.Flags().Int64Var(&from, "from", -1, "first sequence number (default: the last --limit entries)")
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many entries to print (at most 1000 per page)")
 	cmd.Flags().StringVar(&principal, "principal", "", "only entries by this principal")
-	cmd.Flags().StringVar(&kind, "kind", "", "only entries of this kind: write, delete, import, schema")
+	cmd.Flags().StringVar(&kind, "kind", "", "only entries of this kind: write, delete, import, schema, decision_anchor")
 	cmd.Flags().StringVar(&since, "since", "", "only entries at or after this RFC 3339 time")
 	cmd.Flags().StringVar(&until, "until", "", "only entries before this RFC 3339 time")
 	return cmd

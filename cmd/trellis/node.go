@@ -48,6 +48,7 @@ type nodeOptions struct {
 
 	GCWindow     uint64 // revisions kept for at_exact_snapshot reads
 	RaftTimeouts time.Duration
+	Decisions    decisionOptions // --decision-log and friends
 	// tuneRaft, when set, adjusts the consensus config (tests: snapshot
 	// thresholds).
 	tuneRaft func(*consensus.Config)
@@ -64,6 +65,7 @@ func defaultNodeOptions() nodeOptions {
 		RaftAddr:  "127.0.0.1:7000",
 		ClusterID: "trellis",
 		GCWindow:  storage.DefaultConfig("").GCWindow,
+		Decisions: defaultDecisionOptions(),
 	}
 }
 
@@ -77,6 +79,7 @@ type runningNode struct {
 	ln     net.Listener
 	log    *slog.Logger
 	served chan error
+	dec    *decisionRuntime // nil without --decision-log
 }
 
 // URL is the base URL of the node's API.
@@ -263,24 +266,39 @@ func startNode(ctx context.Context, o nodeOptions) (_ *runningNode, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ac := api.DefaultConfig()
-	ac.ClusterID = o.ClusterID
-	ac.Auth = auth
-	ac.Logger = o.Log.With("component", "api")
-	ac.Registry = prometheus.NewRegistry()
-	srv, err := api.New(ac, api.Deps{
+	deps := api.Deps{
 		Engine:    eng,
 		Revisions: node,
 		Snapshots: api.SnapshotsOf[*storage.Snapshot](store),
 		Writer:    api.ConsensusWriter(node),
 		Stats:     api.NodeStatsFunc(node),
-	})
+	}
+	var dec *decisionRuntime
+	if o.Decisions.File != "" {
+		var d *nodeDecisions
+		if d, err = openDecisionLog(o.Decisions, o.NodeID); err != nil {
+			return nil, err
+		}
+		deps.Decisions = d.log
+		dec = startDecisions(d, node, o)
+		defer func() {
+			if err != nil {
+				dec.Close()
+			}
+		}()
+	}
+	ac := api.DefaultConfig()
+	ac.ClusterID = o.ClusterID
+	ac.Auth = auth
+	ac.Logger = o.Log.With("component", "api")
+	ac.Registry = prometheus.NewRegistry()
+	srv, err := api.New(ac, deps)
 	if err != nil {
 		return nil, err
 	}
 	api.RegisterAudit(srv, aud.log, aud.signer)
 	api.RegisterWatch(srv, store)
-	r := &runningNode{opts: o, store: store, node: node, srv: srv, ln: ln, log: o.Log, served: make(chan error, 1)}
+	r := &runningNode{opts: o, store: store, node: node, srv: srv, ln: ln, log: o.Log, served: make(chan error, 1), dec: dec}
 	if err := r.enableCluster(peerClient); err != nil {
 		return nil, err
 	}
@@ -403,6 +421,9 @@ func (r *runningNode) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	errs := []error{r.http.Shutdown(ctx)}
+	if r.dec != nil {
+		errs = append(errs, r.dec.Close())
+	}
 	errs = append(errs, r.node.Close(), r.store.Close())
 	return errors.Join(errs...)
 }

@@ -32,6 +32,7 @@ func addNodeFlags(fs *pflag.FlagSet, o *nodeOptions) {
 	fs.StringVar(&o.JoinToken, "join-token", "", "admin token used by --join (default $TRELLIS_TOKEN)")
 	fs.StringVar(&o.ClusterID, "cluster-id", o.ClusterID, "cluster name carried in consistency tokens; the same on every node")
 	fs.Uint64Var(&o.GCWindow, "gc-window", o.GCWindow, "revisions of history kept for at_exact_snapshot reads and watch")
+	addDecisionFlags(fs, &o.Decisions)
 }
 
 func newServeCommand() *cobra.Command {
