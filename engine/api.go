@@ -21,7 +21,7 @@ var (
 	// the subtracted side of an exclusion (view = viewer - blocked, where
 	// blocked leads back to view), so it would depend on itself. It wraps
 	// ErrDepthExceeded, so callers that handle that error handle this one.
-	ErrCycle = fmt.Errorf("the answer depends on a cycle through an exclusion: %w", ErrDepthExceeded)
+	ErrCycle = fmt.Errorf("%w: the answer depends on a cycle through an exclusion", ErrDepthExceeded)
 	// ErrInvalidContext: caveat context could not be converted to the parameter types.
 	ErrInvalidContext = errors.New("invalid caveat context")
 	// ErrCaveatEvaluation: a caveat failed to evaluate (cost limit, runtime error).

@@ -93,7 +93,7 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 		// The cycle runs through a negation: res#rel would depend on its own
 		// complement, and cutting it (as denied) could turn into a wrong
 		// allow. There is no answer to give.
-		return outcome{}, fmt.Errorf("%w: %s#%s for %s is reached again through the subtracted side of an exclusion; remove a relationship of the cycle", ErrCycle, res, rel, subj)
+		return outcome{}, fmt.Errorf("%w: %s#%s for %s is reached again from inside the subtracted side of an exclusion, so it would depend on its own negation; remove a relationship of the cycle", ErrCycle, res, rel, subj)
 	} else if found {
 		// A cycle of unions, intersections and arrows adds nothing a shorter
 		// path does not: cut it, and keep the results that depended on the

@@ -63,7 +63,9 @@ func TestDifferential(t *testing.T) {
 				t.Fatalf("case %d: %s#%s@%s: engine error %v, reference error %v", c, req.Resource, req.Permission, req.Subject, err, werr)
 			}
 			checks++
-			byResult[got.Result]++
+			if gotS != "cycle" {
+				byResult[got.Result]++
+			}
 			if gotS != want.String() {
 				t.Fatalf("case %d: %s#%s@%s with %v: engine says %s, reference says %s\nschema:\n%s\nrelationships:\n%s",
 					c, req.Resource, req.Permission, req.Subject, req.Context, gotS, want, g.schema, joinRels(rels))

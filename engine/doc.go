@@ -63,19 +63,45 @@
 // Every step from one sub-problem to another adds one to the depth; beyond
 // Config.MaxDepth the check fails with ErrDepthExceeded. Cycles in data never
 // get that far: the evaluator carries the path of (object, relation) pairs it
-// is inside, and a sub-problem met again on its own path is cut (it answers
-// D, since a cycle cannot add a grant a shorter path lacks). Results that
-// depended on a cut are not cached, because they are only valid on that path.
+// is inside, and a sub-problem met again on its own path is cut.
+//
+// A cycle through unions, intersections and arrows (nested groups, say) is
+// cut as denied, since such a cycle cannot add a grant a shorter path lacks;
+// results that depended on a cut are not cached, because they are only valid
+// on that path.
+//
+// A cycle that enters the subtracted side of an exclusion (view = viewer -
+// blocked, where blocked leads back to view) is different: the sub-problem
+// would depend on its own complement, and cutting it as denied would turn
+// into a wrong allow. Such a cut fails with ErrCycle (which wraps
+// ErrDepthExceeded). Like any error it is an unknown value that a decisive
+// sibling overrides: allowed wins a union, denied an intersection or
+// .all(), and an allowed subtracted side denies an exclusion whatever its
+// base. So a question whose answer does not depend on the cycle is still
+// answered, and one that does (doc:a#view = not doc:b#view, doc:b#view =
+// doc:a#view) fails whatever the order of evaluation. The negation inside
+// .all() applies to a link's caveat only, never to a sub-problem, so .all()
+// needs no such rule. A definite answer never depends on evaluation order,
+// concurrency or the cache; whether a question that touches such a cycle
+// fails can, in rare cases, depend on the cache (a cached sub-result may
+// decide it without walking the cycle), and then the answer it gets is the
+// right one.
 //
 // # Caching
 //
 // Sub-problem results are cached by (revision, object, relation, subject,
-// hash of the request context) in a size-bounded two-generation map
-// (Config.CacheEntries; 0 disables it). A result that depends on an expiring
-// relationship is stored with its expiry and is a miss from then on. CheckBulk
-// and the lookups additionally share sub-problems inside one call through a
-// private memo, so a bulk over many resources that reach the same groups
-// evaluates each group once, cache or not.
+// digest of the request context) in a size-bounded two-generation map
+// (Config.CacheEntries; 0 disables it). The request context is first
+// normalized (tuple.NormalizeContext: a whole number that fits an int64 is an
+// int64, however it was written; other numbers are float64), so a caveat sees
+// {"n":1} and {"n":1.0} alike; the digest is the SHA-256 of a type-tagged,
+// length-prefixed encoding with sorted keys, so contexts a caveat can tell
+// apart never share an entry and a caller cannot aim for a collision. A
+// context nested deeper than 64 levels bypasses the cache. A result that
+// depends on an expiring relationship is stored with its expiry and is a miss
+// from then on. CheckBulk and the lookups additionally share sub-problems
+// inside one call through a private memo, so a bulk over many resources that
+// reach the same groups evaluates each group once, cache or not.
 //
 // # Explain
 //
@@ -109,5 +135,9 @@
 // LookupSubjects walks forward from the resource through relations, subject
 // sets and arrows (both sides of exclusions) and confirms each candidate the
 // same way; a wildcard is reported as "*" with the subjects it does not
-// cover in Excluded.
+// cover in Excluded. The forward walk is breadth first over a queue and
+// counts steps as Check does: a node first reached beyond Config.MaxDepth
+// fails the lookup with ErrDepthExceeded. The reverse walk is a queue too,
+// and Expand's recursion is bounded by MaxDepth, so no walk's recursion
+// depth follows the data.
 package engine

@@ -249,3 +249,38 @@ func TestExclusionCycleDecided(t *testing.T) {
 		})
 	}
 }
+
+// TestArrowChainDepth: a long chain of arrows (folder parents) is bounded by
+// MaxDepth in every walk that follows arrows: Check, Expand and
+// LookupSubjects fail with ErrDepthExceeded instead of recursing along it.
+func TestArrowChainDepth(t *testing.T) {
+	const n = 300
+	rels := []string{fmt.Sprintf("folder:f%d#viewer@user:u", n)}
+	for i := 0; i < n; i++ {
+		rels = append(rels, fmt.Sprintf("folder:f%d#parent@folder:f%d", i, i+1))
+	}
+	v := testView(t, `definition user {}
+definition folder {
+  relation parent: folder
+  relation viewer: user
+  permission view = viewer + parent->view
+}`, rels...)
+	e := newTestEngine(t, nil) // MaxDepth 50
+	debug.SetMaxStack(8 << 20)
+	defer debug.SetMaxStack(1 << 30)
+	ctx := context.Background()
+	f0 := tuple.ObjectRef{Type: "folder", ID: "f0"}
+	if _, err := e.Check(ctx, v, engine.CheckRequest{Resource: f0, Permission: "view", Subject: tuple.SubjectRef{Type: "user", ID: "u"}}); !errors.Is(err, engine.ErrDepthExceeded) {
+		t.Errorf("Check: got %v, want ErrDepthExceeded", err)
+	}
+	if _, err := e.Expand(ctx, v, f0, "view"); !errors.Is(err, engine.ErrDepthExceeded) {
+		t.Errorf("Expand: got %v, want ErrDepthExceeded", err)
+	}
+	if _, err := e.LookupSubjects(ctx, v, engine.LookupSubjectsRequest{Resource: f0, Permission: "view", SubjectType: "user"}); !errors.Is(err, engine.ErrDepthExceeded) {
+		t.Errorf("LookupSubjects: got %v, want ErrDepthExceeded", err)
+	}
+	near := tuple.ObjectRef{Type: "folder", ID: fmt.Sprintf("f%d", n-10)}
+	if got := mustCheck(t, e, v, near.String()+"#view@user:u", nil); got.Result != engine.Allowed {
+		t.Errorf("10 steps from the grant: got %s, want allowed", got.Result)
+	}
+}

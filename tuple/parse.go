@@ -207,7 +207,9 @@ func decodeContext(s string) (map[string]any, int, error) {
 	return NormalizeContext(ctx), int(dec.InputOffset()), nil
 }
 
-// ParseContext decodes a JSON object of caveat context, keeping numbers exact.
+// ParseContext decodes a JSON object of caveat context. Integers are kept
+// exact; every number gets its Go type by NormalizeContext's rule (a whole
+// number that fits an int64 is an int64, however it is written).
 func ParseContext(data []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()

@@ -160,6 +160,19 @@ func TestDecisionLogEndToEnd(t *testing.T) {
 		t.Fatalf("verify against the anchor: exit %d\n%s%s", code, out, errOut)
 	}
 
+	// The same check offline, with the anchor entry saved as JSON.
+	anchorJSON, err := json.Marshal(anchor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchorFile := filepath.Join(t.TempDir(), "anchor.json")
+	if err := os.WriteFile(anchorFile, anchorJSON, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := run(t, "audit", "decisions", "verify", file, "--anchor", anchorFile); code != 0 || !strings.Contains(out, "matches") {
+		t.Fatalf("verify against --anchor file: exit %d\n%s%s", code, out, errOut)
+	}
+
 	// Tampering: flip the answer of record 1; the CLI names record 1.
 	data, err := os.ReadFile(file)
 	if err != nil {
