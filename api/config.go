@@ -41,6 +41,13 @@ type Config struct {
 	// revision it asked for (at_least_as_fresh, at_exact_snapshot), also on
 	// streaming routes that have no RequestTimeout (504 when it passes).
 	MaxWait time.Duration
+	// Quantization is how long minimize_latency reads keep using one revision
+	// before moving to the newest applied one. Reads in one window share a
+	// revision, and so the engine's cache, even under a stream of writes; the
+	// price is that such a read may be this much older than the newest write.
+	// Reads with a token (at_least_as_fresh) are never older than their token.
+	// 0 reads the newest revision every time.
+	Quantization time.Duration
 	// ClusterID tags consistency tokens.
 	ClusterID string
 	// Auth says who may call what.
@@ -68,6 +75,7 @@ func DefaultConfig() Config {
 		MaxStreams:         256,
 		RequestTimeout:     10 * time.Second,
 		MaxWait:            30 * time.Second,
+		Quantization:       100 * time.Millisecond,
 		ClusterID:          "trellis",
 	}
 }
@@ -99,6 +107,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("api config: RequestTimeout is %v; it must be positive", c.RequestTimeout)
 	case c.MaxWait <= 0:
 		return fmt.Errorf("api config: MaxWait is %v; it must be positive", c.MaxWait)
+	case c.Quantization < 0 || c.Quantization > time.Minute:
+		return fmt.Errorf("api config: Quantization is %v; it must be between 0 (off) and 1m", c.Quantization)
 	case c.ClusterID == "":
 		return fmt.Errorf("api config: ClusterID is empty; every node of a cluster must share one")
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/trellis-authz/trellis/schema"
 	"github.com/trellis-authz/trellis/schema/compile"
@@ -19,9 +20,41 @@ type readView struct {
 	token  string
 }
 
+// quantum is a revision and the time until which minimize_latency reads use it.
+type quantum struct {
+	rev   uint64
+	until int64 // unix nanoseconds
+}
+
+// quantized returns the revision a minimize_latency read uses: the newest
+// applied revision, sampled at most once per Config.Quantization, so that the
+// reads of one window share a revision (and the engine's cache) while writes
+// stream in. It never goes backwards and is never older than the window.
+func (s *Server) quantized(applied uint64) uint64 {
+	if s.cfg.Quantization <= 0 {
+		return applied
+	}
+	now := time.Now().UnixNano()
+	if q := s.quantum.Load(); q != nil && now < q.until && q.rev <= applied {
+		return q.rev
+	}
+	s.quantum.Store(&quantum{rev: applied, until: now + int64(s.cfg.Quantization)})
+	return applied
+}
+
 // resolve picks the revision a read runs at, per its consistency, and opens
 // the snapshot there.
 func (s *Server) resolve(ctx context.Context, c *Consistency) (*readView, error) {
+	return s.resolveRead(ctx, c, true)
+}
+
+// latest opens the newest applied state, never a quantized one: writes are
+// validated against it, and health checks report it.
+func (s *Server) latest(ctx context.Context) (*readView, error) {
+	return s.resolveRead(ctx, nil, false)
+}
+
+func (s *Server) resolveRead(ctx context.Context, c *Consistency, quantize bool) (*readView, error) {
 	var cons Consistency
 	if c != nil {
 		cons = *c
@@ -31,6 +64,9 @@ func (s *Server) resolve(ctx context.Context, c *Consistency) (*readView, error)
 	switch cons.Mode {
 	case "", MinimizeLatency:
 		rev = revs.AppliedRevision()
+		if quantize {
+			rev = s.quantized(rev)
+		}
 	case AtLeastAsFresh:
 		want, err := s.tokens.Decode(cons.Token)
 		if err != nil {
@@ -40,6 +76,9 @@ func (s *Server) resolve(ctx context.Context, c *Consistency) (*readView, error)
 			return nil, err
 		}
 		rev = max(revs.AppliedRevision(), want)
+		if quantize {
+			rev = max(s.quantized(revs.AppliedRevision()), want)
+		}
 	case AtExactSnapshot:
 		want, err := s.tokens.Decode(cons.Token)
 		if err != nil {
@@ -71,6 +110,12 @@ func (s *Server) resolve(ctx context.Context, c *Consistency) (*readView, error)
 		return nil, fail(ErrInvalidArgument, map[string]any{"field": "consistency"}, "unknown consistency mode %q", cons.Mode)
 	}
 	snap, err := s.deps.Snapshots.Snapshot(rev)
+	if err != nil && cons.Mode != AtExactSnapshot && rev != revs.AppliedRevision() {
+		// A quantized revision can fall below the GC horizon; these modes
+		// may always read the newest state instead.
+		rev = revs.AppliedRevision()
+		snap, err = s.deps.Snapshots.Snapshot(rev)
+	}
 	if err != nil {
 		return nil, s.snapshotError(rev, err)
 	}
@@ -142,7 +187,7 @@ func (s *Server) compiled(text, hash string) (*schema.Schema, error) {
 // latestSchema returns the schema at this node's applied revision, for
 // validating writes; ErrNoSchema when none is stored.
 func (s *Server) latestSchema(ctx context.Context) (*readView, error) {
-	v, err := s.resolve(ctx, nil)
+	v, err := s.latest(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -92,4 +93,52 @@ func doHandler(t *testing.T, srv *Server, method, path string, body any) respons
 	hs := newTestHTTP(srv)
 	defer hs.Close()
 	return doURL(t, hs.URL, method, path, "", body)
+}
+
+// TestQuantization pins what minimize_latency may and may not return when
+// reads share a revision for Config.Quantization.
+func TestQuantization(t *testing.T) {
+	s := newStack(t)
+	cfg := s.config()
+	cfg.Quantization = time.Minute // the window does not end during the test
+	cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
+	q, err := New(cfg, s.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(c *Consistency) CheckResponse {
+		t.Helper()
+		r := doHandler(t, q, http.MethodPost, "/v1/check", CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana", Consistency: c})
+		if r.status != http.StatusOK {
+			t.Fatalf("check: %d %s", r.status, r.body)
+		}
+		var out CheckResponse
+		if err := json.Unmarshal(r.body, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	s.putSchema(testSchema)
+	t1 := s.write(touch("dataset:claims#reader@user:ana"))
+	first := check(nil)
+	if first.Result != "allowed" {
+		t.Fatalf("first minimize_latency check: got %q, want allowed", first.Result)
+	}
+	t2 := s.write(del("dataset:claims#reader@user:ana"))
+	// Inside the window minimize_latency keeps the revision it sampled...
+	if got := check(nil); got.Result != "allowed" || got.CheckedAt != first.CheckedAt {
+		t.Errorf("minimize_latency inside the window: got %q at %s, want allowed at the sampled %s", got.Result, got.CheckedAt, first.CheckedAt)
+	}
+	// ...but a token is never read below: the revoke is seen.
+	if got := check(&Consistency{Mode: AtLeastAsFresh, Token: t2}); got.Result != "denied" {
+		t.Errorf("at_least_as_fresh the revoke: got %q, want denied", got.Result)
+	}
+	// An older token may share the window's revision.
+	if got := check(&Consistency{Mode: AtLeastAsFresh, Token: t1}); got.Result != "allowed" || got.CheckedAt != first.CheckedAt {
+		t.Errorf("at_least_as_fresh an older token: got %q at %s, want the shared revision %s", got.Result, got.CheckedAt, first.CheckedAt)
+	}
+	// The server without quantization reads the newest revision.
+	if got := s.check("dataset:claims", "read", "user:ana", nil); got.Result != "denied" {
+		t.Errorf("minimize_latency without quantization: got %q, want denied", got.Result)
+	}
 }

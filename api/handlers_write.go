@@ -322,7 +322,7 @@ func (s *Server) handlePutSchema(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	v, err := s.resolve(ctx, nil)
+	v, err := s.latest(ctx)
 	if err != nil {
 		return err
 	}
@@ -355,7 +355,7 @@ func (s *Server) handleDiffSchema(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.resolve(c.Request().Context(), nil)
+	v, err := s.latest(c.Request().Context())
 	if err != nil {
 		return err
 	}

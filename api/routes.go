@@ -111,7 +111,7 @@ func (s *Server) handleReadyz(c echo.Context) error {
 	if s.deps.Stats != nil && !s.deps.Stats().HasLeader {
 		return c.JSON(http.StatusServiceUnavailable, HealthResponse{Status: "not_ready", Reason: "this node knows no raft leader"})
 	}
-	v, err := s.resolve(c.Request().Context(), nil)
+	v, err := s.latest(c.Request().Context())
 	if err != nil {
 		// The cause may name internals (paths, addresses): log it, answer
 		// only its error code.

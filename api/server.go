@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,6 +67,8 @@ type Server struct {
 	metrics  *metrics
 	inflight chan struct{}
 	streams  chan struct{} // slots of long-lived streams (MaxStreams)
+	// quantum is the revision minimize_latency reads use until its window ends.
+	quantum atomic.Pointer[quantum]
 	// streamRoutes holds "METHOD path" of the routes registered with
 	// NoTimeout: they take a slot of streams instead of inflight.
 	streamRoutes sync.Map

@@ -182,6 +182,9 @@ func (s *stack) config() Config {
 	cfg.ClusterID = "test-cluster"
 	cfg.Logger = testLogger()
 	cfg.RequestTimeout = 5 * time.Second
+	// Most tests read their own writes without tokens; TestQuantization
+	// covers the window.
+	cfg.Quantization = 0
 	return cfg
 }
 

@@ -46,7 +46,8 @@ type nodeOptions struct {
 	JoinToken        string // admin token for --join (default $TRELLIS_TOKEN)
 	ClusterID        string
 
-	GCWindow     uint64 // revisions kept for at_exact_snapshot reads
+	GCWindow     uint64        // revisions kept for at_exact_snapshot reads
+	Quantization time.Duration // minimize_latency reads share a revision this long
 	RaftTimeouts time.Duration
 	Decisions    decisionOptions // --decision-log and friends
 	// tuneRaft, when set, adjusts the consensus config (tests: snapshot
@@ -59,13 +60,14 @@ type nodeOptions struct {
 
 func defaultNodeOptions() nodeOptions {
 	return nodeOptions{
-		HTTPAddr:  "127.0.0.1:8080",
-		DataDir:   "./trellis-data",
-		NodeID:    "n1",
-		RaftAddr:  "127.0.0.1:7000",
-		ClusterID: "trellis",
-		GCWindow:  storage.DefaultConfig("").GCWindow,
-		Decisions: defaultDecisionOptions(),
+		HTTPAddr:     "127.0.0.1:8080",
+		DataDir:      "./trellis-data",
+		NodeID:       "n1",
+		RaftAddr:     "127.0.0.1:7000",
+		ClusterID:    "trellis",
+		GCWindow:     storage.DefaultConfig("").GCWindow,
+		Quantization: api.DefaultConfig().Quantization,
+		Decisions:    defaultDecisionOptions(),
 	}
 }
 
@@ -289,6 +291,7 @@ func startNode(ctx context.Context, o nodeOptions) (_ *runningNode, err error) {
 	}
 	ac := api.DefaultConfig()
 	ac.ClusterID = o.ClusterID
+	ac.Quantization = o.Quantization
 	ac.Auth = auth
 	ac.Logger = o.Log.With("component", "api")
 	ac.Registry = prometheus.NewRegistry()

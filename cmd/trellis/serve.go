@@ -32,6 +32,7 @@ func addNodeFlags(fs *pflag.FlagSet, o *nodeOptions) {
 	fs.StringVar(&o.JoinToken, "join-token", "", "admin token used by --join (default $TRELLIS_TOKEN)")
 	fs.StringVar(&o.ClusterID, "cluster-id", o.ClusterID, "cluster name carried in consistency tokens; the same on every node")
 	fs.Uint64Var(&o.GCWindow, "gc-window", o.GCWindow, "revisions of history kept for at_exact_snapshot reads and watch")
+	fs.DurationVar(&o.Quantization, "quantization", o.Quantization, "minimize_latency reads share one revision (and cache entries) for this long; 0 reads the newest every time")
 	addDecisionFlags(fs, &o.Decisions)
 }
 
