@@ -83,7 +83,7 @@ func TestConfigValidate(t *testing.T) {
 	cases := map[string]func(*Config){
 		"MaxBodyBytes":       func(c *Config) { c.MaxBodyBytes = 10 },
 		"MaxUpdatesPerWrite": func(c *Config) { c.MaxUpdatesPerWrite = 0 },
-		"ImportBatchSize":    func(c *Config) { c.ImportBatchSize = c.MaxUpdatesPerWrite + 1 },
+		"ImportBatchSize":    func(c *Config) { c.ImportBatchSize = 10_001 },
 		"RequestTimeout":     func(c *Config) { c.RequestTimeout = 0 },
 		"MaxStreams":         func(c *Config) { c.MaxStreams = -1 },
 		"MaxWait":            func(c *Config) { c.MaxWait = 0 },

@@ -201,6 +201,11 @@ func (s *Server) handleImport(c echo.Context) error {
 		lastRev  = v.rev
 		line     int
 		chunkNo  int
+		// chunkBytes approximates what the chunk adds to one store
+		// transaction (forward and reverse key per relationship), so a chunk
+		// of long relationships is cut before it could exceed the store's
+		// transaction limit.
+		chunkBytes int
 	)
 	flush := func() error {
 		if len(chunk) == 0 {
@@ -220,7 +225,7 @@ func (s *Server) handleImport(c echo.Context) error {
 		}
 		imported += len(chunk)
 		lastRev = res.Revision
-		chunk, chunkNo = nil, chunkNo+1
+		chunk, chunkNo, chunkBytes = nil, chunkNo+1, 0
 		clear(seen)
 		return nil
 	}
@@ -263,7 +268,8 @@ func (s *Server) handleImport(c echo.Context) error {
 		}
 		seen[r.Key()] = line
 		chunk = append(chunk, r)
-		if len(chunk) >= s.cfg.ImportBatchSize {
+		chunkBytes += 2*len(text) + 64
+		if len(chunk) >= s.cfg.ImportBatchSize || chunkBytes >= importChunkBytes {
 			if err := flush(); err != nil {
 				return partial(s.writeError(err))
 			}
@@ -285,6 +291,10 @@ func (s *Server) handleImport(c echo.Context) error {
 	}
 	return ok(c, ImportResponse{WrittenAt: s.tokens.Encode(lastRev), Imported: imported})
 }
+
+// importChunkBytes caps the approximate size of one import chunk; the store's
+// transaction limit (15% of its 64 MiB memtable) is well above it.
+const importChunkBytes = 4 << 20
 
 // compileSchema compiles proposed schema text into a schema and its warnings,
 // or an ErrInvalidSchema error listing every problem with its position.
