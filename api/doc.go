@@ -34,7 +34,9 @@
 // export); every write answers written_at.
 //
 // Reads take "consistency": "minimize_latency" (the default: this node's
-// applied revision; not quantized), {"at_least_as_fresh": T} (wait, up to the
+// applied revision, quantized: reads share one revision for
+// Config.Quantization, 100 ms by default, so they share the engine's cache),
+// {"at_least_as_fresh": T} (wait, up to the
 // request deadline, until this node has applied T, then read at its latest;
 // 504 deadline_exceeded if it does not get there), {"at_exact_snapshot": T}
 // (read exactly at T; 410 snapshot_expired below the garbage-collection
