@@ -46,10 +46,13 @@ type nodeOptions struct {
 	JoinToken        string // admin token for --join (default $TRELLIS_TOKEN)
 	ClusterID        string
 
-	GCWindow     uint64        // revisions kept for at_exact_snapshot reads
-	Quantization time.Duration // minimize_latency reads share a revision this long
-	RaftTimeouts time.Duration
-	Decisions    decisionOptions // --decision-log and friends
+	GCWindow      uint64        // revisions kept for at_exact_snapshot reads
+	BlockCacheMB  int64         // Badger block cache
+	SnapshotEvery uint64        // raft log entries between snapshots
+	TrailingLogs  uint64        // raft log entries kept after a snapshot
+	Quantization  time.Duration // minimize_latency reads share a revision this long
+	RaftTimeouts  time.Duration
+	Decisions     decisionOptions // --decision-log and friends
 	// tuneRaft, when set, adjusts the consensus config (tests: snapshot
 	// thresholds).
 	tuneRaft func(*consensus.Config)
@@ -60,14 +63,17 @@ type nodeOptions struct {
 
 func defaultNodeOptions() nodeOptions {
 	return nodeOptions{
-		HTTPAddr:     "127.0.0.1:8080",
-		DataDir:      "./trellis-data",
-		NodeID:       "n1",
-		RaftAddr:     "127.0.0.1:7000",
-		ClusterID:    "trellis",
-		GCWindow:     storage.DefaultConfig("").GCWindow,
-		Quantization: api.DefaultConfig().Quantization,
-		Decisions:    defaultDecisionOptions(),
+		HTTPAddr:      "127.0.0.1:8080",
+		DataDir:       "./trellis-data",
+		NodeID:        "n1",
+		RaftAddr:      "127.0.0.1:7000",
+		ClusterID:     "trellis",
+		GCWindow:      storage.DefaultConfig("").GCWindow,
+		BlockCacheMB:  storage.DefaultConfig("").BlockCacheSize >> 20,
+		SnapshotEvery: consensus.DefaultConfig().SnapshotThreshold,
+		TrailingLogs:  consensus.DefaultConfig().TrailingLogs,
+		Quantization:  api.DefaultConfig().Quantization,
+		Decisions:     defaultDecisionOptions(),
 	}
 }
 
@@ -208,6 +214,7 @@ func startNode(ctx context.Context, o nodeOptions) (_ *runningNode, err error) {
 
 	sc := storage.DefaultConfig(filepath.Join(o.DataDir, "store"))
 	sc.GCWindow = o.GCWindow
+	sc.BlockCacheSize = o.BlockCacheMB << 20
 	// The raft log (bbolt, fsync per append) is the durable record of every
 	// acknowledged write; after a crash, raft restores its latest snapshot when
 	// the store is behind it and replays the log above the store's applied
@@ -237,6 +244,8 @@ func startNode(ctx context.Context, o nodeOptions) (_ *runningNode, err error) {
 	cc.NodeID = o.NodeID
 	cc.DataDir = filepath.Join(o.DataDir, "raft")
 	cc.RaftAddr = o.RaftAddr
+	cc.SnapshotThreshold = o.SnapshotEvery
+	cc.TrailingLogs = o.TrailingLogs
 	cc.AdvertiseAddr = o.AdvertiseAddr
 	cc.APIAddr = apiURL
 	cc.Peers = peers

@@ -32,6 +32,9 @@ func addNodeFlags(fs *pflag.FlagSet, o *nodeOptions) {
 	fs.StringVar(&o.JoinToken, "join-token", "", "admin token used by --join (default $TRELLIS_TOKEN)")
 	fs.StringVar(&o.ClusterID, "cluster-id", o.ClusterID, "cluster name carried in consistency tokens; the same on every node")
 	fs.Uint64Var(&o.GCWindow, "gc-window", o.GCWindow, "revisions of history kept for at_exact_snapshot reads and watch")
+	fs.Int64Var(&o.BlockCacheMB, "block-cache-mb", o.BlockCacheMB, "Badger block cache in MiB (decompressed table blocks; the hot part of the data)")
+	fs.Uint64Var(&o.SnapshotEvery, "raft-snapshot-threshold", o.SnapshotEvery, "raft log entries between snapshots (each snapshot streams the whole store)")
+	fs.Uint64Var(&o.TrailingLogs, "raft-trailing-logs", o.TrailingLogs, "raft log entries kept after a snapshot, so slightly lagging followers catch up without one")
 	fs.DurationVar(&o.Quantization, "quantization", o.Quantization, "minimize_latency reads share one revision (and cache entries) for this long; 0 reads the newest every time")
 	addDecisionFlags(fs, &o.Decisions)
 }
