@@ -55,26 +55,18 @@ usage error.`,
 			if err != nil {
 				return err
 			}
-			all := api.LookupResourcesResponse{Resources: []api.LookupResource{}}
-			req := api.LookupResourcesRequest{ResourceType: args[0], Permission: args[1], Subject: args[2], Context: rawCtx, Consistency: cons}
-			for {
-				req.Limit = cliPageSize
-				if limit > 0 {
-					req.Limit = min(cliPageSize, limit-len(all.Resources))
-				}
+			req := api.LookupResourcesRequest{ResourceType: args[0], Permission: args[1], Subject: args[2], Context: rawCtx}
+			var all api.LookupResourcesResponse
+			all.Resources, all.ReadAt, err = readPages(cons, limit, func(size int, cursor string, cons *api.Consistency) ([]api.LookupResource, string, string, error) {
+				req.Limit, req.Cursor, req.Consistency = size, cursor, cons
 				res, err := c.LookupResources(cmd.Context(), req)
 				if err != nil {
-					return conn.serverError(err)
+					return nil, "", "", err
 				}
-				if all.ReadAt == "" {
-					all.ReadAt = res.ReadAt
-				}
-				all.Resources = append(all.Resources, res.Resources...)
-				if res.NextCursor == "" || (limit > 0 && len(all.Resources) >= limit) {
-					break
-				}
-				req.Cursor = res.NextCursor
-				req.Consistency = &api.Consistency{Mode: api.AtExactSnapshot, Token: all.ReadAt}
+				return res.Resources, res.NextCursor, res.ReadAt, nil
+			})
+			if err != nil {
+				return conn.serverError(err)
 			}
 			out := cmd.OutOrStdout()
 			if conn.json {
@@ -141,26 +133,18 @@ usage error.`,
 			if err != nil {
 				return err
 			}
-			all := api.LookupSubjectsResponse{Subjects: []api.LookupSubject{}}
-			req := api.LookupSubjectsRequest{Resource: args[0], Permission: args[1], SubjectType: subjectType, SubjectRelation: subjectRel, Context: rawCtx, Consistency: cons}
-			for {
-				req.Limit = cliPageSize
-				if limit > 0 {
-					req.Limit = min(cliPageSize, limit-len(all.Subjects))
-				}
+			req := api.LookupSubjectsRequest{Resource: args[0], Permission: args[1], SubjectType: subjectType, SubjectRelation: subjectRel, Context: rawCtx}
+			var all api.LookupSubjectsResponse
+			all.Subjects, all.ReadAt, err = readPages(cons, limit, func(size int, cursor string, cons *api.Consistency) ([]api.LookupSubject, string, string, error) {
+				req.Limit, req.Cursor, req.Consistency = size, cursor, cons
 				res, err := c.LookupSubjects(cmd.Context(), req)
 				if err != nil {
-					return conn.serverError(err)
+					return nil, "", "", err
 				}
-				if all.ReadAt == "" {
-					all.ReadAt = res.ReadAt
-				}
-				all.Subjects = append(all.Subjects, res.Subjects...)
-				if res.NextCursor == "" || (limit > 0 && len(all.Subjects) >= limit) {
-					break
-				}
-				req.Cursor = res.NextCursor
-				req.Consistency = &api.Consistency{Mode: api.AtExactSnapshot, Token: all.ReadAt}
+				return res.Subjects, res.NextCursor, res.ReadAt, nil
+			})
+			if err != nil {
+				return conn.serverError(err)
 			}
 			out := cmd.OutOrStdout()
 			if conn.json {

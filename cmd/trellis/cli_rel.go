@@ -210,27 +210,41 @@ usage error.`,
 // readAll reads every page (up to limit, 0: all). Pages after the first are
 // read at the first page's revision, so the list is one consistent snapshot.
 func readAllRelationships(cmd *cobra.Command, c *client.Client, f tuple.Filter, cons *api.Consistency, limit int) ([]string, string, error) {
-	rels := []string{}
-	req := api.ReadRelationshipsRequest{Filter: f, Consistency: cons}
-	readAt := ""
-	for {
-		req.Limit = cliPageSize
-		if limit > 0 {
-			req.Limit = min(cliPageSize, limit-len(rels))
+	return readPages(cons, limit, func(size int, cursor string, cons *api.Consistency) ([]string, string, string, error) {
+		res, err := c.ReadRelationships(cmd.Context(), api.ReadRelationshipsRequest{Filter: f, Limit: size, Cursor: cursor, Consistency: cons})
+		if err != nil {
+			return nil, "", "", err
 		}
-		res, err := c.ReadRelationships(cmd.Context(), req)
+		return res.Relationships, res.NextCursor, res.ReadAt, nil
+	})
+}
+
+// readPages follows a paginated read until its cursor ends or limit items
+// (0: no limit) are read. Pages after the first are read at the first page's
+// revision, so the whole answer is one snapshot. fetch gets the page size, the
+// cursor and the consistency, and returns the page, the next cursor and the
+// token it read at.
+func readPages[T any](cons *api.Consistency, limit int, fetch func(size int, cursor string, cons *api.Consistency) ([]T, string, string, error)) ([]T, string, error) {
+	all := []T{}
+	cursor, readAt := "", ""
+	for {
+		size := cliPageSize
+		if limit > 0 {
+			size = min(cliPageSize, limit-len(all))
+		}
+		page, next, at, err := fetch(size, cursor, cons)
 		if err != nil {
 			return nil, "", err
 		}
 		if readAt == "" {
-			readAt = res.ReadAt
+			readAt = at
 		}
-		rels = append(rels, res.Relationships...)
-		if res.NextCursor == "" || (limit > 0 && len(rels) >= limit) {
-			return rels, readAt, nil
+		all = append(all, page...)
+		if next == "" || (limit > 0 && len(all) >= limit) {
+			return all, readAt, nil
 		}
-		req.Cursor = res.NextCursor
-		req.Consistency = &api.Consistency{Mode: api.AtExactSnapshot, Token: readAt}
+		cursor = next
+		cons = &api.Consistency{Mode: api.AtExactSnapshot, Token: readAt}
 	}
 }
 
