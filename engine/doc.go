@@ -108,7 +108,9 @@
 // With CheckRequest.Explain the result carries a Trace: one "check" node per
 // sub-problem with its result, "relation" nodes listing the relationships
 // that granted, "caveat" nodes with the caveat's name and expression, the
-// operator nodes, and Cached set where the cache answered.
+// operator nodes, and Cached set where the cache answered. An explained
+// question evaluates its branches one after another, in schema order, so the
+// same question at the same revision always gets the same trace.
 //
 // # Expand
 //

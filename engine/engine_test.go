@@ -400,3 +400,27 @@ type programFunc func(map[string]any) (schema.CaveatResult, error)
 func (f programFunc) Eval(_ context.Context, p map[string]any) (schema.CaveatResult, error) {
 	return f(p)
 }
+
+// TestExplainIsDeterministic asks the same explained question many times with
+// concurrent branches allowed: every trace must be the same, including the
+// branches evaluated before the decisive one.
+func TestExplainIsDeterministic(t *testing.T) {
+	e := newTestEngine(t, func(c *engine.Config) { c.Concurrency = 8; c.CacheEntries = 0 })
+	v := testView(t, docSchema, "document:d#reader@team:t#member", "team:t#member@user:ana", "team:u#member@user:ana", "document:d#reader@team:u#member")
+	r := tuple.MustParse("document:d#view@user:ana")
+	var first string
+	for i := range 30 {
+		got, err := e.Check(context.Background(), v, engine.CheckRequest{Resource: r.Resource, Permission: r.Relation, Subject: r.Subject, Explain: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := traceText(got.Trace)
+		if i == 0 {
+			first = text
+			continue
+		}
+		if text != first {
+			t.Fatalf("run %d: got trace %s, want the same as run 0: %s", i, text, first)
+		}
+	}
+}

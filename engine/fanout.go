@@ -51,7 +51,10 @@ func (q *query) combine(ctx context.Context, kind string, n int, decisive Result
 			settled = true
 		}
 	}
-	if q.sem == nil || n == 1 {
+	// An explained question runs its branches in order, so the same question
+	// always gets the same trace (concurrent branches would race to decide,
+	// and the trace would show whichever won).
+	if q.sem == nil || n == 1 || q.explain {
 		for i := 0; i < n && !settled; i++ {
 			o, err := branch(ctx, i)
 			take(i, o, err)
