@@ -2,6 +2,8 @@ package client_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trellis-authz/trellis/api"
+	"github.com/trellis-authz/trellis/audit"
 	"github.com/trellis-authz/trellis/consensus"
 	"github.com/trellis-authz/trellis/engine"
 	"github.com/trellis-authz/trellis/schema"
@@ -24,6 +27,7 @@ type testServer struct {
 	Admin  string // an admin bearer token
 	Reader string // a reader bearer token
 	srv    *api.Server
+	pub    ed25519.PublicKey // the audit checkpoint key an auditor pins (startAuditServer)
 	close  func()
 }
 
@@ -31,7 +35,13 @@ func (s *testServer) Close() { s.close() }
 
 // startServer starts Badger in a temp dir, a one-voter raft node on loopback,
 // the engine and the API. It panics on failure (Examples have no *testing.T).
-func startServer() *testServer {
+func startServer() *testServer { return startServerWith(false) }
+
+// startAuditServer is startServer with the audit log wired into raft and the
+// audit and watch routes registered, as `trellis serve` does.
+func startAuditServer() *testServer { return startServerWith(true) }
+
+func startServerWith(withAudit bool) *testServer {
 	dir, err := os.MkdirTemp("", "trellis-client-test")
 	must(err)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -40,12 +50,29 @@ func startServer() *testServer {
 	sc.Logger = quiet
 	st, err := storage.Open(sc)
 	must(err)
+	var (
+		log    *audit.Log
+		signer *audit.Signer
+		pub    ed25519.PublicKey
+	)
+	if withAudit {
+		log, err = audit.Open(consensus.AuditStore(st))
+		must(err)
+		var key ed25519.PrivateKey
+		pub, key, err = ed25519.GenerateKey(rand.Reader)
+		must(err)
+		signer, err = audit.NewSigner("example-node", key)
+		must(err)
+	}
 	cc := consensus.DefaultConfig()
 	cc.NodeID = "n1"
 	cc.DataDir = filepath.Join(dir, "raft")
 	cc.RaftAddr = "127.0.0.1:0"
 	cc.Bootstrap = true
 	cc.Store = st
+	if withAudit {
+		cc.Audit = consensus.NewAuditLog(log)
+	}
 	cc.Compile = func(text string) (*schema.Schema, error) {
 		s, errs := compile.CompileText("schema.zed", text)
 		return s, errs.Err()
@@ -79,8 +106,13 @@ func startServer() *testServer {
 		Stats:     api.NodeStatsFunc(node),
 	})
 	must(err)
+	if withAudit {
+		api.RegisterAudit(srv, log, signer)
+		api.RegisterWatch(srv, st)
+	}
 	hs := httptest.NewServer(srv.Handler())
-	return &testServer{URL: hs.URL, Admin: admin, Reader: reader, srv: srv, close: func() {
+	return &testServer{URL: hs.URL, Admin: admin, Reader: reader, srv: srv, pub: pub, close: func() {
+		hs.CloseClientConnections() // watch streams stay open otherwise
 		hs.Close()
 		node.Close()
 		st.Close()
