@@ -145,8 +145,10 @@ func TestJepsenRegisters(t *testing.T) {
 				for try := 0; time.Now().Before(giveUp); try++ {
 					tok, status, _ := c.write(rng.IntN(3), op, rel(in.Key), key)
 					if status == http.StatusOK {
-						ret := now()
+						// Publish before taking the return time: a read that
+						// starts after this return must find the token.
 						publish(tok)
+						ret := now()
 						o := porcupine.Operation{ClientId: w, Input: in, Call: call, Output: true, Return: ret}
 						record(o)
 						mu.Lock()
@@ -186,6 +188,10 @@ func TestJepsenRegisters(t *testing.T) {
 				default:
 				}
 				k := rng.IntN(keys)
+				// Take the call time before reading the latest token: every
+				// operation that returned before the call published its
+				// token before returning, so the token covers it.
+				call := now()
 				mu.Lock()
 				tok := latest
 				mu.Unlock()
@@ -193,10 +199,12 @@ func TestJepsenRegisters(t *testing.T) {
 				if r%2 == 0 && tok != "" {
 					cons = fresh(tok)
 				}
-				call := now()
 				var out api.CheckResponse
 				status, _ := c.do(rng.IntN(3), http.MethodPost, "/v1/check", c.reader,
 					api.CheckRequest{Resource: fmt.Sprintf("doc:k%d", k), Permission: "view", Subject: "user:x", Consistency: cons}, &out)
+				if status == http.StatusOK {
+					publish(out.CheckedAt) // before the return time, as for writes
+				}
 				ret := now()
 				counts.Lock()
 				if status == http.StatusOK {
@@ -209,7 +217,6 @@ func TestJepsenRegisters(t *testing.T) {
 					time.Sleep(50 * time.Millisecond)
 					continue // a failed read has no effect
 				}
-				publish(out.CheckedAt)
 				record(porcupine.Operation{ClientId: writers + r, Input: registerInput{Key: k}, Call: call,
 					Output: out.Result == "allowed", Return: ret})
 				time.Sleep(5 * time.Millisecond)
