@@ -207,9 +207,31 @@ func (s *Server) handleImport(c echo.Context) error {
 		// transaction limit.
 		chunkBytes int
 	)
+	// One chunk is written while the next is parsed: parsing and validating
+	// overlap with consensus and the store. Never more than one in flight,
+	// so chunks apply in order and a failed chunk is the last one tried.
+	var pending *importChunk
+	wait := func() error {
+		if pending == nil {
+			return nil
+		}
+		p := pending
+		pending = nil
+		<-p.done
+		if p.err != nil {
+			line = p.lastLine // report the line the failed chunk ended at
+			return p.err
+		}
+		imported += p.n
+		lastRev = p.rev
+		return nil
+	}
 	flush := func() error {
 		if len(chunk) == 0 {
 			return nil
+		}
+		if err := wait(); err != nil {
+			return err
 		}
 		m := meta
 		m.Import = chunk
@@ -217,19 +239,25 @@ func (s *Server) handleImport(c echo.Context) error {
 			base := uuid.MustParse(meta.IdempotencyKey)
 			m.IdempotencyKey = uuid.NewSHA1(base, fmt.Appendf(nil, "chunk-%d", chunkNo)).String()
 		}
-		wctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-		res, err := s.deps.Writer.Write(wctx, m)
-		cancel()
-		if err != nil {
-			return err
-		}
-		imported += len(chunk)
-		lastRev = res.Revision
+		p := &importChunk{done: make(chan struct{}), n: len(chunk), lastLine: line}
+		go func() {
+			defer close(p.done)
+			wctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+			defer cancel()
+			res, err := s.deps.Writer.Write(wctx, m)
+			p.rev, p.err = res.Revision, err
+		}()
+		pending = p
 		chunk, chunkNo, chunkBytes = nil, chunkNo+1, 0
 		clear(seen)
 		return nil
 	}
 	partial := func(err error) error {
+		// The chunk in flight settles first: imported counts it, and when
+		// it failed, its error is the one to report (it came first).
+		if werr := wait(); werr != nil {
+			err = s.writeError(werr)
+		}
 		status, body := httpError(err)
 		if status == http.StatusInternalServerError {
 			return err
@@ -289,7 +317,19 @@ func (s *Server) handleImport(c echo.Context) error {
 	if err := flush(); err != nil {
 		return partial(s.writeError(err))
 	}
+	if err := wait(); err != nil {
+		return partial(s.writeError(err))
+	}
 	return ok(c, ImportResponse{WrittenAt: s.tokens.Encode(lastRev), Imported: imported})
+}
+
+// importChunk is an import chunk being written.
+type importChunk struct {
+	done     chan struct{} // closed when the write returned
+	n        int           // relationships in the chunk
+	lastLine int           // the body line the chunk ended at
+	rev      uint64
+	err      error
 }
 
 // importChunkBytes caps the approximate size of one import chunk; the store's

@@ -78,6 +78,40 @@ func benchEngine(b *testing.B, cache bool) *engine.Engine {
 	return e
 }
 
+// benchModes are the cache set-ups a check benchmark runs under. With a
+// change index (how trellis serve runs) every iteration is a new revision, as
+// if a write came between any two checks: "unrelated" writes touch a set no
+// check reads (results are reused across revisions), "related" ones touch the
+// set the check reads first (every check is recomputed, with tracking).
+var benchModes = []string{"cache=false", "cache=true", "changes/unrelated-writes", "changes/related-writes"}
+
+// benchSetup returns the engine for mode and a function giving the view for
+// iteration i, recording the iteration's write first.
+func benchSetup(b *testing.B, mode string, v engine.View, related func(i int) (typ, id, rel string)) (*engine.Engine, func(i int) engine.View) {
+	switch mode {
+	case "cache=false", "cache=true":
+		return benchEngine(b, mode == "cache=true"), func(int) engine.View { return v }
+	}
+	cfg := engine.DefaultConfig()
+	cfg.Changes = engine.NewChanges(0, v.Revision)
+	e, err := engine.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e, func(i int) engine.View {
+		rev := v.Revision + uint64(i) + 1
+		if mode == "changes/related-writes" {
+			typ, id, rel := related(i)
+			cfg.Changes.Record(rev, typ, id, rel)
+		} else {
+			cfg.Changes.Record(rev, "unrelated", "x", "rel")
+		}
+		w := v
+		w.Revision = rev
+		return w
+	}
+}
+
 // runTimed runs op b.N times and reports the median and p99 latency.
 func runTimed(b *testing.B, op func(i int)) {
 	b.Helper()
@@ -108,16 +142,18 @@ func BenchmarkCheckDirect(b *testing.B) {
 		rels = append(rels, rel(fmt.Sprintf("document:doc%d#reader@user:u%d", i, i)))
 	}
 	v := benchView(b, rels)
-	for _, cache := range []bool{false, true} {
-		b.Run(fmt.Sprintf("cache=%v", cache), func(b *testing.B) {
-			e := benchEngine(b, cache)
-			ctx := context.Background()
+	for _, mode := range benchModes {
+		b.Run(mode, func(b *testing.B) {
 			reqs := make([]engine.CheckRequest, 1000)
 			for i := range reqs {
 				reqs[i] = engine.CheckRequest{Resource: tuple.ObjectRef{Type: "document", ID: fmt.Sprintf("doc%d", i)}, Permission: "view", Subject: tuple.SubjectRef{Type: "user", ID: fmt.Sprintf("u%d", i)}}
 			}
+			e, view := benchSetup(b, mode, v, func(i int) (string, string, string) {
+				return "document", reqs[i%len(reqs)].Resource.ID, "reader"
+			})
+			ctx := context.Background()
 			runTimed(b, func(i int) {
-				r, err := e.Check(ctx, v, reqs[i%len(reqs)])
+				r, err := e.Check(ctx, view(i), reqs[i%len(reqs)])
 				if err != nil || r.Result != engine.Allowed {
 					b.Fatalf("got %v %v", r.Result, err)
 				}
@@ -145,13 +181,15 @@ func BenchmarkCheckNested(b *testing.B) {
 		rels = append(rels, rel(fmt.Sprintf("document:d%d#reader@team:c%d_0#member", c, c)))
 	}
 	v := benchView(b, rels)
-	for _, cache := range []bool{false, true} {
-		b.Run(fmt.Sprintf("cache=%v", cache), func(b *testing.B) {
-			e := benchEngine(b, cache)
+	for _, mode := range benchModes {
+		b.Run(mode, func(b *testing.B) {
+			e, view := benchSetup(b, mode, v, func(i int) (string, string, string) {
+				return "team", fmt.Sprintf("c%d_%d", i%chains, levels-1), "member" // the bottom of the chain
+			})
 			ctx := context.Background()
 			runTimed(b, func(i int) {
 				c := i % chains
-				r, err := e.Check(ctx, v, engine.CheckRequest{Resource: tuple.ObjectRef{Type: "document", ID: fmt.Sprintf("d%d", c)}, Permission: "view",
+				r, err := e.Check(ctx, view(i), engine.CheckRequest{Resource: tuple.ObjectRef{Type: "document", ID: fmt.Sprintf("d%d", c)}, Permission: "view",
 					Subject: tuple.SubjectRef{Type: "user", ID: fmt.Sprintf("c%d_%d_2", c, levels-1)}})
 				if err != nil || r.Result != engine.Allowed {
 					b.Fatalf("got %v %v", r.Result, err)

@@ -8,7 +8,9 @@ import (
 )
 
 // cacheKey identifies one sub-problem: does subject have relation on resource,
-// at revision, given the request context with digest ctxHash.
+// given the request context with digest ctxHash; at revision when the engine
+// has no Changes (with Changes, revision is 0 and the entry says which
+// revision it was computed at).
 type cacheKey struct {
 	revision uint64
 	ctxHash  ctxDigest
@@ -22,6 +24,10 @@ type cached struct {
 	res     Result
 	missing []string
 	exp     time.Time // zero: valid for as long as the revision is
+	rev     uint64    // the revision it was computed at
+	deps    []uint64  // the relationship sets it read (Changes keys), sorted
+	exact   bool      // valid at rev only
+	epoch   uint64    // Changes.epoch when the query that computed it began
 }
 
 // cache is a size-bounded map of sub-problem results. It keeps two

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/trellis-authz/trellis/schema"
 	"github.com/trellis-authz/trellis/tuple"
@@ -55,6 +56,45 @@ type pathNode struct {
 	relation string
 	negation bool
 	parent   *pathNode
+
+	// What the sub-problem read (see Changes), filled while it is evaluated
+	// when the query tracks reads; its branches may add concurrently.
+	mu   sync.Mutex
+	deps deps
+}
+
+// frame returns the nearest sub-problem on the path: p itself, or the one a
+// negation marker sits under.
+func (p *pathNode) frame() *pathNode {
+	for p != nil && p.negation {
+		p = p.parent
+	}
+	return p
+}
+
+// noteRead records that the sub-problem at path read the relationships of
+// res#rel.
+func (q *query) noteRead(path *pathNode, res tuple.ObjectRef, rel string) {
+	f := path.frame()
+	if !q.track || f == nil {
+		return
+	}
+	k := q.e.changes.key(res.Type, res.ID, rel)
+	f.mu.Lock()
+	f.deps.keys = append(f.deps.keys, k)
+	f.mu.Unlock()
+}
+
+// noteDeps adds what a sub-problem below path read to the sub-problem at path.
+func (q *query) noteDeps(path *pathNode, keys []uint64, exact bool) {
+	f := path.frame()
+	if !q.track || f == nil {
+		return
+	}
+	f.mu.Lock()
+	f.deps.keys = append(f.deps.keys, keys...)
+	f.deps.exact = f.deps.exact || exact
+	f.mu.Unlock()
 }
 
 func (p *pathNode) contains(res tuple.ObjectRef, rel string) bool {
@@ -109,16 +149,22 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 		return outcome{}, fmt.Errorf("%w: more than %d nested steps at %s#%s", ErrDepthExceeded, q.e.cfg.MaxDepth, res, rel)
 	}
 	if o, ok := q.walked.known(res, rel, subj); ok {
+		// A fact of the reverse walk: what it read is not tracked by set.
+		q.noteDeps(path, nil, true)
 		if q.explain {
 			o.trace = q.node("check", res, rel, subj, o)
 			o.trace.Detail = map[string]string{"reason": "decided by the lookup's reverse walk"}
 		}
 		return o, nil
 	}
-	key := cacheKey{revision: q.v.Revision, ctxHash: q.ctxHash, resource: res, relation: rel, subject: subj}
+	key := cacheKey{ctxHash: q.ctxHash, resource: res, relation: rel, subject: subj}
+	if q.e.changes == nil {
+		key.revision = q.v.Revision // a result is valid at its revision only
+	}
 	// An explained question is always evaluated at the top, so the trace shows
 	// why; sub-problems may still be answered (and marked) from the cache.
 	if c, ok := q.lookup(key); ok && !(q.explain && path == nil) {
+		q.noteDeps(path, c.deps, c.exact)
 		o := outcome{res: c.res, missing: c.missing, exp: c.exp}
 		if q.explain {
 			o.trace = q.node("check", res, rel, subj, o)
@@ -139,6 +185,7 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 	var err error
 	if r != nil && q.walked.excludes(res, r, subj) {
 		o = denied
+		here.deps.exact = true
 	} else if r != nil {
 		o, err = q.direct(ctx, res, r, subj, depth, here)
 	} else {
@@ -147,8 +194,17 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 	if err != nil {
 		return outcome{}, err
 	}
+	var d deps
+	if q.track {
+		here.mu.Lock() // branches canceled by a decisive one may still be adding
+		d = here.deps
+		here.deps = deps{}
+		here.mu.Unlock()
+		d.compact()
+		q.noteDeps(path, d.keys, d.exact)
+	}
 	if !o.cut {
-		q.store(key, o)
+		q.store(key, o, d)
 	}
 	if q.explain {
 		t := q.node("check", res, rel, subj, o)
@@ -166,13 +222,14 @@ func (q *query) lookup(k cacheKey) (cached, bool) {
 	}
 	if q.memo != nil {
 		if c, ok := q.memo.get(k, q.now); ok {
-			return c, true
+			return c, true // the memo lives inside one call, at one revision
 		}
 	}
 	if q.e.cache == nil {
 		return cached{}, false
 	}
 	c, ok := q.e.cache.get(k, q.now)
+	ok = ok && q.fresh(c)
 	if ok {
 		q.e.hits.Add(1)
 	} else {
@@ -181,11 +238,28 @@ func (q *query) lookup(k cacheKey) (cached, bool) {
 	return c, ok
 }
 
-func (q *query) store(k cacheKey, o outcome) {
+// fresh reports whether a cached result holds at the query's revision: it
+// was computed there, or none of the sets it read changed between its
+// revision and the query's.
+func (q *query) fresh(c cached) bool {
+	switch {
+	case q.e.changes == nil:
+		return true // the key holds the revision
+	case c.epoch != q.e.changes.epoch.Load():
+		return false
+	case c.rev == q.v.Revision:
+		return true
+	case c.exact:
+		return false
+	}
+	return q.e.changes.unchangedSince(c.deps, min(c.rev, q.v.Revision))
+}
+
+func (q *query) store(k cacheKey, o outcome, d deps) {
 	if q.uncached {
 		return
 	}
-	c := cached{res: o.res, missing: o.missing, exp: o.exp}
+	c := cached{res: o.res, missing: o.missing, exp: o.exp, rev: q.v.Revision, deps: d.keys, exact: d.exact, epoch: q.epoch}
 	// The memo shares results between the items of one call; a sub-problem on
 	// the item's own resource is rarely shared, so it is not worth a slot.
 	if q.memo != nil && k.resource != q.root {
@@ -268,6 +342,7 @@ func appendTrace(ts []*Trace, t *Trace) []*Trace {
 // direct evaluates a stored relation: the exact relationship, a wildcard, and
 // every subject set the relation holds.
 func (q *query) direct(ctx context.Context, res tuple.ObjectRef, r *schema.Relation, subj tuple.SubjectRef, depth int, path *pathNode) (outcome, error) {
+	q.noteRead(path, res, r.Name)
 	o := denied
 	var tuples []string
 	var children []*Trace
@@ -423,6 +498,7 @@ func (q *query) readSubjectSets(ctx context.Context, res tuple.ObjectRef, r *sch
 
 // arrow evaluates tupleset->computed (any) or tupleset.all(computed).
 func (q *query) arrow(ctx context.Context, a *schema.Arrow, res tuple.ObjectRef, subj tuple.SubjectRef, depth int, path *pathNode) (outcome, error) {
+	q.noteRead(path, res, a.Tupleset)
 	var links []tuple.Relationship
 	for rel, err := range q.v.Reader.Subjects(ctx, res, a.Tupleset, "") {
 		if err != nil {

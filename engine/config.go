@@ -19,6 +19,11 @@ type Config struct {
 	CacheEntries int
 	// Clock tells the time at which expirations are judged; nil means time.Now.
 	Clock func() time.Time
+	// Changes, when set, tells which relationship sets changed at which
+	// revision, so cached results outlive the revision they were computed at
+	// (see Changes). The store must record every change in it before the
+	// revision becomes readable. Nil: cached results are per revision.
+	Changes *Changes
 }
 
 // Limits on Config fields.
@@ -52,6 +57,7 @@ type Engine struct {
 	cfg          Config
 	clock        func() time.Time
 	cache        *cache // nil when disabled
+	changes      *Changes
 	graphs       graphCache
 	hits, misses atomic.Uint64
 }
@@ -61,7 +67,7 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, clock: cfg.Clock}
+	e := &Engine{cfg: cfg, clock: cfg.Clock, changes: cfg.Changes}
 	if e.clock == nil {
 		e.clock = time.Now
 	}

@@ -145,10 +145,11 @@ func joinRels(rels []tuple.Relationship) string {
 
 // genned is one random case.
 type genned struct {
-	schema string
-	types  []string
-	rels   []tuple.Relationship
-	ids    []string
+	schema  string
+	types   []string
+	rels    []tuple.Relationship
+	ids     []string
+	allowed map[string][]string // "type#rel" → allowed subjects as written
 }
 
 var (
@@ -202,42 +203,10 @@ func genCase(rng *rand.Rand) *genned {
 	}
 	g.schema = b.String()
 	// Relationships.
-	past, future := fixtureNow.Add(-time.Hour), fixtureNow.Add(time.Hour)
+	g.allowed = allowed
 	seen := map[string]bool{}
 	for range 10 + rng.IntN(20) {
-		typ := g.types[rng.IntN(len(g.types))]
-		rel := diffRelations[rng.IntN(len(diffRelations))]
-		opts := allowed[typ+"#"+rel]
-		opt := opts[rng.IntN(len(opts))]
-		r := tuple.Relationship{Resource: tuple.ObjectRef{Type: typ, ID: g.ids[rng.IntN(len(g.ids))]}, Relation: rel}
-		form, trait, _ := strings.Cut(opt, " with ")
-		switch {
-		case form == "user:*":
-			r.Subject = tuple.SubjectRef{Type: "user", ID: tuple.Wildcard}
-		case form == "user":
-			r.Subject = tuple.SubjectRef{Type: "user", ID: fmt.Sprintf("u%d", rng.IntN(4))}
-		case strings.Contains(form, "#"):
-			st, sr, _ := strings.Cut(form, "#")
-			r.Subject = tuple.SubjectRef{Type: st, ID: g.ids[rng.IntN(len(g.ids))], Relation: sr}
-		default:
-			r.Subject = tuple.SubjectRef{Type: form, ID: g.ids[rng.IntN(len(g.ids))]}
-		}
-		switch trait {
-		case "cav_a":
-			r.Caveat = &tuple.Caveat{Name: "cav_a"}
-			switch rng.IntN(4) {
-			case 0:
-				r.Caveat.Context = map[string]any{"param_a": int64(1)}
-			case 1:
-				r.Caveat.Context = map[string]any{"param_a": int64(-1)}
-			}
-		case "expiration":
-			if rng.IntN(2) == 0 {
-				r.Expiration = &past
-			} else {
-				r.Expiration = &future
-			}
-		}
+		r := g.randRel(rng)
 		if seen[r.Key()] {
 			continue
 		}
@@ -245,6 +214,45 @@ func genCase(rng *rand.Rand) *genned {
 		g.rels = append(g.rels, r)
 	}
 	return g
+}
+
+// randRel returns a random relationship the schema of g admits.
+func (g *genned) randRel(rng *rand.Rand) tuple.Relationship {
+	past, future := fixtureNow.Add(-time.Hour), fixtureNow.Add(time.Hour)
+	typ := g.types[rng.IntN(len(g.types))]
+	rel := diffRelations[rng.IntN(len(diffRelations))]
+	opts := g.allowed[typ+"#"+rel]
+	opt := opts[rng.IntN(len(opts))]
+	r := tuple.Relationship{Resource: tuple.ObjectRef{Type: typ, ID: g.ids[rng.IntN(len(g.ids))]}, Relation: rel}
+	form, trait, _ := strings.Cut(opt, " with ")
+	switch {
+	case form == "user:*":
+		r.Subject = tuple.SubjectRef{Type: "user", ID: tuple.Wildcard}
+	case form == "user":
+		r.Subject = tuple.SubjectRef{Type: "user", ID: fmt.Sprintf("u%d", rng.IntN(4))}
+	case strings.Contains(form, "#"):
+		st, sr, _ := strings.Cut(form, "#")
+		r.Subject = tuple.SubjectRef{Type: st, ID: g.ids[rng.IntN(len(g.ids))], Relation: sr}
+	default:
+		r.Subject = tuple.SubjectRef{Type: form, ID: g.ids[rng.IntN(len(g.ids))]}
+	}
+	switch trait {
+	case "cav_a":
+		r.Caveat = &tuple.Caveat{Name: "cav_a"}
+		switch rng.IntN(4) {
+		case 0:
+			r.Caveat.Context = map[string]any{"param_a": int64(1)}
+		case 1:
+			r.Caveat.Context = map[string]any{"param_a": int64(-1)}
+		}
+	case "expiration":
+		if rng.IntN(2) == 0 {
+			r.Expiration = &past
+		} else {
+			r.Expiration = &future
+		}
+	}
+	return r
 }
 
 // genExpr returns a random permission expression. perm_y may use perm_x.

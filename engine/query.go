@@ -25,10 +25,14 @@ type query struct {
 	explain bool
 	// uncached: the context could not be digested; use neither cache nor memo.
 	uncached bool
-	sem      chan struct{}   // tokens for extra goroutines; nil: evaluate in line
-	memo     *cache          // CheckBulk, lookups: results shared between items; may be nil
-	root     tuple.ObjectRef // the resource of the item being checked
-	walked   *walked         // LookupResources: what the reverse walk found
+	// track: record what each sub-problem reads, so its cached result can
+	// outlive its revision (the engine has Changes).
+	track  bool
+	epoch  uint64          // Changes.epoch when the query began
+	sem    chan struct{}   // tokens for extra goroutines; nil: evaluate in line
+	memo   *cache          // CheckBulk, lookups: results shared between items; may be nil
+	root   tuple.ObjectRef // the resource of the item being checked
+	walked *walked         // LookupResources: what the reverse walk found
 }
 
 func (e *Engine) newQuery(v View, reqCtx map[string]any, explain bool) *query {
@@ -41,6 +45,10 @@ func (e *Engine) newQuery(v View, reqCtx map[string]any, explain bool) *query {
 			q.reqCtx = tuple.NormalizeContext(reqCtx)
 			q.ctxHash, q.uncached = digestContext(q.reqCtx), false
 		}
+	}
+	q.track = e.changes != nil && e.cache != nil && !q.uncached
+	if e.changes != nil {
+		q.epoch = e.changes.epoch.Load()
 	}
 	if e.cfg.Concurrency > 1 {
 		q.sem = make(chan struct{}, e.cfg.Concurrency-1)

@@ -52,6 +52,7 @@ func (s *Store) Apply(rev uint64, b Batch) (Result, error) {
 			if b.Schema != nil {
 				s.refreshSchemaCache(rev) // before rev is readable
 			}
+			s.changed(rev, changes, b.Schema != nil)
 			s.published(rev, newHorizon, newChangeHorizon)
 			return Result{Revision: rev, Changes: changes}, nil
 		}

@@ -170,6 +170,7 @@ func (s *Store) Restore(r io.Reader) error {
 
 	s.restoring.Store(true)
 	s.gen.Add(1)
+	s.changed(rev, nil, true) // everything below rev is replaced
 	defer func() {
 		s.gen.Add(1)
 		s.restoring.Store(false)

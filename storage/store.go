@@ -45,6 +45,10 @@ type Store struct {
 	// fetch and decode it from Badger every time (see Snapshot.Schema).
 	schema atomic.Pointer[schemaVersion]
 
+	// onChange, when set, is told what each revision changed before the
+	// revision becomes readable (see SetChangeHook).
+	onChange atomic.Pointer[ChangeHook]
+
 	appliedCh chan struct{} // closed and replaced on every advance of applied (guarded by notifyMu)
 	notifyMu  sync.Mutex
 
@@ -204,6 +208,32 @@ func (s *Store) Close() error {
 	defer s.gcMu.Unlock()
 	s.notifyApplied()
 	return s.db.Close()
+}
+
+// ChangeHook is told what a revision changed: the relationships written and
+// deleted, and all=true when anything may have changed (a schema write, or a
+// restore that replaced the contents).
+type ChangeHook func(rev uint64, changes []Change, all bool)
+
+// SetChangeHook installs fn (nil removes it). The store calls it for every
+// revision that changes relationships or the schema, and for a restore,
+// after the revision is durable in Badger and before it becomes readable:
+// a reader that opens the revision finds the hook already told. It runs under
+// the writer lock, so it must be quick and must not call back into the store.
+// An engine's cache uses it (engine.Changes) to keep results across writes
+// that cannot affect them.
+func (s *Store) SetChangeHook(fn ChangeHook) {
+	if fn == nil {
+		s.onChange.Store(nil)
+		return
+	}
+	s.onChange.Store(&fn)
+}
+
+func (s *Store) changed(rev uint64, changes []Change, all bool) {
+	if fn := s.onChange.Load(); fn != nil && (all || len(changes) > 0) {
+		(*fn)(rev, changes, all)
+	}
 }
 
 // AppliedRevision is the revision of the last applied batch (0 when empty).

@@ -83,6 +83,7 @@ type runningNode struct {
 	store  *storage.Store
 	node   *consensus.Node
 	srv    *api.Server
+	eng    *engine.Engine
 	http   *http.Server
 	ln     net.Listener
 	log    *slog.Logger
@@ -263,6 +264,16 @@ func startNode(ctx context.Context, o nodeOptions) (_ *runningNode, err error) {
 	if o.tuneRaft != nil {
 		o.tuneRaft(&cc)
 	}
+	// The engine's cache keeps results across writes that cannot affect them;
+	// the store tells it what each revision changed, from the log replay at
+	// open on.
+	ecfg := engine.DefaultConfig()
+	ecfg.Changes = engine.NewChanges(0, store.AppliedRevision())
+	eng, err := engine.New(ecfg)
+	if err != nil {
+		return nil, err
+	}
+	store.SetChangeHook(engineChangeHook(ecfg.Changes))
 	node, err := consensus.Open(cc)
 	if err != nil {
 		return nil, err
@@ -273,10 +284,6 @@ func startNode(ctx context.Context, o nodeOptions) (_ *runningNode, err error) {
 		}
 	}()
 
-	eng, err := engine.New(engine.DefaultConfig())
-	if err != nil {
-		return nil, err
-	}
 	deps := api.Deps{
 		Engine:    eng,
 		Revisions: node,
@@ -310,7 +317,7 @@ func startNode(ctx context.Context, o nodeOptions) (_ *runningNode, err error) {
 	}
 	api.RegisterAudit(srv, aud.log, aud.signer)
 	api.RegisterWatch(srv, store)
-	r := &runningNode{opts: o, store: store, node: node, srv: srv, ln: ln, log: o.Log, served: make(chan error, 1), dec: dec}
+	r := &runningNode{opts: o, store: store, node: node, srv: srv, eng: eng, ln: ln, log: o.Log, served: make(chan error, 1), dec: dec}
 	if err := r.enableCluster(peerClient); err != nil {
 		return nil, err
 	}
@@ -438,4 +445,17 @@ func (r *runningNode) Close() error {
 	}
 	errs = append(errs, r.node.Close(), r.store.Close())
 	return errors.Join(errs...)
+}
+
+// engineChangeHook feeds a store's changes to an engine's change index.
+func engineChangeHook(c *engine.Changes) storage.ChangeHook {
+	return func(rev uint64, changes []storage.Change, all bool) {
+		if all {
+			c.RecordAll(rev)
+		}
+		for _, ch := range changes {
+			r := ch.Relationship
+			c.Record(rev, r.Resource.Type, r.Resource.ID, r.Relation)
+		}
+	}
 }
