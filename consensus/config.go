@@ -28,7 +28,7 @@ type StoreBackend interface {
 type Config struct {
 	// NodeID is this node's raft server ID; stable across restarts.
 	NodeID string
-	// DataDir holds raft.db (log and stable store) and snapshots/.
+	// DataDir holds the raft log and stable store (raft-wal/ or raft.db) and snapshots/.
 	DataDir string
 	// RaftAddr is the address the raft transport binds, e.g. "127.0.0.1:7001"
 	// (port 0 picks a free one).
@@ -59,6 +59,14 @@ type Config struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
+	// LogStore is the raft log a new data directory gets: LogStoreWAL
+	// (default) or LogStoreBolt. A directory that already holds a log keeps
+	// its kind.
+	LogStore string
+	// WALSegmentSize is the size at which the WAL log store starts a new
+	// segment file; 0 means raft-wal's default (64 MiB). The log is truncated
+	// after a snapshot by deleting whole segments.
+	WALSegmentSize int
 	// SnapshotRetain is how many snapshots to keep on disk.
 	SnapshotRetain int
 	// Timeouts; the defaults suit a LAN, tests use shorter ones.
@@ -84,6 +92,7 @@ func DefaultConfig() Config {
 		SnapshotThreshold:  8192,
 		SnapshotInterval:   2 * time.Minute,
 		TrailingLogs:       10240,
+		LogStore:           LogStoreWAL,
 		SnapshotRetain:     2,
 		HeartbeatTimeout:   1000 * time.Millisecond,
 		ElectionTimeout:    1000 * time.Millisecond,
@@ -102,6 +111,9 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		bad("DataDir is empty; raft needs a directory for its log and snapshots")
+	}
+	if c.LogStore != "" && c.LogStore != LogStoreWAL && c.LogStore != LogStoreBolt {
+		bad("LogStore %q is unknown; use %q or %q", c.LogStore, LogStoreWAL, LogStoreBolt)
 	}
 	if c.RaftAddr == "" {
 		bad("RaftAddr is empty; give a host:port to bind, e.g. 127.0.0.1:7001")

@@ -1,5 +1,7 @@
 // Package consensus replicates Trellis writes with hashicorp/raft: the log and
-// stable store are raft-boltdb (DataDir/raft.db), snapshots are raft file
+// stable store are hashicorp/raft-wal segment files (DataDir/raft-wal; a
+// directory made before the WAL keeps raft-boltdb's DataDir/raft.db, see
+// Config.LogStore), snapshots are raft file
 // snapshots (DataDir/snapshots), the transport is TCP (TLS when Config.TLS is
 // set). Every write goes through raft, even on a single node (a one-voter
 // cluster), so there is one code path and one meaning of "revision".

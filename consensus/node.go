@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/trellis-authz/trellis/storage"
 )
 
@@ -25,7 +23,7 @@ type Node struct {
 	raft  *raft.Raft
 	fsm   *fsm
 	trans *raft.NetworkTransport
-	bolt  *raftboltdb.BoltStore
+	bolt  logStore // the raft log and stable store
 	store StoreBackend
 
 	notify chan bool
@@ -74,9 +72,13 @@ func Open(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("DataDir: %w", err)
 	}
 	hl := hclogFor(log)
-	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
+	kind, err := chooseLogStore(cfg.DataDir, cfg.LogStore)
 	if err != nil {
-		return nil, fmt.Errorf("opening raft log %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
+		return nil, err
+	}
+	bolt, err := openLogStore(cfg.DataDir, kind, cfg.WALSegmentSize, hl)
+	if err != nil {
+		return nil, err
 	}
 	n.bolt = bolt
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.SnapshotRetain, hl)

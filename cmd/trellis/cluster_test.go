@@ -215,6 +215,7 @@ func TestClusterFailover(t *testing.T) {
 	c := newTestCluster(t, 3, func(cc *consensus.Config) {
 		cc.SnapshotThreshold = 16
 		cc.TrailingLogs = 8
+		cc.WALSegmentSize = 4096                     // truncation drops whole segments: keep them small
 		cc.SnapshotInterval = 100 * time.Millisecond // raft waits 1-2 intervals between checks
 	})
 	old := c.leader()

@@ -41,7 +41,7 @@ func addNodeFlags(fs *pflag.FlagSet, o *nodeOptions) {
 
 func newServeCommand() *cobra.Command {
 	o := defaultNodeOptions()
-	var logLevel, debugAddr string
+	var logLevel, debugAddr, memLimit string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a Trellis node (a single node by default; see --peers and --join for a cluster)",
@@ -62,6 +62,9 @@ generated, printed once, and its hash kept in DATA-DIR/tokens.yaml.`,
 			o.Out = cmd.ErrOrStderr()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if _, err := applyMemoryLimit(memLimit, o.Log); err != nil {
+				return err
+			}
 			if debugAddr != "" {
 				closeDebug, err := startDebugServer(debugAddr, o.Log)
 				if err != nil {
@@ -74,6 +77,7 @@ generated, printed once, and its hash kept in DATA-DIR/tokens.yaml.`,
 	}
 	addNodeFlags(cmd.Flags(), &o)
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&memLimit, "memory-limit", "auto", "Go runtime soft memory limit: auto (75% of the cgroup's limit, if any, unless GOMEMLIMIT is set), off, or a size such as 1536MiB")
 	cmd.Flags().StringVar(&debugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this operator-only address, e.g. 127.0.0.1:6060")
 	return cmd
 }
