@@ -80,14 +80,15 @@ func benchEngine(b *testing.B, cache bool) *engine.Engine {
 
 // benchModes are the cache set-ups a check benchmark runs under. With a
 // change index (how trellis serve runs) every iteration is a new revision, as
-// if a write came between any two checks: "unrelated" writes touch a set no
-// check reads (results are reused across revisions), "related" ones touch the
-// set the check reads first (every check is recomputed, with tracking).
+// if a write came between any two checks: "unrelated" writes touch nothing a
+// check reads (results are reused across revisions), "related" ones rewrite
+// the relationship the check finds (every check is recomputed, with
+// tracking).
 var benchModes = []string{"cache=false", "cache=true", "changes/unrelated-writes", "changes/related-writes"}
 
 // benchSetup returns the engine for mode and a function giving the view for
 // iteration i, recording the iteration's write first.
-func benchSetup(b *testing.B, mode string, v engine.View, related func(i int) (typ, id, rel string)) (*engine.Engine, func(i int) engine.View) {
+func benchSetup(b *testing.B, mode string, v engine.View, related func(i int) tuple.Relationship) (*engine.Engine, func(i int) engine.View) {
 	switch mode {
 	case "cache=false", "cache=true":
 		return benchEngine(b, mode == "cache=true"), func(int) engine.View { return v }
@@ -101,10 +102,9 @@ func benchSetup(b *testing.B, mode string, v engine.View, related func(i int) (t
 	return e, func(i int) engine.View {
 		rev := v.Revision + uint64(i) + 1
 		if mode == "changes/related-writes" {
-			typ, id, rel := related(i)
-			cfg.Changes.Record(rev, typ, id, rel)
+			cfg.Changes.Record(rev, related(i))
 		} else {
-			cfg.Changes.Record(rev, "unrelated", "x", "rel")
+			cfg.Changes.Record(rev, rel("unrelated:x#rel@user:y"))
 		}
 		w := v
 		w.Revision = rev
@@ -148,8 +148,9 @@ func BenchmarkCheckDirect(b *testing.B) {
 			for i := range reqs {
 				reqs[i] = engine.CheckRequest{Resource: tuple.ObjectRef{Type: "document", ID: fmt.Sprintf("doc%d", i)}, Permission: "view", Subject: tuple.SubjectRef{Type: "user", ID: fmt.Sprintf("u%d", i)}}
 			}
-			e, view := benchSetup(b, mode, v, func(i int) (string, string, string) {
-				return "document", reqs[i%len(reqs)].Resource.ID, "reader"
+			e, view := benchSetup(b, mode, v, func(i int) tuple.Relationship {
+				// The relationship the check finds: rewritten every time.
+				return rel(fmt.Sprintf("document:doc%d#reader@user:u%d", i%len(reqs), i%len(reqs)))
 			})
 			ctx := context.Background()
 			runTimed(b, func(i int) {
@@ -183,8 +184,10 @@ func BenchmarkCheckNested(b *testing.B) {
 	v := benchView(b, rels)
 	for _, mode := range benchModes {
 		b.Run(mode, func(b *testing.B) {
-			e, view := benchSetup(b, mode, v, func(i int) (string, string, string) {
-				return "team", fmt.Sprintf("c%d_%d", i%chains, levels-1), "member" // the bottom of the chain
+			e, view := benchSetup(b, mode, v, func(i int) tuple.Relationship {
+				// The membership the check ends at, at the bottom of the chain.
+				c := i % chains
+				return rel(fmt.Sprintf("team:c%d_%d#member@user:c%d_%d_2", c, levels-1, c, levels-1))
 			})
 			ctx := context.Background()
 			runTimed(b, func(i int) {

@@ -4,14 +4,28 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync/atomic"
+
+	"github.com/trellis-authz/trellis/tuple"
 )
 
 // Changes records, for the store an engine reads, the newest revision at which
-// each relationship set (resource#relation) changed. With it the engine's
-// cache keeps a sub-problem's result across revisions: the result stays valid
-// for as long as none of the sets its evaluation read has changed. Without it
-// a result is valid only at the revision it was computed at, and every write
-// empties the cache in effect (every check after it misses).
+// each thing the engine reads changed. With it the engine's cache keeps a
+// sub-problem's result across revisions: the result stays valid for as long
+// as nothing its evaluation read has changed. Without it a result is valid
+// only at the revision it was computed at, and every write empties the cache
+// in effect (every check after it misses).
+//
+// The engine reads three kinds of things, and a written relationship
+// resource#relation@subject changes the ones it belongs to:
+//
+//   - one exact relationship (resource#relation@subject, also for subject
+//     user:*): a check's direct lookup;
+//   - the subject sets of resource#relation: what a check follows into groups;
+//   - all subjects of resource#relation: what an arrow follows.
+//
+// So granting dataset:d#reader to one user does not disturb cached checks of
+// other users on dataset:d, unless they went through the relation's subject
+// sets and the grant was to a subject set.
 //
 // Sets are hashed into a fixed number of slots that keep the newest revision
 // of any set that maps to them; two sets sharing a slot only make the cache
@@ -52,9 +66,13 @@ func NewChanges(slots int, floor uint64) *Changes {
 	return c
 }
 
-// Record notes that resourceType:resourceID#relation changed at rev.
-func (c *Changes) Record(rev uint64, resourceType, resourceID, relation string) {
-	raise(&c.slots[c.key(resourceType, resourceID, relation)&c.mask], rev)
+// Record notes that relationship r was written or deleted at rev.
+func (c *Changes) Record(rev uint64, r tuple.Relationship) {
+	raise(&c.slots[c.exactKey(r.Resource, r.Relation, r.Subject)&c.mask], rev)
+	raise(&c.slots[c.setKey(kindAll, r.Resource, r.Relation)&c.mask], rev)
+	if r.Subject.Relation != "" {
+		raise(&c.slots[c.setKey(kindSubjectSets, r.Resource, r.Relation)&c.mask], rev)
+	}
 }
 
 // RecordAll notes that anything may have changed at rev: a schema change, or
@@ -73,16 +91,44 @@ func raise(v *atomic.Uint64, rev uint64) {
 	}
 }
 
-// key hashes one relationship set.
-func (c *Changes) key(resourceType, resourceID, relation string) uint64 {
+// What a key names (see Changes).
+const (
+	kindExact       byte = 'e'
+	kindAll         byte = 'a'
+	kindSubjectSets byte = 's'
+)
+
+// setKey hashes a part of resource#relation: all its subjects (kindAll) or
+// its subject sets (kindSubjectSets).
+func (c *Changes) setKey(kind byte, res tuple.ObjectRef, rel string) uint64 {
 	var h maphash.Hash
 	h.SetSeed(c.seed)
-	h.WriteString(resourceType)
-	h.WriteByte(0)
-	h.WriteString(resourceID)
-	h.WriteByte(0)
-	h.WriteString(relation)
+	h.WriteByte(kind)
+	writeSet(&h, res, rel)
 	return h.Sum64()
+}
+
+// exactKey hashes one relationship.
+func (c *Changes) exactKey(res tuple.ObjectRef, rel string, subj tuple.SubjectRef) uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	h.WriteByte(kindExact)
+	writeSet(&h, res, rel)
+	h.WriteByte(0)
+	h.WriteString(subj.Type)
+	h.WriteByte(0)
+	h.WriteString(subj.ID)
+	h.WriteByte(0)
+	h.WriteString(subj.Relation)
+	return h.Sum64()
+}
+
+func writeSet(h *maphash.Hash, res tuple.ObjectRef, rel string) {
+	h.WriteString(res.Type)
+	h.WriteByte(0)
+	h.WriteString(res.ID)
+	h.WriteByte(0)
+	h.WriteString(rel)
 }
 
 // unchangedSince reports whether no set in deps (keys from key) changed after
@@ -99,7 +145,7 @@ func (c *Changes) unchangedSince(deps []uint64, rev uint64) bool {
 	return true
 }
 
-// maxDeps bounds the sets one cached result remembers; a result that read
+// maxDeps bounds the keys one cached result remembers; a result that read
 // more is kept for its own revision only.
 const maxDeps = 256
 

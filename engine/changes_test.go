@@ -35,7 +35,7 @@ func (h *history) apply(rel tuple.Relationship) {
 	}
 	h.revs = append(h.revs, cur)
 	if h.record {
-		h.changes.Record(uint64(h.head()), rel.Resource.Type, rel.Resource.ID, rel.Relation)
+		h.changes.Record(uint64(h.head()), rel)
 	}
 }
 
@@ -44,28 +44,34 @@ func (h *history) apply(rel tuple.Relationship) {
 // compares every answer, at the newest revision and at older ones, with the
 // reference evaluator on the data of that revision.
 func TestDifferentialAcrossWrites(t *testing.T) {
-	mismatches, checks, hits := runAcrossWrites(t, 120, true)
-	if mismatches > 0 {
-		t.Fatalf("%d of %d answers differ from the reference", mismatches, checks)
+	// Many slots: keys rarely share one, so every kind of key must be
+	// recorded and read exactly. Few slots: sharing is the rule.
+	for _, slots := range []int{1 << 16, 64} {
+		t.Run(fmt.Sprintf("%d slots", slots), func(t *testing.T) {
+			mismatches, checks, hits := runAcrossWrites(t, 120, true, slots)
+			if mismatches > 0 {
+				t.Fatalf("%d of %d answers differ from the reference", mismatches, checks)
+			}
+			if hits == 0 {
+				t.Fatal("no cache hits: the test did not exercise reuse across revisions")
+			}
+			t.Logf("%d checks agreed across writes; %d cache hits", checks, hits)
+		})
 	}
-	if hits == 0 {
-		t.Fatal("no cache hits: the test did not exercise reuse across revisions")
-	}
-	t.Logf("%d checks agreed across writes; %d cache hits", checks, hits)
 }
 
 // TestDifferentialAcrossWritesHasTeeth shows the comparison catches a store
 // that does not report its changes: the cache then keeps stale results, and
 // some answers must differ from the reference.
 func TestDifferentialAcrossWritesHasTeeth(t *testing.T) {
-	mismatches, checks, _ := runAcrossWrites(t, 120, false)
+	mismatches, checks, _ := runAcrossWrites(t, 120, false, 1<<16)
 	if mismatches == 0 {
 		t.Fatalf("all %d answers agreed although no change was recorded: the differential test cannot see stale cache entries", checks)
 	}
 	t.Logf("without change records, %d of %d answers were stale", mismatches, checks)
 }
 
-func runAcrossWrites(t *testing.T, cases int, record bool) (mismatches, checks int, hits uint64) {
+func runAcrossWrites(t *testing.T, cases int, record bool, slots int) (mismatches, checks int, hits uint64) {
 	t.Helper()
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(20261123, 11))
@@ -75,7 +81,7 @@ func runAcrossWrites(t *testing.T, cases int, record bool) (mismatches, checks i
 		if errs.Err() != nil {
 			t.Fatalf("case %d: generated schema does not compile: %v", c, errs)
 		}
-		h := &history{changes: engine.NewChanges(64, 1), revs: [][]tuple.Relationship{g.rels}, record: record}
+		h := &history{changes: engine.NewChanges(slots, 1), revs: [][]tuple.Relationship{g.rels}, record: record}
 		e := newTestEngine(t, func(cfg *engine.Config) {
 			cfg.Concurrency = 1 + c%4
 			cfg.Changes = h.changes
@@ -130,9 +136,9 @@ func runAcrossWrites(t *testing.T, cases int, record bool) (mismatches, checks i
 }
 
 // TestCacheAcrossRevisions shows what the change index buys: a cached result
-// is reused after a write elsewhere, recomputed after a write to a set it
-// read, and never used at an older revision that a later change separates it
-// from.
+// is reused after a write elsewhere (another document, another user of the
+// same document), recomputed after a write to something it read, and never
+// used at an older revision that a later change separates it from.
 func TestCacheAcrossRevisions(t *testing.T) {
 	ctx := context.Background()
 	s, errs := compile.CompileText("t.zed", `
@@ -191,15 +197,28 @@ definition doc {
 			if (misses2 > misses1) != tc.wantMoreMisses {
 				t.Errorf("cache misses went from %d to %d after an unrelated write; want more misses: %v", misses1, misses2, tc.wantMoreMisses)
 			}
-			h.apply(rel("team:a#member@user:x")) // rev 3: x leaves the team
-			if got := check(3); got != engine.Denied {
-				t.Fatalf("rev 3, after x left the team: %v, want denied", got)
+			h.apply(rel("doc:1#viewer@user:z")) // rev 3: another user on the same document
+			if got := check(3); got != engine.Allowed {
+				t.Fatalf("rev 3: %v, want allowed", got)
 			}
-			if got := check(2); got != engine.Allowed {
-				t.Fatalf("rev 2 again, after rev 3 was cached: %v, want allowed", got)
+			_, misses3 := e.CacheStats()
+			if (misses3 > misses2) != tc.wantMoreMisses {
+				t.Errorf("cache misses went from %d to %d after a grant to another user of the document; want more misses: %v", misses2, misses3, tc.wantMoreMisses)
 			}
-			if got := check(3); got != engine.Denied {
-				t.Fatalf("rev 3 again: %v, want denied", got)
+			h.apply(rel("team:a#member@user:x")) // rev 4: x leaves the team
+			if got := check(4); got != engine.Denied {
+				t.Fatalf("rev 4, after x left the team: %v, want denied", got)
+			}
+			if got := check(3); got != engine.Allowed {
+				t.Fatalf("rev 3 again, after rev 4 was cached: %v, want allowed", got)
+			}
+			if got := check(4); got != engine.Denied {
+				t.Fatalf("rev 4 again: %v, want denied", got)
+			}
+			h.apply(rel("doc:1#viewer@team:b#member")) // rev 5: a group on the document
+			h.apply(rel("team:b#member@user:x"))       // rev 6: x joins it
+			if got := check(6); got != engine.Allowed {
+				t.Fatalf("rev 6, after x joined a group of the document: %v, want allowed", got)
 			}
 		})
 	}

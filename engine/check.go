@@ -72,16 +72,34 @@ func (p *pathNode) frame() *pathNode {
 	return p
 }
 
-// noteRead records that the sub-problem at path read the relationships of
-// res#rel.
-func (q *query) noteRead(path *pathNode, res tuple.ObjectRef, rel string) {
+// The things a check reads, recorded for the sub-problem at path when the
+// query tracks reads: one exact relationship, the subject sets of res#rel,
+// all subjects of res#rel (see Changes).
+func (q *query) readExact(path *pathNode, res tuple.ObjectRef, rel string, subj tuple.SubjectRef) {
+	if q.track {
+		q.noteRead(path, q.e.changes.exactKey(res, rel, subj))
+	}
+}
+
+func (q *query) readSets(path *pathNode, res tuple.ObjectRef, rel string) {
+	if q.track {
+		q.noteRead(path, q.e.changes.setKey(kindSubjectSets, res, rel))
+	}
+}
+
+func (q *query) readAll(path *pathNode, res tuple.ObjectRef, rel string) {
+	if q.track {
+		q.noteRead(path, q.e.changes.setKey(kindAll, res, rel))
+	}
+}
+
+func (q *query) noteRead(path *pathNode, key uint64) {
 	f := path.frame()
-	if !q.track || f == nil {
+	if f == nil {
 		return
 	}
-	k := q.e.changes.key(res.Type, res.ID, rel)
 	f.mu.Lock()
-	f.deps.keys = append(f.deps.keys, k)
+	f.deps.keys = append(f.deps.keys, key)
 	f.mu.Unlock()
 }
 
@@ -342,7 +360,6 @@ func appendTrace(ts []*Trace, t *Trace) []*Trace {
 // direct evaluates a stored relation: the exact relationship, a wildcard, and
 // every subject set the relation holds.
 func (q *query) direct(ctx context.Context, res tuple.ObjectRef, r *schema.Relation, subj tuple.SubjectRef, depth int, path *pathNode) (outcome, error) {
-	q.noteRead(path, res, r.Name)
 	o := denied
 	var tuples []string
 	var children []*Trace
@@ -361,6 +378,7 @@ func (q *query) direct(ctx context.Context, res tuple.ObjectRef, r *schema.Relat
 		}
 		return o.res == Allowed, nil
 	}
+	q.readExact(path, res, r.Name, subj)
 	rel, ok, err := q.v.Reader.Relationship(ctx, res, r.Name, subj)
 	if err != nil {
 		return outcome{}, err
@@ -373,6 +391,7 @@ func (q *query) direct(ctx context.Context, res tuple.ObjectRef, r *schema.Relat
 	}
 	if !done && subj.Relation == "" && subj.ID != tuple.Wildcard && allowsWildcard(r, subj.Type) {
 		wild := tuple.SubjectRef{Type: subj.Type, ID: tuple.Wildcard}
+		q.readExact(path, res, r.Name, wild)
 		rel, ok, err := q.v.Reader.Relationship(ctx, res, r.Name, wild)
 		if err != nil {
 			return outcome{}, err
@@ -384,6 +403,7 @@ func (q *query) direct(ctx context.Context, res tuple.ObjectRef, r *schema.Relat
 		}
 	}
 	if !done {
+		q.readSets(path, res, r.Name)
 		sets, err := q.subjectSets(ctx, res, r)
 		if err != nil {
 			return outcome{}, err
@@ -498,7 +518,7 @@ func (q *query) readSubjectSets(ctx context.Context, res tuple.ObjectRef, r *sch
 
 // arrow evaluates tupleset->computed (any) or tupleset.all(computed).
 func (q *query) arrow(ctx context.Context, a *schema.Arrow, res tuple.ObjectRef, subj tuple.SubjectRef, depth int, path *pathNode) (outcome, error) {
-	q.noteRead(path, res, a.Tupleset)
+	q.readAll(path, res, a.Tupleset)
 	var links []tuple.Relationship
 	for rel, err := range q.v.Reader.Subjects(ctx, res, a.Tupleset, "") {
 		if err != nil {

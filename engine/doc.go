@@ -93,12 +93,12 @@
 // request context) in a size-bounded two-generation map (Config.CacheEntries;
 // 0 disables it). Without Config.Changes the revision is part of the key, so a
 // result serves its own revision only. With a change index (how trellis serve
-// runs) each result records the revision it was computed at and the
-// relationship sets (resource#relation) its evaluation read, its own reads and
-// those of every sub-problem below it; it then serves any revision at which
-// none of those sets changed since (see Changes). A result that used facts of
-// a LookupResources reverse walk, or that read more than 256 sets, serves its
-// own revision only. The request context is first
+// runs) each result records the revision it was computed at and what its
+// evaluation read, its own reads and those of every sub-problem below it: exact
+// relationships, the subject sets of a relation, all subjects of a relation
+// (arrows); it then serves any revision at which none of those changed since
+// (see Changes). A result that used facts of a LookupResources reverse walk,
+// or that read more than 256 things, serves its own revision only. The request context is first
 // normalized (tuple.NormalizeContext: a whole number that fits an int64 is an
 // int64, however it was written; other numbers are float64), so a caveat sees
 // {"n":1} and {"n":1.0} alike; the digest is the SHA-256 of a type-tagged,

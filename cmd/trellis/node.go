@@ -454,8 +454,7 @@ func engineChangeHook(c *engine.Changes) storage.ChangeHook {
 			c.RecordAll(rev)
 		}
 		for _, ch := range changes {
-			r := ch.Relationship
-			c.Record(rev, r.Resource.Type, r.Resource.ID, r.Relation)
+			c.Record(rev, ch.Relationship)
 		}
 	}
 }
