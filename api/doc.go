@@ -84,6 +84,7 @@
 //	413     body_too_large            the body is over MaxBodyBytes (import: MaxImportBytes)
 //	429     overloaded                more than MaxInFlight requests (or MaxStreams streams) at once
 //	503     unavailable               no leader or quorum, node closed or halted
+//	503     no_leader                 a follower knows no reachable leader to forward a write to (nothing was done; retry)
 //	503     outcome_unknown           leadership was lost during a write: retry with the same idempotency_key
 //	503     not_ready                 (readyz) no leader or no schema
 //	504     deadline_exceeded         the request deadline passed (waiting for a revision, a read index or a commit)

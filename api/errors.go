@@ -35,6 +35,7 @@ var (
 	ErrBodyTooLarge       = errors.New("request body too large")
 	ErrOverloaded         = errors.New("server overloaded")
 	ErrUnavailable        = errors.New("no leader or quorum")
+	ErrNoLeader           = errors.New("no leader to forward the request to")
 	ErrNotReady           = errors.New("node not ready")
 	ErrDeadlineExceeded   = errors.New("request deadline exceeded")
 	ErrSnapshotExpired    = errors.New("snapshot expired")
@@ -117,6 +118,7 @@ var errorTable = []struct {
 	{ErrBodyTooLarge, statusCode{http.StatusRequestEntityTooLarge, "body_too_large"}},
 	{ErrOverloaded, statusCode{http.StatusTooManyRequests, "overloaded"}},
 	{ErrUnavailable, statusCode{http.StatusServiceUnavailable, "unavailable"}},
+	{ErrNoLeader, statusCode{http.StatusServiceUnavailable, "no_leader"}},
 	{ErrNotReady, statusCode{http.StatusServiceUnavailable, "not_ready"}},
 	{ErrOutcomeUnknown, statusCode{http.StatusServiceUnavailable, "outcome_unknown"}},
 	{ErrDeadlineExceeded, statusCode{http.StatusGatewayTimeout, "deadline_exceeded"}},

@@ -94,14 +94,8 @@ func (s *Server) clusterMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // noLeader answers 503 no_leader: retryable, nothing was done.
-func (s *Server) noLeader(c echo.Context, format string, args ...any) error {
-	c.Set(ctxErrorCode, "no_leader")
-	return c.JSON(http.StatusServiceUnavailable, ErrorResponse{Error: Error{
-		Code:      "no_leader",
-		Message:   fmt.Sprintf(format, args...),
-		Details:   map[string]any{"retryable": true, "node": s.cluster.id},
-		RequestID: requestID(c),
-	}})
+func (s *Server) noLeader(_ echo.Context, format string, args ...any) error {
+	return fail(ErrNoLeader, map[string]any{"retryable": true, "node": s.cluster.id}, format, args...)
 }
 
 // forward sends the request to the leader's API and relays its answer (status,
