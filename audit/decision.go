@@ -3,6 +3,8 @@ package audit
 import (
 	"bufio"
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -97,9 +99,14 @@ type DecisionConfig struct {
 	// Node names this node; anchors carry it as principal "node:<Node>".
 	Node string
 	// SampleRate is the fraction of requests recorded, 0..1. Sampling is
-	// deterministic: a request is recorded when the first 8 bytes of
-	// SHA-256(request id), as a fraction of 2^64, are below SampleRate.
+	// deterministic for a given SampleKey: a request is recorded when the
+	// first 53 bits of HMAC-SHA-256(SampleKey, request id), as a fraction,
+	// are below SampleRate. Clients choose request ids; keyed by a secret
+	// they do not know, they cannot choose ids that escape the log.
 	SampleRate float64
+	// SampleKey is the secret that keys sampling. Empty: NewDecisionLog
+	// draws a random one, so each process samples its own way.
+	SampleKey []byte
 }
 
 // DefaultDecisionConfig records every decision.
@@ -140,6 +147,12 @@ func NewDecisionLog(w io.Writer, head DecisionHead, cfg DecisionConfig) (*Decisi
 	if head.Hash == nil {
 		head.Hash = make([]byte, sha256.Size)
 	}
+	if len(cfg.SampleKey) == 0 {
+		cfg.SampleKey = make([]byte, 32)
+		if _, err := rand.Read(cfg.SampleKey); err != nil {
+			return nil, fmt.Errorf("audit decision log: sampling key: %w", err)
+		}
+	}
 	if len(head.Hash) != sha256.Size {
 		return nil, fmt.Errorf("audit decision log: head hash has %d bytes, want %d", len(head.Hash), sha256.Size)
 	}
@@ -148,17 +161,19 @@ func NewDecisionLog(w io.Writer, head DecisionHead, cfg DecisionConfig) (*Decisi
 
 // Sampled reports whether a request with this id is recorded.
 func (d *DecisionLog) Sampled(requestID string) bool {
-	return sampled(requestID, d.cfg.SampleRate)
+	return sampled(d.cfg.SampleKey, requestID, d.cfg.SampleRate)
 }
 
-func sampled(requestID string, rate float64) bool {
+func sampled(key []byte, requestID string, rate float64) bool {
 	switch {
 	case rate >= 1:
 		return true
 	case rate <= 0:
 		return false
 	}
-	sum := sha256.Sum256([]byte(requestID))
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(requestID))
+	sum := m.Sum(nil)
 	x := binary.BigEndian.Uint64(sum[:8]) >> 11 // 53 bits
 	return float64(x)/float64(uint64(1)<<53) < rate
 }

@@ -153,7 +153,7 @@ func TestDecisionChainTampering(t *testing.T) {
 
 func TestDecisionSampling(t *testing.T) {
 	var buf bytes.Buffer
-	cfg := DecisionConfig{Node: "n1", SampleRate: 0.25}
+	cfg := DecisionConfig{Node: "n1", SampleRate: 0.25, SampleKey: []byte("test sampling key")}
 	d, err := NewDecisionLog(&buf, DecisionHead{}, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -172,13 +172,25 @@ func TestDecisionSampling(t *testing.T) {
 			recorded++
 		}
 	}
-	// Deterministic: a second log with the same rate picks the same requests.
+	// Deterministic: a second log with the same rate and key picks the same
+	// requests; logs with their own random keys pick different ones, so a
+	// client cannot choose request ids that escape the log.
 	d2, _ := NewDecisionLog(&bytes.Buffer{}, DecisionHead{}, cfg)
+	r1, _ := NewDecisionLog(&bytes.Buffer{}, DecisionHead{}, DecisionConfig{Node: "n1", SampleRate: 0.25})
+	r2, _ := NewDecisionLog(&bytes.Buffer{}, DecisionHead{}, DecisionConfig{Node: "n1", SampleRate: 0.25})
+	differ := 0
 	for i := range 2000 {
 		id := testDecision(i).RequestID
 		if d.Sampled(id) != d2.Sampled(id) {
-			t.Fatalf("sampling of %s differs between logs", id)
+			t.Fatalf("sampling of %s differs between logs with one key", id)
 		}
+		if r1.Sampled(id) != r2.Sampled(id) {
+			differ++
+		}
+	}
+	// Two independent 25% samples disagree on 37.5% of ids (750 of 2000).
+	if differ < 500 {
+		t.Errorf("logs with their own random keys disagree on %d of 2000 ids; want about 750 (is the key used?)", differ)
 	}
 	// 25% of 2000 is 500; the binomial standard deviation is ~19.
 	if recorded < 400 || recorded > 600 {

@@ -34,7 +34,7 @@ func defaultDecisionOptions() decisionOptions {
 
 func addDecisionFlags(fs *pflag.FlagSet, o *decisionOptions) {
 	fs.StringVar(&o.File, "decision-log", o.File, "append-only file (created 0600) for this node's hash chain of check decisions; empty: no decision log")
-	fs.Float64Var(&o.Sample, "decision-sample", o.Sample, "fraction of checks recorded in --decision-log, 0..1 (deterministic by request id)")
+	fs.Float64Var(&o.Sample, "decision-sample", o.Sample, "fraction of checks recorded in --decision-log, 0..1 (chosen by a keyed hash of the request id with a per-process secret, so callers cannot pick ids that escape it)")
 	fs.DurationVar(&o.AnchorInterval, "decision-anchor-interval", o.AnchorInterval, "how often the decision chain's head is anchored in the replicated audit log (when it changed and this node leads)")
 }
 
