@@ -20,11 +20,24 @@ import (
 
 // fakeCluster is a follower whose leader lives at leaderAPI.
 type fakeCluster struct {
+	mu                  sync.Mutex
 	leaderID, leaderAPI string
 }
 
-func (f *fakeCluster) IsLeader() bool                       { return false }
-func (f *fakeCluster) Leader() (string, string)             { return f.leaderID, "127.0.0.1:1" }
+func (f *fakeCluster) IsLeader() bool { return false }
+func (f *fakeCluster) Leader() (string, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.leaderID, "127.0.0.1:1"
+}
+
+// setLeader changes who this follower believes leads.
+func (f *fakeCluster) setLeader(id string) {
+	f.mu.Lock()
+	f.leaderID = id
+	f.mu.Unlock()
+}
+
 func (f *fakeCluster) LeaderAPIAddr() string                { return f.leaderAPI }
 func (f *fakeCluster) State() string                        { return "Follower" }
 func (f *fakeCluster) AppliedRevision() uint64              { return 1 }
@@ -39,6 +52,14 @@ func (f *fakeCluster) RemoveServer(context.Context, string) error      { return 
 // followerServer starts an API whose node is a follower of the leader at
 // leaderAPI ("" for no known leader).
 func followerServer(t *testing.T, leaderAPI string) *httptest.Server {
+	t.Helper()
+	hs, _ := followerServerWith(t, leaderAPI)
+	return hs
+}
+
+// followerServerWith is followerServer that also returns the fake cluster
+// node, to change its view of the leader.
+func followerServerWith(t *testing.T, leaderAPI string) (*httptest.Server, *fakeCluster) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
@@ -64,7 +85,33 @@ func followerServer(t *testing.T, leaderAPI string) *httptest.Server {
 	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return hs
+	return hs, fc
+}
+
+// TestForwardLeaderMoves: a write forwarded to a leader that goes silent is
+// answered 503 outcome_unknown as soon as this node sees the leadership move
+// (an election), not after the request deadline.
+func TestForwardLeaderMoves(t *testing.T) {
+	released := make(chan struct{})
+	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		select { // a leader cut off from its quorum: no answer
+		case <-r.Context().Done():
+		case <-released:
+		}
+	}))
+	defer silent.Close()
+	defer close(released)
+	f, fc := followerServerWith(t, silent.URL) // request deadline 3 s
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		fc.setLeader("") // the follower stops hearing from the leader: an election
+	}()
+	// Waiting for the deadline would answer 504 deadline_exceeded.
+	status, body, _ := post(t, f.URL, "/v1/relationships/write", writeBody, nil)
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, `"code":"outcome_unknown"`) || !strings.Contains(body, "leadership moved") {
+		t.Fatalf("got %d %s, want 503 outcome_unknown naming the leadership move", status, body)
+	}
 }
 
 func post(t *testing.T, url, path string, body any, h http.Header) (int, string, http.Header) {

@@ -120,6 +120,13 @@ func (s *Server) forward(c echo.Context, r Route, leader string) error {
 			body = req.Body
 		}
 	}
+	// Stop waiting as soon as this node sees the leadership move away from
+	// the leader it forwarded to (a new leader, or none while an election
+	// runs): a cut-off leader would otherwise hold the caller until the
+	// request deadline.
+	leaderID, _ := s.cluster.node.Leader()
+	ctx, moved, stop := s.watchLeader(ctx, leaderID)
+	defer stop()
 	var sent atomic.Bool // the transport's goroutine sets it
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { sent.Store(true) }})
 	url := strings.TrimRight(leader, "/") + req.URL.RequestURI()
@@ -142,6 +149,10 @@ func (s *Server) forward(c echo.Context, r Route, leader string) error {
 		}
 		if !sent.Load() {
 			return s.noLeader(c, "could not reach the leader at %s: %v; retry", leader, err)
+		}
+		if to, ok := moved(); ok {
+			return fail(ErrOutcomeUnknown, map[string]any{"leader": leader, "new_leader": to, "retryable": true},
+				"leadership moved away from the leader at %s (now %q) while it handled the request; its outcome is unknown, retry with the same idempotency_key", leader, to)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return fail(ErrDeadlineExceeded, map[string]any{"leader": leader},
@@ -166,6 +177,43 @@ func (s *Server) forward(c echo.Context, r Route, leader string) error {
 	}
 	return nil
 }
+
+// leaderPoll is how often a forwarded request checks that the leader it went
+// to still leads, as this node sees it.
+const leaderPoll = 50 * time.Millisecond
+
+// watchLeader returns ctx canceled once this node's view of the leader is no
+// longer leaderID, a function that tells whether that happened (and who
+// leads now, "" while an election runs), and one that ends the watch.
+func (s *Server) watchLeader(ctx context.Context, leaderID string) (context.Context, func() (string, bool), func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	var movedTo atomic.Pointer[string]
+	go func() {
+		t := time.NewTicker(leaderPoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if id, _ := s.cluster.node.Leader(); id != leaderID {
+					movedTo.Store(&id)
+					cancel(errLeaderMoved)
+					return
+				}
+			}
+		}
+	}()
+	moved := func() (string, bool) {
+		if p := movedTo.Load(); p != nil {
+			return *p, true
+		}
+		return "", false
+	}
+	return ctx, moved, func() { cancel(nil) }
+}
+
+var errLeaderMoved = errors.New("leadership moved")
 
 // remoteReadIndex asks the leader for a read index on a follower's behalf,
 // with the caller's credentials.
