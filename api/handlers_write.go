@@ -332,9 +332,10 @@ type importChunk struct {
 	err      error
 }
 
-// importChunkBytes caps the approximate size of one import chunk; the store's
-// transaction limit (15% of its 64 MiB memtable) is well above it.
-const importChunkBytes = 4 << 20
+// importChunkBytes caps the approximate size of one import chunk (two keys
+// per relationship; the change record adds about half again); the store's
+// transaction limit (15% of its 32 MiB memtable, ~4.8 MB) is above it.
+const importChunkBytes = 2 << 20
 
 // compileSchema compiles proposed schema text into a schema and its warnings,
 // or an ErrInvalidSchema error listing every problem with its position.
