@@ -66,3 +66,39 @@ func TestImportChunkFailure(t *testing.T) {
 		t.Errorf("store holds:\n%s\nwant the 10 relationships of the first chunk", held)
 	}
 }
+
+// TestImportLongRelationshipsChunkedByBytes: relationships with long IDs
+// are cut into chunks by size before the count limit, so each chunk fits one
+// store transaction, and all of them are imported.
+func TestImportLongRelationshipsChunkedByBytes(t *testing.T) {
+	s := newStack(t)
+	s.putSchema(testSchema)
+	fw := &failingWriter{next: s.deps.Writer} // never fails; counts chunks
+	deps := s.deps
+	deps.Writer = fw
+	cfg := s.config()
+	cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
+	srv, err := New(cfg, deps) // ImportBatchSize: the default
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	long := strings.Repeat("x", 1000)
+	var body strings.Builder
+	for i := range n {
+		fmt.Fprintf(&body, "dataset:%s%04d#reader@user:%s%04d\n", long, i, long, i)
+	}
+	r := doHandler(t, srv, http.MethodPost, "/v1/relationships/import?reason=long", body.String())
+	var out ImportResponse
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &out) != nil || out.Imported != n {
+		t.Fatalf("import of %d long relationships: got %d %s", n, r.status, r.body)
+	}
+	// ~2 KiB of keys per relationship: the 2 MiB cap cuts a chunk at about
+	// 1,000 of them, well before the 5,000 count limit.
+	if calls := fw.calls.Load(); calls < 3 {
+		t.Errorf("%d relationships of ~2 KiB went in %d chunks; want them cut by size (at least 3)", n, calls)
+	}
+	if got := strings.Count(string(s.export()), "\n"); got != n {
+		t.Errorf("store holds %d relationships, want %d", got, n)
+	}
+}
