@@ -25,7 +25,7 @@ type cached struct {
 	missing []string
 	exp     time.Time // zero: valid for as long as the revision is
 	rev     uint64    // the revision it was computed at
-	deps    []uint64  // the relationship sets it read (Changes keys), sorted
+	deps    []uint64  // what it read (Changes keys), sorted
 	exact   bool      // valid at rev only
 	epoch   uint64    // Changes.epoch when the query that computed it began
 }

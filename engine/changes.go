@@ -149,12 +149,12 @@ func (c *Changes) unchangedSince(deps []uint64, rev uint64) bool {
 // more is kept for its own revision only.
 const maxDeps = 256
 
-// deps collects the relationship sets one sub-problem read, its own reads and
+// deps collects the Changes keys of what one sub-problem read, its own reads and
 // those of every sub-problem below it. Branches of a sub-problem may run
-// concurrently, so it is guarded.
+// concurrently, so it is guarded by its pathNode's mutex.
 type deps struct {
 	keys  []uint64
-	exact bool // read something not tracked by set: valid at its revision only
+	exact bool // read something Changes does not track: valid at its revision only
 }
 
 // compact sorts and deduplicates the keys and clips the slice, so that

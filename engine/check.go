@@ -167,7 +167,7 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 		return outcome{}, fmt.Errorf("%w: more than %d nested steps at %s#%s", ErrDepthExceeded, q.e.cfg.MaxDepth, res, rel)
 	}
 	if o, ok := q.walked.known(res, rel, subj); ok {
-		// A fact of the reverse walk: what it read is not tracked by set.
+		// A fact of the reverse walk: what the walk read is not tracked.
 		q.noteDeps(path, nil, true)
 		if q.explain {
 			o.trace = q.node("check", res, rel, subj, o)
@@ -214,7 +214,7 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 	}
 	var d deps
 	if q.track {
-		here.mu.Lock() // branches canceled by a decisive one may still be adding
+		here.mu.Lock() // branches ran concurrently; all have returned (combine waits for them)
 		d = here.deps
 		here.deps = deps{}
 		here.mu.Unlock()
@@ -257,8 +257,8 @@ func (q *query) lookup(k cacheKey) (cached, bool) {
 }
 
 // fresh reports whether a cached result holds at the query's revision: it
-// was computed there, or none of the sets it read changed between its
-// revision and the query's.
+// was computed there, or nothing it read changed between its revision and
+// the query's.
 func (q *query) fresh(c cached) bool {
 	switch {
 	case q.e.changes == nil:
