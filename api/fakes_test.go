@@ -26,11 +26,15 @@ import (
 // reach on demand: internal failures, no leader, overload.
 
 type fakeEngine struct {
-	block chan struct{} // when set, Check waits on it
-	err   error
+	block   chan struct{} // when set, Check waits on it
+	entered chan struct{} // when set, Check sends on it before waiting
+	err     error
 }
 
 func (f *fakeEngine) Check(ctx context.Context, v engine.View, r engine.CheckRequest) (engine.CheckResult, error) {
+	if f.entered != nil {
+		f.entered <- struct{}{}
+	}
 	if f.block != nil {
 		<-f.block
 	}
@@ -164,21 +168,17 @@ func TestDependencyErrorsMap(t *testing.T) {
 }
 
 func TestOverloadIs429(t *testing.T) {
-	block := make(chan struct{})
+	block, entered := make(chan struct{}), make(chan struct{}, 1)
 	hs := fakeServer(t, func(c *Config, d *Deps) {
 		c.MaxInFlight = 1
-		d.Engine = &fakeEngine{block: block}
+		d.Engine = &fakeEngine{block: block, entered: entered}
 	})
 	done := make(chan response)
 	go func() { done <- doURL(t, hs.URL, http.MethodPost, "/v1/check", "", checkBody) }()
-	// Wait until the first request holds the only slot: the second gets 429.
-	var r response
-	for range 1000 {
-		r = doURL(t, hs.URL, http.MethodGet, "/healthz", "", nil)
-		if r.status == http.StatusTooManyRequests {
-			break
-		}
-	}
+	// Once the first request is inside the engine it holds the only slot,
+	// so the second gets 429.
+	<-entered
+	r := doURL(t, hs.URL, http.MethodGet, "/healthz", "", nil)
 	close(block)
 	if first := <-done; first.status != 200 {
 		t.Errorf("first request: got %d %s, want 200", first.status, first.body)
