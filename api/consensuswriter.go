@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 
 	"github.com/trellis-authz/trellis/consensus"
 )
@@ -18,6 +19,47 @@ func ConsensusWriter(n CommandWriter) Writer { return consensusWriter{n} }
 type consensusWriter struct{ n CommandWriter }
 
 func (w consensusWriter) Write(ctx context.Context, m Mutation) (MutationResult, error) {
+	res, err := w.n.Write(ctx, command(m))
+	if err != nil {
+		return MutationResult{}, err
+	}
+	return MutationResult{Revision: res.Revision, Deleted: res.Changed}, nil
+}
+
+// Submitter is a Writer that can also propose a mutation without waiting for
+// it: Submit returns once the mutation is queued for consensus, wait returns
+// its result. Mutations submitted one after another are applied in that
+// order. Import uses it to keep two chunks in flight without reordering them.
+type Submitter interface {
+	Submit(ctx context.Context, m Mutation) (wait func() (MutationResult, error), err error)
+}
+
+// CommandSubmitter is a CommandWriter that can submit without waiting
+// (consensus.Node).
+type CommandSubmitter interface {
+	Submit(ctx context.Context, c consensus.Command) (func() (consensus.WriteResult, error), error)
+}
+
+func (w consensusWriter) Submit(ctx context.Context, m Mutation) (func() (MutationResult, error), error) {
+	s, ok := w.n.(CommandSubmitter)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	wait, err := s.Submit(ctx, command(m))
+	if err != nil {
+		return nil, err
+	}
+	return func() (MutationResult, error) {
+		res, err := wait()
+		if err != nil {
+			return MutationResult{}, err
+		}
+		return MutationResult{Revision: res.Revision, Deleted: res.Changed}, nil
+	}, nil
+}
+
+// command turns a Mutation into the replicated command that carries it.
+func command(m Mutation) consensus.Command {
 	meta := consensus.Meta{Principal: m.Principal, Reason: m.Reason, RequestID: m.RequestID, IdempotencyKey: m.IdempotencyKey}
 	var c consensus.Command
 	switch {
@@ -30,11 +72,7 @@ func (w consensusWriter) Write(ctx context.Context, m Mutation) (MutationResult,
 	default:
 		c = &consensus.WriteCommand{Meta: meta, Updates: m.Updates, Preconditions: m.Preconditions}
 	}
-	res, err := w.n.Write(ctx, c)
-	if err != nil {
-		return MutationResult{}, err
-	}
-	return MutationResult{Revision: res.Revision, Deleted: res.Changed}, nil
+	return c
 }
 
 // NodeStatsSource is what NodeStatsFunc needs: consensus.Node satisfies it.

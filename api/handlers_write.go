@@ -207,30 +207,53 @@ func (s *Server) handleImport(c echo.Context) error {
 		// transaction limit.
 		chunkBytes int
 	)
-	// One chunk is written while the next is parsed: parsing and validating
-	// overlap with consensus and the store. Never more than one in flight,
-	// so chunks apply in order and a failed chunk is the last one tried.
-	var pending *importChunk
-	wait := func() error {
-		if pending == nil {
-			return nil
-		}
-		p := pending
-		pending = nil
-		<-p.done
-		if p.err != nil {
+	// Chunks are written while the next is parsed, so parsing and validating
+	// overlap with consensus and the store. Chunks always apply in order. A
+	// writer that can submit without waiting (the leader's consensus node)
+	// gets up to two chunks in flight, submitted from this goroutine one after
+	// the other, so raft appends the next while the state machine applies the
+	// previous. Any other writer gets one. imported counts the chunks before
+	// the first failure; chunks after it that were already in flight are
+	// waited for and counted in afterFailure.
+	submitter, canSubmit := s.deps.Writer.(Submitter)
+	inFlight := 1
+	if canSubmit {
+		inFlight = 2
+	}
+	var (
+		queue        []*importChunk
+		failed       error
+		afterFailure int
+	)
+	settle := func(p *importChunk) {
+		rev, err := p.wait()
+		switch {
+		case failed != nil:
+			if err == nil {
+				afterFailure += p.n
+			}
+		case err != nil:
+			failed = err
 			line = p.lastLine // report the line the failed chunk ended at
-			return p.err
+		default:
+			imported += p.n
+			lastRev = rev
 		}
-		imported += p.n
-		lastRev = p.rev
-		return nil
+	}
+	// wait settles chunks, oldest first, until at most keep are in flight.
+	wait := func(keep int) error {
+		for len(queue) > keep {
+			p := queue[0]
+			queue = queue[1:]
+			settle(p)
+		}
+		return failed
 	}
 	flush := func() error {
 		if len(chunk) == 0 {
 			return nil
 		}
-		if err := wait(); err != nil {
+		if err := wait(inFlight - 1); err != nil {
 			return err
 		}
 		m := meta
@@ -239,23 +262,48 @@ func (s *Server) handleImport(c echo.Context) error {
 			base := uuid.MustParse(meta.IdempotencyKey)
 			m.IdempotencyKey = uuid.NewSHA1(base, fmt.Appendf(nil, "chunk-%d", chunkNo)).String()
 		}
-		p := &importChunk{done: make(chan struct{}), n: len(chunk), lastLine: line}
-		go func() {
-			defer close(p.done)
-			wctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-			defer cancel()
-			res, err := s.deps.Writer.Write(wctx, m)
-			p.rev, p.err = res.Revision, err
-		}()
-		pending = p
+		p := &importChunk{n: len(chunk), lastLine: line}
+		wctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+		if canSubmit {
+			w, err := submitter.Submit(wctx, m)
+			if err != nil {
+				// Nothing was proposed: settle the chunks before this one,
+				// then fail here (unless one of them failed first).
+				cancel()
+				if werr := wait(0); werr != nil {
+					return werr
+				}
+				failed, line = err, p.lastLine
+				return err
+			}
+			p.wait = func() (uint64, error) {
+				defer cancel()
+				res, err := w()
+				return res.Revision, err
+			}
+		} else {
+			done := make(chan struct{})
+			var res MutationResult
+			var err error
+			go func() {
+				defer close(done)
+				defer cancel()
+				res, err = s.deps.Writer.Write(wctx, m)
+			}()
+			p.wait = func() (uint64, error) {
+				<-done
+				return res.Revision, err
+			}
+		}
+		queue = append(queue, p)
 		chunk, chunkNo, chunkBytes = nil, chunkNo+1, 0
 		clear(seen)
 		return nil
 	}
 	partial := func(err error) error {
-		// The chunk in flight settles first: imported counts it, and when
-		// it failed, its error is the one to report (it came first).
-		if werr := wait(); werr != nil {
+		// The chunks in flight settle first: imported counts them, and when
+		// one failed, its error is the one to report (it came first).
+		if werr := wait(0); werr != nil {
 			err = s.writeError(werr)
 		}
 		status, body := httpError(err)
@@ -263,10 +311,17 @@ func (s *Server) handleImport(c echo.Context) error {
 			return err
 		}
 		d := map[string]any{"imported": imported, "line": line}
+		if afterFailure > 0 {
+			d["applied_after_failure"] = afterFailure
+		}
 		for k, x := range body.Details {
 			d[k] = x
 		}
-		return fail(err, d, "line %d: %s (the %d relationships before this chunk were imported; fix the line and import again, the retry is safe)", line, body.Message, imported)
+		also := ""
+		if afterFailure > 0 {
+			also = fmt.Sprintf(", and %d of the chunk in flight after it", afterFailure)
+		}
+		return fail(err, d, "line %d: %s (the %d relationships before this chunk were imported%s; fix the line and import again from it, the retry is safe)", line, body.Message, imported, also)
 	}
 	for sc.Scan() {
 		line++
@@ -317,7 +372,7 @@ func (s *Server) handleImport(c echo.Context) error {
 	if err := flush(); err != nil {
 		return partial(s.writeError(err))
 	}
-	if err := wait(); err != nil {
+	if err := wait(0); err != nil {
 		return partial(s.writeError(err))
 	}
 	return ok(c, ImportResponse{WrittenAt: s.tokens.Encode(lastRev), Imported: imported})
@@ -325,11 +380,9 @@ func (s *Server) handleImport(c echo.Context) error {
 
 // importChunk is an import chunk being written.
 type importChunk struct {
-	done     chan struct{} // closed when the write returned
-	n        int           // relationships in the chunk
-	lastLine int           // the body line the chunk ended at
-	rev      uint64
-	err      error
+	n        int                    // relationships in the chunk
+	lastLine int                    // the body line the chunk ended at
+	wait     func() (uint64, error) // blocks until written: its revision or error
 }
 
 // importChunkBytes caps the approximate size of one import chunk (two keys

@@ -243,48 +243,65 @@ func (n *Node) Close() error {
 // of this package, of storage or of schema; ErrLeadershipLost or a context
 // error mean the outcome is unknown (retry with the same idempotency key).
 func (n *Node) Write(ctx context.Context, c Command) (WriteResult, error) {
-	if n.closed.Load() {
-		return WriteResult{}, ErrClosed
-	}
-	if err := Validate(c); err != nil {
+	wait, err := n.Submit(ctx, c)
+	if err != nil {
 		return WriteResult{}, err
 	}
+	return wait()
+}
+
+// Submit proposes a command like Write but returns once raft has taken it,
+// before it is committed; wait then blocks until it is applied (bounded by
+// ctx) and answers as Write does. Commands submitted one after another are
+// applied in that order, so a caller can keep several in flight and still
+// know their order. An error from Submit means nothing was proposed.
+func (n *Node) Submit(ctx context.Context, c Command) (wait func() (WriteResult, error), err error) {
+	if n.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := Validate(c); err != nil {
+		return nil, err
+	}
 	if n.raft.State() != raft.Leader {
-		return WriteResult{}, n.notLeader()
+		return nil, n.notLeader()
 	}
 	c.Header().Time = time.Now().UTC()
 	data, err := Encode(c)
 	if err != nil {
-		return WriteResult{}, err
+		return nil, err
 	}
 	timeout := n.cfg.ApplyTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 		if timeout <= 0 {
-			return WriteResult{}, ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
+	// Apply hands the entry to raft's queue (in call order) and returns.
 	fut := n.raft.Apply(data, timeout)
-	errc := make(chan error, 1)
-	go func() { errc <- fut.Error() }()
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-		return WriteResult{}, fmt.Errorf("write outcome unknown (retry with the same idempotency key): %w", ctx.Err())
-	}
-	if err != nil {
-		return WriteResult{}, n.translate(err)
-	}
-	switch resp := fut.Response().(type) {
-	case WriteResult:
-		return resp, nil
-	case error:
-		return WriteResult{}, resp
-	case nil:
-		return WriteResult{}, nil
-	default:
-		return WriteResult{}, fmt.Errorf("unexpected apply response %T", resp)
-	}
+	return func() (WriteResult, error) {
+		errc := make(chan error, 1)
+		go func() { errc <- fut.Error() }()
+		var err error
+		select {
+		case err = <-errc:
+		case <-ctx.Done():
+			return WriteResult{}, fmt.Errorf("write outcome unknown (retry with the same idempotency key): %w", ctx.Err())
+		}
+		if err != nil {
+			return WriteResult{}, n.translate(err)
+		}
+		switch resp := fut.Response().(type) {
+		case WriteResult:
+			return resp, nil
+		case error:
+			return WriteResult{}, resp
+		case nil:
+			return WriteResult{}, nil
+		default:
+			return WriteResult{}, fmt.Errorf("unexpected apply response %T", resp)
+		}
+	}, nil
 }
 
 func (n *Node) translate(err error) error {
