@@ -126,5 +126,9 @@
 // has its own. An import is atomic per chunk, not as a whole: a bad line fails
 // the request with details.imported and details.line, and earlier chunks stay
 // written; with an idempotency_key, each chunk's key is derived from it, so
-// retrying the whole import is safe.
+// retrying the whole import is safe. Chunks apply in line order; on the
+// leader two are in flight at once, so when a chunk fails to commit, the one
+// after it may already be written (details.applied_after_failure counts its
+// relationships; importing again from details.line is safe, every line is a
+// touch).
 package api
