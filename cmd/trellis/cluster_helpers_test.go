@@ -84,6 +84,28 @@ func newTestClusterWith(t testing.TB, n int, tune func(*consensus.Config), edit 
 	if hc == nil {
 		hc = &http.Client{Timeout: 15 * time.Second}
 	}
+	// freeAddr's ports are free when picked, but another socket (an outgoing
+	// connection of a test running in parallel) may take one before the node
+	// binds it: then start over on new ports, a few times.
+	for attempt := 1; ; attempt++ {
+		c, err := startTestCluster(t, n, filepath.Join(dir, fmt.Sprint(attempt)), tokens, schemaFile, admin, reader, tune, edit, hc)
+		if err == nil {
+			t.Cleanup(c.closeAll)
+			for i := range n {
+				c.waitReady(i)
+			}
+			return c
+		}
+		if !strings.Contains(err.Error(), "address already in use") || attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("attempt %d: %v; starting over on other ports", attempt, err)
+	}
+}
+
+// startTestCluster starts n nodes on fresh ports under dir; on an error it
+// closes whatever it started.
+func startTestCluster(t testing.TB, n int, dir, tokens, schemaFile, admin, reader string, tune func(*consensus.Config), edit func(*nodeOptions), hc *http.Client) (*testCluster, error) {
 	c := &testCluster{t: t, admin: admin, reader: reader, nodes: make([]*runningNode, n), client: hc}
 	var peers []string
 	for i := range n {
@@ -119,16 +141,13 @@ func newTestClusterWith(t testing.TB, n int, tune func(*consensus.Config), edit 
 		wg.Go(func() { errs[i] = c.start(i) })
 	}
 	wg.Wait()
-	t.Cleanup(c.closeAll)
 	for i, err := range errs {
 		if err != nil {
-			t.Fatalf("starting node %d: %v", i+1, err)
+			c.closeAll()
+			return nil, fmt.Errorf("starting node %d: %w", i+1, err)
 		}
 	}
-	for i := range n {
-		c.waitReady(i)
-	}
-	return c
+	return c, nil
 }
 
 // start (re)starts node i with its options.
