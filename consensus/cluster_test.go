@@ -3,12 +3,12 @@ package consensus
 import (
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/trellis-authz/trellis/test/testnet"
 )
 
 type cluster struct {
@@ -17,15 +17,7 @@ type cluster struct {
 	peers []Peer
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeAddr(t testing.TB) string { return testnet.FreeAddr(t) }
 
 func startCluster(t testing.TB, size int, tune func(*Config), opts ...func(*testNode)) *cluster {
 	t.Helper()

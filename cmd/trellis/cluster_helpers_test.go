@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/consensus"
+	"github.com/trellis-authz/trellis/test/testnet"
 )
 
 // clusterSchema is the schema every multi-node test runs against.
@@ -46,15 +46,7 @@ type testCluster struct {
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeAddr(t testing.TB) string { return testnet.FreeAddr(t) }
 
 // newTestCluster starts n nodes with static peers and waits until every node
 // serves the schema. tune adjusts each node's consensus config (may be nil).
