@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 
 	"github.com/trellis-authz/trellis/consensus"
 )
@@ -13,13 +12,22 @@ type CommandWriter interface {
 }
 
 // ConsensusWriter adapts a consensus node to Writer: each Mutation becomes one
-// replicated command.
-func ConsensusWriter(n CommandWriter) Writer { return consensusWriter{n} }
+// replicated command. When the node can submit without waiting
+// (CommandSubmitter, as consensus.Node does), the Writer is a Submitter too.
+func ConsensusWriter(n CommandWriter) Writer {
+	if s, ok := n.(CommandSubmitter); ok {
+		return consensusSubmitter{consensusWriter{n}, s}
+	}
+	return consensusWriter{n}
+}
 
 type consensusWriter struct{ n CommandWriter }
 
 func (w consensusWriter) Write(ctx context.Context, m Mutation) (MutationResult, error) {
-	res, err := w.n.Write(ctx, command(m))
+	return mutationResult(w.n.Write(ctx, command(m)))
+}
+
+func mutationResult(res consensus.WriteResult, err error) (MutationResult, error) {
 	if err != nil {
 		return MutationResult{}, err
 	}
@@ -40,22 +48,17 @@ type CommandSubmitter interface {
 	Submit(ctx context.Context, c consensus.Command) (func() (consensus.WriteResult, error), error)
 }
 
-func (w consensusWriter) Submit(ctx context.Context, m Mutation) (func() (MutationResult, error), error) {
-	s, ok := w.n.(CommandSubmitter)
-	if !ok {
-		return nil, errors.ErrUnsupported
-	}
-	wait, err := s.Submit(ctx, command(m))
+type consensusSubmitter struct {
+	consensusWriter
+	s CommandSubmitter
+}
+
+func (w consensusSubmitter) Submit(ctx context.Context, m Mutation) (func() (MutationResult, error), error) {
+	wait, err := w.s.Submit(ctx, command(m))
 	if err != nil {
 		return nil, err
 	}
-	return func() (MutationResult, error) {
-		res, err := wait()
-		if err != nil {
-			return MutationResult{}, err
-		}
-		return MutationResult{Revision: res.Revision, Deleted: res.Changed}, nil
-	}, nil
+	return func() (MutationResult, error) { return mutationResult(wait()) }, nil
 }
 
 // command turns a Mutation into the replicated command that carries it.

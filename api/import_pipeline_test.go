@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/trellis-authz/trellis/consensus"
 )
 
 // failingWriter passes writes to the real writer except the failAt-th (1-based),
@@ -25,22 +27,30 @@ func (w *failingWriter) Write(ctx context.Context, m Mutation) (MutationResult, 
 	return w.next.Write(ctx, m)
 }
 
-// TestImportChunkFailure: chunks are written one at a time while the next is
-// parsed; when one fails, the answer counts only the chunks before it, names
-// the line it ended at, and no later chunk is written.
-func TestImportChunkFailure(t *testing.T) {
-	s := newStack(t)
-	s.putSchema(testSchema)
-	fw := &failingWriter{next: s.deps.Writer, failAt: 2}
+// importServer is an API over s's store and consensus with w as its writer,
+// no authentication, and import chunks of batch relationships (0: default).
+func importServer(t *testing.T, s *stack, w Writer, batch int) *Server {
+	t.Helper()
 	deps := s.deps
-	deps.Writer = fw
+	deps.Writer = w
 	cfg := s.config()
-	cfg.ImportBatchSize = 10
+	if batch > 0 {
+		cfg.ImportBatchSize = batch
+	}
 	cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
 	srv, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv
+}
+
+// importFailingSecondChunk imports 35 relationships in chunks of 10 through
+// srv, whose writer fails the second chunk, checks what every such answer
+// says (503; the 10 relationships of the first chunk imported; the failed
+// chunk ended at line 20) and returns the error's details.
+func importFailingSecondChunk(t *testing.T, srv *Server) map[string]any {
+	t.Helper()
 	var body strings.Builder
 	for i := range 35 {
 		fmt.Fprintf(&body, "dataset:d%02d#reader@user:u%d\n", i, i)
@@ -59,6 +69,24 @@ func TestImportChunkFailure(t *testing.T) {
 	if got := e.Error.Details["line"]; got != float64(20) {
 		t.Errorf("line: got %v, want 20 (where the failed chunk ended)", got)
 	}
+	return e.Error.Details
+}
+
+// TestImportChunkFailure: a writer that cannot submit without waiting gets
+// one chunk at a time, written while the next is parsed; when one fails, the
+// answer counts only the chunks before it, names the line it ended at, and no
+// later chunk is written.
+func TestImportChunkFailure(t *testing.T) {
+	s := newStack(t)
+	s.putSchema(testSchema)
+	fw := &failingWriter{next: s.deps.Writer, failAt: 2}
+	if _, ok := Writer(fw).(Submitter); ok {
+		t.Fatal("the test writer must not be a Submitter")
+	}
+	details := importFailingSecondChunk(t, importServer(t, s, fw, 10))
+	if _, ok := details["applied_after_failure"]; ok {
+		t.Errorf("applied_after_failure %v with one chunk in flight", details["applied_after_failure"])
+	}
 	if got := fw.calls.Load(); got != 2 {
 		t.Errorf("writer called %d times, want 2: nothing after the failed chunk is written", got)
 	}
@@ -74,14 +102,7 @@ func TestImportLongRelationshipsChunkedByBytes(t *testing.T) {
 	s := newStack(t)
 	s.putSchema(testSchema)
 	fw := &failingWriter{next: s.deps.Writer} // never fails; counts chunks
-	deps := s.deps
-	deps.Writer = fw
-	cfg := s.config()
-	cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
-	srv, err := New(cfg, deps) // ImportBatchSize: the default
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := importServer(t, s, fw, 0)          // ImportBatchSize: the default
 	const n = 3000
 	long := strings.Repeat("x", 1000)
 	var body strings.Builder
@@ -155,34 +176,8 @@ func TestImportTwoChunksInFlight(t *testing.T) {
 				t.Fatal("the consensus writer does not submit without waiting")
 			}
 			fw := &failingSubmitter{next: real, failAt: 2, submitErr: tc.submitErr}
-			deps := s.deps
-			deps.Writer = fw
-			cfg := s.config()
-			cfg.ImportBatchSize = 10
-			cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
-			srv, err := New(cfg, deps)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var body strings.Builder
-			for i := range 35 {
-				fmt.Fprintf(&body, "dataset:d%02d#reader@user:u%d\n", i, i)
-			}
-			r := doHandler(t, srv, http.MethodPost, "/v1/relationships/import?reason=seed", body.String())
-			if r.status != http.StatusServiceUnavailable {
-				t.Fatalf("got %d %s, want 503", r.status, r.body)
-			}
-			var e ErrorResponse
-			if err := json.Unmarshal(r.body, &e); err != nil {
-				t.Fatal(err)
-			}
-			if got := e.Error.Details["imported"]; got != float64(10) {
-				t.Errorf("imported: got %v, want 10 (the first chunk)", got)
-			}
-			if got := e.Error.Details["line"]; got != float64(20) {
-				t.Errorf("line: got %v, want 20 (where the failed chunk ended)", got)
-			}
-			if got, ok := e.Error.Details["applied_after_failure"]; (tc.wantAfter == 0) == ok || (ok && got != tc.wantAfter) {
+			details := importFailingSecondChunk(t, importServer(t, s, fw, 10))
+			if got, ok := details["applied_after_failure"]; (tc.wantAfter == 0) == ok || (ok && got != tc.wantAfter) {
 				t.Errorf("applied_after_failure: got %v (present %v), want %v", got, ok, tc.wantAfter)
 			}
 			if got := fw.calls.Load(); got != tc.wantCalls {
@@ -201,13 +196,7 @@ func TestImportTwoChunksInFlight(t *testing.T) {
 func TestImportKeepsLineOrder(t *testing.T) {
 	s := newStack(t)
 	s.putSchema(testSchema)
-	cfg := s.config()
-	cfg.ImportBatchSize = 2 // many chunks, so several are in flight
-	cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
-	srv, err := New(cfg, s.deps)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := importServer(t, s, s.deps.Writer, 2) // many chunks, so several are in flight
 	var body strings.Builder
 	const rounds = 40
 	for i := range rounds {
@@ -221,5 +210,28 @@ func TestImportKeepsLineOrder(t *testing.T) {
 	want := fmt.Sprintf(`[\"p%d\"]`, rounds-1)
 	if got := string(s.export()); !strings.Contains(got, `user:eve[purpose_is:{\"allowed\":`+want) {
 		t.Errorf("eve's grant after the import:\n%s\nwant the last line's context %s", got, want)
+	}
+}
+
+// plainCommandWriter writes but cannot submit without waiting.
+type plainCommandWriter struct{}
+
+func (plainCommandWriter) Write(context.Context, consensus.Command) (consensus.WriteResult, error) {
+	return consensus.WriteResult{Revision: 7}, nil
+}
+
+// TestConsensusWriterSubmitsOnlyWhenTheNodeCan: the adapter is a Submitter
+// over a node that can submit, and a plain Writer otherwise, so import never
+// picks two chunks in flight it cannot have.
+func TestConsensusWriterSubmitsOnlyWhenTheNodeCan(t *testing.T) {
+	if _, ok := ConsensusWriter(plainCommandWriter{}).(Submitter); ok {
+		t.Error("ConsensusWriter over a node without Submit claims to submit")
+	}
+	if res, err := ConsensusWriter(plainCommandWriter{}).Write(context.Background(), Mutation{}); err != nil || res.Revision != 7 {
+		t.Errorf("Write through the plain adapter: %+v, %v", res, err)
+	}
+	s := newStack(t)
+	if _, ok := s.deps.Writer.(Submitter); !ok {
+		t.Error("ConsensusWriter over consensus.Node is not a Submitter")
 	}
 }
