@@ -189,7 +189,7 @@ func TestEndpoints(t *testing.T) {
 
 	// Metrics show the requests and the check outcomes.
 	r = s.do(http.MethodGet, "/metrics", "", nil)
-	for _, want := range []string{`trellis_http_requests_total{method="POST",route="/v1/check",status="200"}`, `trellis_check_results_total{result="allowed"}`, "trellis_raft_applied_index", "trellis_check_cache_hit_ratio"} {
+	for _, want := range []string{`trellis_http_requests_total{method="POST",route="/v1/check",status="200"}`, `trellis_check_results_total{result="allowed"}`, "trellis_raft_applied_index", "trellis_check_cache_hit_ratio", "trellis_check_cache_hits_total", "trellis_check_cache_misses_total"} {
 		if !bytes.Contains(r.body, []byte(want)) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -37,7 +37,16 @@ func newMetrics(reg *prometheus.Registry, deps Deps) (*metrics, error) {
 				return 0
 			}
 			return float64(h) / float64(h+mi)
-		}))
+		}),
+			// Counters as well, so a rate over a window shows what the ratio
+			// since start hides (the cache's behaviour under a write mix).
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "trellis_check_cache_hits_total", Help: "Engine cache hits (sub-problems answered from the cache).",
+			}, func() float64 { h, _ := st.CacheStats(); return float64(h) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "trellis_check_cache_misses_total", Help: "Engine cache misses (sub-problems evaluated).",
+			}, func() float64 { _, mi := st.CacheStats(); return float64(mi) }),
+		)
 	}
 	if deps.Stats != nil {
 		stats := deps.Stats

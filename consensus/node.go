@@ -41,6 +41,12 @@ type Node struct {
 	closeErr  error
 }
 
+// logCacheEntries is how many of the newest raft log entries each node keeps
+// in memory. Small writes arrive in batches (one per client in flight), so
+// this covers the batch being replicated and applied. An import chunk is at
+// most 2 MiB, so the cache holds at most 64 MiB during an import.
+const logCacheEntries = 32
+
 // Open starts a node: it opens the raft log in DataDir, binds the transport,
 // bootstraps the cluster when asked and there is no state yet, and starts
 // applying committed entries to the store.
@@ -131,7 +137,16 @@ func Open(cfg Config) (*Node, error) {
 			}
 		}
 	}
-	r, err := raft.NewRaft(rc, f, bolt, bolt, snaps, trans)
+	// The newest entries stay in memory: the leader replicates them right
+	// after appending and every node applies them right after that, and
+	// without the cache each of those reads the log file back (a pread per
+	// entry on raft-wal).
+	logs, err := raft.NewLogCache(logCacheEntries, bolt)
+	if err != nil {
+		n.closeTransport()
+		return nil, fmt.Errorf("raft log cache: %w", err)
+	}
+	r, err := raft.NewRaft(rc, f, logs, bolt, snaps, trans)
 	if err != nil {
 		n.closeTransport()
 		return nil, fmt.Errorf("starting raft: %w", err)

@@ -27,16 +27,21 @@ import (
 // other users on dataset:d, unless they went through the relation's subject
 // sets and the grant was to a subject set.
 //
-// Sets are hashed into a fixed number of slots that keep the newest revision
-// of any set that maps to them; two sets sharing a slot only make the cache
-// forget a result early, never keep a stale one.
+// Sets are hashed into two tables of slots, each slot keeping the newest
+// revision of any set that maps to it (a count-min sketch with max instead of
+// sum). A set changed after a revision only if its slots in both tables did:
+// its own change raised both, so a change is never missed, and an unrelated
+// set that shares one slot no longer makes the cache forget a result early
+// unless another one also shares the other slot. With one table, a write mix
+// of ~900 writes/s made ~20% of cached checks on unrelated sets miss; with two,
+// ~0.1% (bench/RESULTS.md, "change index with two tables").
 //
 // The contract with the store: Record (or RecordAll) for a revision's changes
 // returns before any reader can open that revision. storage.Store.SetChangeHook
 // is called at that point.
 type Changes struct {
 	seed  maphash.Seed
-	slots []atomic.Uint64
+	slots [2][]atomic.Uint64 // indexed by the key's low and its high 32 bits
 	mask  uint64
 	all   atomic.Uint64 // newest revision that changed everything (schema, restore)
 	// epoch counts RecordAll calls: a result computed in an older epoch is
@@ -45,34 +50,49 @@ type Changes struct {
 	epoch atomic.Uint64
 }
 
-// DefaultChangeSlots is the slot count NewChanges uses for 0: 256 Ki slots,
-// 2 MiB.
+// DefaultChangeSlots is the slot count NewChanges uses for 0: 256 Ki slots
+// in each table, 4 MiB in all.
 const DefaultChangeSlots = 1 << 18
 
-// NewChanges returns a change index with at least slots slots (rounded up to a
-// power of two; 0 means DefaultChangeSlots). Every slot starts at floor, the
+// NewChanges returns a change index with at least slots slots in each table
+// (rounded up to a power of two, at most 2^32; 0 means DefaultChangeSlots). Every slot starts at floor, the
 // revision the store is at: nothing is known of changes before it, so no
 // result computed below it is reused.
 func NewChanges(slots int, floor uint64) *Changes {
 	if slots <= 0 {
 		slots = DefaultChangeSlots
 	}
+	slots = min(slots, 1<<32)
 	n := 1
 	for n < slots {
 		n <<= 1
 	}
-	c := &Changes{seed: maphash.MakeSeed(), slots: make([]atomic.Uint64, n), mask: uint64(n - 1)}
+	c := &Changes{seed: maphash.MakeSeed(), mask: uint64(n - 1)}
+	c.slots[0] = make([]atomic.Uint64, n)
+	c.slots[1] = make([]atomic.Uint64, n)
 	c.all.Store(floor)
 	return c
 }
 
 // Record notes that relationship r was written or deleted at rev.
 func (c *Changes) Record(rev uint64, r tuple.Relationship) {
-	raise(&c.slots[c.exactKey(r.Resource, r.Relation, r.Subject)&c.mask], rev)
-	raise(&c.slots[c.setKey(kindAll, r.Resource, r.Relation)&c.mask], rev)
+	c.raiseKey(c.exactKey(r.Resource, r.Relation, r.Subject), rev)
+	c.raiseKey(c.setKey(kindAll, r.Resource, r.Relation), rev)
 	if r.Subject.Relation != "" {
-		raise(&c.slots[c.setKey(kindSubjectSets, r.Resource, r.Relation)&c.mask], rev)
+		c.raiseKey(c.setKey(kindSubjectSets, r.Resource, r.Relation), rev)
 	}
+}
+
+// raiseKey records a change of the set with key k at rev, in both tables.
+func (c *Changes) raiseKey(k, rev uint64) {
+	raise(&c.slots[0][k&c.mask], rev)
+	raise(&c.slots[1][(k>>32)&c.mask], rev)
+}
+
+// changedAfter reports whether the set with key k may have changed after rev:
+// its slots in both tables are newer.
+func (c *Changes) changedAfter(k, rev uint64) bool {
+	return c.slots[0][k&c.mask].Load() > rev && c.slots[1][(k>>32)&c.mask].Load() > rev
 }
 
 // RecordAll notes that anything may have changed at rev: a schema change, or
@@ -138,7 +158,7 @@ func (c *Changes) unchangedSince(deps []uint64, rev uint64) bool {
 		return false
 	}
 	for _, d := range deps {
-		if c.slots[d&c.mask].Load() > rev {
+		if c.changedAfter(d, rev) {
 			return false
 		}
 	}

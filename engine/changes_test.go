@@ -45,8 +45,9 @@ func (h *history) apply(rel tuple.Relationship) {
 // reference evaluator on the data of that revision.
 func TestDifferentialAcrossWrites(t *testing.T) {
 	// Many slots: keys rarely share one, so every kind of key must be
-	// recorded and read exactly. Few slots: sharing is the rule.
-	for _, slots := range []int{1 << 16, 64} {
+	// recorded and read exactly. Few slots: sharing is the rule (with two,
+	// every key shares both its slots with half of all keys).
+	for _, slots := range []int{1 << 16, 64, 2} {
 		t.Run(fmt.Sprintf("%d slots", slots), func(t *testing.T) {
 			mismatches, checks, hits := runAcrossWrites(t, 120, true, slots)
 			if mismatches > 0 {
