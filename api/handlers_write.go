@@ -74,7 +74,7 @@ func (s *Server) handleWrite(c echo.Context) error {
 		return err
 	}
 	defer v.snap.Close()
-	seen := make(map[string]int, len(in.Updates))
+	seen := make(map[tuple.Ident]int, len(in.Updates))
 	for i, u := range in.Updates {
 		field := fmt.Sprintf("updates[%d]", i)
 		op, err := tuple.ParseOp(u.Op)
@@ -85,10 +85,10 @@ func (s *Server) handleWrite(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if j, dup := seen[r.Key()]; dup {
+		if j, dup := seen[r.Ident()]; dup {
 			return argErr(field, "updates[%d] and updates[%d] both change %s; name each relationship once per write", j, i, r.Key())
 		}
-		seen[r.Key()] = i
+		seen[r.Ident()] = i
 		if op == tuple.OpDelete {
 			if err := schemaMember(v.schema, field+".relationship", r.Resource.Type, r.Relation); err != nil {
 				return err
@@ -196,7 +196,7 @@ func (s *Server) handleImport(c echo.Context) error {
 	sc.Buffer(make([]byte, 0, 64<<10), s.cfg.MaxRelationshipLen+64)
 	var (
 		chunk    []tuple.Relationship
-		seen     = map[string]int{}
+		seen     = map[tuple.Ident]int{}
 		imported int
 		lastRev  = v.rev
 		line     int
@@ -329,8 +329,11 @@ func (s *Server) handleImport(c echo.Context) error {
 		if len(b) == 0 {
 			continue
 		}
-		text := string(b)
-		if b[0] == '{' {
+		text, plain := plainImportLine(b)
+		if !plain {
+			text = string(b)
+		}
+		if !plain && b[0] == '{' {
 			var l ExportLine
 			dec := json.NewDecoder(bytes.NewReader(b))
 			dec.DisallowUnknownFields()
@@ -346,10 +349,10 @@ func (s *Server) handleImport(c echo.Context) error {
 		if err := s.validateRelationship(v.schema, "relationship", r); err != nil {
 			return partial(err)
 		}
-		if j, dup := seen[r.Key()]; dup {
+		if j, dup := seen[r.Ident()]; dup {
 			return partial(argErr("relationship", "%s repeats line %d of the same chunk", r.Key(), j))
 		}
-		seen[r.Key()] = line
+		seen[r.Ident()] = line
 		chunk = append(chunk, r)
 		chunkBytes += 2*len(text) + 64
 		if len(chunk) >= s.cfg.ImportBatchSize || chunkBytes >= importChunkBytes {
@@ -376,6 +379,24 @@ func (s *Server) handleImport(c echo.Context) error {
 		return partial(s.writeError(err))
 	}
 	return ok(c, ImportResponse{WrittenAt: s.tokens.Encode(lastRev), Imported: imported})
+}
+
+// plainImportLine returns the relationship of a line in the exact form
+// `trellis export` writes, {"relationship":"..."} with no escapes and no
+// spaces, without a JSON decoder; ok is false for any other line, which the
+// caller decodes in full (so both paths accept the same lines).
+func plainImportLine(b []byte) (text string, ok bool) {
+	const head, tail = `{"relationship":"`, `"}`
+	if len(b) < len(head)+len(tail) || !bytes.HasPrefix(b, []byte(head)) || !bytes.HasSuffix(b, []byte(tail)) {
+		return "", false
+	}
+	mid := b[len(head) : len(b)-len(tail)]
+	for _, c := range mid {
+		if c == '"' || c == '\\' || c < 0x20 || c >= 0x80 {
+			return "", false // escapes, control or non-ASCII bytes: let the decoder judge
+		}
+	}
+	return string(mid), true
 }
 
 // importChunk is an import chunk being written.

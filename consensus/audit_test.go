@@ -389,3 +389,40 @@ func TestAuditHookForgetsFailedBatch(t *testing.T) {
 		t.Errorf("got entry 0 = %q at revision %d, want the next batch's at 2", e.Reason, e.Revision)
 	}
 }
+
+// TestDigestChangesMatchesChangeStrings: the state machine's streaming
+// digest is the one verifiers compute from the canonical change strings, for
+// every kind of entry and relationships with caveats and expirations.
+func TestDigestChangesMatchesChangeStrings(t *testing.T) {
+	exp := time.Date(2026, 11, 27, 17, 0, 0, 123000000, time.UTC)
+	var changes []storage.Change
+	for i, s := range []string{
+		"dataset:d1#reader@user:ana",
+		"team:ml#member@team:core#member",
+		`dataset:d2#reader@user:bo[purpose_is:{"allowed":["eval","train"],"purpose":"x"}]`,
+		"dataset:d3#reader@user:cy[purpose_is]",
+		"model:m#runner@service_account:sa",
+	} {
+		r := tuple.MustParse(s)
+		if i == 4 {
+			r.Expiration = &exp
+		}
+		op := tuple.OpTouch
+		if i%2 == 1 {
+			op = tuple.OpDelete
+		}
+		changes = append(changes, storage.Change{Op: op, Relationship: r})
+	}
+	for _, rec := range []AuditRecord{
+		{Kind: TypeWrite.String()}, {Kind: TypeImport.String()}, {Kind: TypeDelete.String()},
+		{Kind: TypeSchema.String(), SchemaHash: "abc123"}, {Kind: TypeAnchor.String()},
+	} {
+		for _, cs := range [][]storage.Change{changes, changes[:1], nil} {
+			lines := ChangeStrings(rec, cs)
+			n, got := digestChanges(rec, cs)
+			if want := audit.DigestChanges(lines); n != len(lines) || !bytes.Equal(got, want) {
+				t.Errorf("%s with %d changes: streaming digest %x over %d, want %x over %d (%q)", rec.Kind, len(cs), got, n, want, len(lines), lines)
+			}
+		}
+	}
+}

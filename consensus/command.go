@@ -206,7 +206,7 @@ func Validate(c Command) error {
 		if len(c.Updates) == 0 {
 			return fmt.Errorf("%w: a write needs at least one update", ErrInvalidCommand)
 		}
-		seen := make(map[string]int, len(c.Updates))
+		seen := make(map[tuple.Ident]int, len(c.Updates))
 		for i, u := range c.Updates {
 			if u.Op != tuple.OpCreate && u.Op != tuple.OpTouch && u.Op != tuple.OpDelete {
 				return fmt.Errorf("%w: updates[%d]: unknown op %v; use create, touch or delete", ErrInvalidCommand, i, u.Op)
@@ -214,9 +214,9 @@ func Validate(c Command) error {
 			if err := u.Relationship.Validate(); err != nil {
 				return fmt.Errorf("%w: updates[%d]: %w", ErrInvalidCommand, i, err)
 			}
-			k := u.Relationship.Key()
+			k := u.Relationship.Ident()
 			if j, dup := seen[k]; dup {
-				return fmt.Errorf("%w: updates[%d] and updates[%d] both change %s; a write names each relationship once", ErrInvalidCommand, j, i, k)
+				return fmt.Errorf("%w: updates[%d] and updates[%d] both change %s; a write names each relationship once", ErrInvalidCommand, j, i, u.Relationship.Key())
 			}
 			seen[k] = i
 		}
@@ -230,15 +230,15 @@ func Validate(c Command) error {
 		}
 		return validatePreconditions(c.Preconditions)
 	case *ImportCommand:
-		seen := make(map[string]int, len(c.Relationships))
+		seen := make(map[tuple.Ident]int, len(c.Relationships))
 		for i, r := range c.Relationships {
 			if err := r.Validate(); err != nil {
 				return fmt.Errorf("%w: relationships[%d]: %w", ErrInvalidCommand, i, err)
 			}
-			if j, dup := seen[r.Key()]; dup {
+			if j, dup := seen[r.Ident()]; dup {
 				return fmt.Errorf("%w: relationships[%d] and [%d] are both %s", ErrInvalidCommand, j, i, r.Key())
 			}
-			seen[r.Key()] = i
+			seen[r.Ident()] = i
 		}
 	case *SchemaCommand:
 		if c.Text == "" {

@@ -102,6 +102,34 @@ func (c *Changes) RecordAll(rev uint64) {
 	c.epoch.Add(1)
 }
 
+// BulkChangeThreshold is the number of changed relationships above which
+// RecordRevision records a revision with RecordBulk: more than the largest
+// write the API takes by default (MaxUpdatesPerWrite, 1,000), so with default
+// settings only import chunks take it.
+const BulkChangeThreshold = 1000
+
+// RecordRevision records the n relationships written or deleted at rev
+// (rel(i) is the i-th): one by one, or with RecordBulk when there are more
+// than BulkChangeThreshold of them.
+func (c *Changes) RecordRevision(rev uint64, n int, rel func(i int) tuple.Relationship) {
+	if n > BulkChangeThreshold {
+		c.RecordBulk(rev)
+		return
+	}
+	for i := range n {
+		c.Record(rev, rel(i))
+	}
+}
+
+// RecordBulk notes that so many relationships changed at rev that every set
+// is treated as changed: results computed before rev are recomputed. It costs
+// one store where Record per relationship costs several cache misses, which
+// an import chunk of thousands of relationships pays on the path every chunk
+// waits for. Unlike RecordAll it keeps results computed at rev or later.
+func (c *Changes) RecordBulk(rev uint64) {
+	raise(&c.all, rev)
+}
+
 func raise(v *atomic.Uint64, rev uint64) {
 	for {
 		old := v.Load()

@@ -1,6 +1,11 @@
 package engine
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+
+	"github.com/trellis-authz/trellis/tuple"
+)
 
 // TestChangesTwoTables pins down the sketch's rule: a set changed after a
 // revision when its slots in both tables did. Keys are chosen by hand so they
@@ -48,5 +53,39 @@ func TestChangesTwoTables(t *testing.T) {
 	}
 	if !c.unchangedSince([]uint64{sameHigh, unrelated}, 9) || c.unchangedSince([]uint64{unrelated, written}, 9) {
 		t.Error("unchangedSince disagrees with changedAfter")
+	}
+}
+
+// TestRecordRevision: up to BulkChangeThreshold relationships are recorded
+// one by one (other sets keep their results); more are recorded as a bulk
+// change (every result computed before it is recomputed, results computed at
+// or after it are kept).
+func TestRecordRevision(t *testing.T) {
+	rel := func(i int) tuple.Relationship {
+		return tuple.MustParse(fmt.Sprintf("dataset:d%d#reader@user:u%d", i, i))
+	}
+	other := tuple.MustParse("dataset:elsewhere#reader@user:x")
+	for _, tc := range []struct {
+		n            int
+		otherChanged bool
+	}{{1, false}, {BulkChangeThreshold, false}, {BulkChangeThreshold + 1, true}} {
+		c := NewChanges(0, 1)
+		c.RecordRevision(10, tc.n, rel)
+		written := c.exactKey(rel(0).Resource, rel(0).Relation, rel(0).Subject)
+		last := rel(tc.n - 1)
+		lastKey := c.exactKey(last.Resource, last.Relation, last.Subject)
+		otherKey := c.exactKey(other.Resource, other.Relation, other.Subject)
+		if c.unchangedSince([]uint64{written}, 9) || c.unchangedSince([]uint64{lastKey}, 9) {
+			t.Errorf("%d changes: a written relationship looks unchanged after 9", tc.n)
+		}
+		if got := !c.unchangedSince([]uint64{otherKey}, 9); got != tc.otherChanged {
+			t.Errorf("%d changes: an unwritten relationship looks changed after 9: %v, want %v", tc.n, got, tc.otherChanged)
+		}
+		if !c.unchangedSince([]uint64{written, otherKey}, 10) {
+			t.Errorf("%d changes: a result computed at the revision itself looks stale", tc.n)
+		}
+		if c.epoch.Load() != 0 {
+			t.Errorf("%d changes: the epoch moved; only RecordAll (schema, restore) may move it", tc.n)
+		}
 	}
 }

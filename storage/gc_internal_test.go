@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -90,5 +91,68 @@ func TestExpiredAfterCompaction(t *testing.T) {
 	n, err := sn.Count(context.Background(), tuple.Filter{ResourceType: "doc"})
 	if err != nil || n != 201 {
 		t.Errorf("Count at the horizon: got %d %v, want 201", n, err)
+	}
+}
+
+// TestTrimDeletesChangeRecords: the change records below the horizon are
+// gone from the store, not only hidden by the change horizon; a gap of more
+// than maxTrimPerApply revisions (sparse revision numbers, as raft indexes
+// are) is closed over several applies, and no record at or above the horizon
+// is touched.
+func TestTrimDeletesChangeRecords(t *testing.T) {
+	cfg := DefaultConfig(t.TempDir())
+	cfg.GCWindow = 0
+	cfg.ValueLogGCInterval = 0
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	records := func() (revs []uint64) {
+		txn := s.db.NewTransactionAt(^uint64(0), false)
+		defer txn.Discard()
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pfxChange)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			revs = append(revs, binary.BigEndian.Uint64(it.Item().Key()[len(pfxChange):]))
+		}
+		return revs
+	}
+	// Revisions 1..5, then a jump to 2*maxTrimPerApply+10 and two more.
+	revs := []uint64{1, 2, 3, 4, 5, 2*maxTrimPerApply + 10, 2*maxTrimPerApply + 11}
+	for _, rev := range revs {
+		if _, err := s.Apply(rev, Batch{Meta: []byte("m")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := records(); len(got) != len(revs) {
+		t.Fatalf("before trimming: records %v, want %v", got, revs)
+	}
+	horizon := uint64(2*maxTrimPerApply + 10)
+	if err := s.SetGCHorizon(horizon); err != nil {
+		t.Fatal(err)
+	}
+	next := uint64(2*maxTrimPerApply + 12)
+	for i := 0; s.ChangeHorizon() < horizon; i++ {
+		if i == 3 {
+			t.Fatalf("change horizon %d after 3 applies, want %d", s.ChangeHorizon(), horizon)
+		}
+		if _, err := s.Apply(next, Batch{Meta: []byte("m")}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && s.ChangeHorizon() > maxTrimPerApply {
+			t.Errorf("after the first apply the change horizon is %d: one apply trimmed more than maxTrimPerApply (%d) revisions", s.ChangeHorizon(), maxTrimPerApply)
+		}
+		next++
+	}
+	got := records()
+	for _, r := range got {
+		if r < horizon {
+			t.Errorf("change record of revision %d is still stored below the horizon %d", r, horizon)
+		}
+	}
+	if len(got) == 0 || got[0] != horizon {
+		t.Errorf("records %v: the one at the horizon (%d) must stay", got, horizon)
 	}
 }

@@ -71,26 +71,53 @@ func (r Relationship) Key() string {
 	return r.Resource.String() + "#" + r.Relation + "@" + r.Subject.String()
 }
 
+// Ident is a relationship's identity, what Key formats, as a comparable
+// value: a map keyed by it finds duplicates without building a string per
+// relationship.
+type Ident struct {
+	Resource ObjectRef
+	Relation string
+	Subject  SubjectRef
+}
+
+// Ident returns the relationship's identity: two relationships with the same
+// Ident are the same relationship.
+func (r Relationship) Ident() Ident { return Ident{r.Resource, r.Relation, r.Subject} }
+
 // String formats the relationship in canonical form: caveat context with sorted
 // keys, expiration in RFC 3339 UTC.
-func (r Relationship) String() string {
-	var b strings.Builder
-	b.WriteString(r.Key())
+func (r Relationship) String() string { return string(r.Append(nil)) }
+
+// Append appends the relationship's canonical form (String) to b.
+func (r Relationship) Append(b []byte) []byte {
+	b = append(b, r.Resource.Type...)
+	b = append(b, ':')
+	b = append(b, r.Resource.ID...)
+	b = append(b, '#')
+	b = append(b, r.Relation...)
+	b = append(b, '@')
+	b = append(b, r.Subject.Type...)
+	b = append(b, ':')
+	b = append(b, r.Subject.ID...)
+	if r.Subject.Relation != "" {
+		b = append(b, '#')
+		b = append(b, r.Subject.Relation...)
+	}
 	if r.Caveat != nil {
-		b.WriteByte('[')
-		b.WriteString(r.Caveat.Name)
+		b = append(b, '[')
+		b = append(b, r.Caveat.Name...)
 		if len(r.Caveat.Context) > 0 {
-			b.WriteByte(':')
-			b.WriteString(FormatContext(r.Caveat.Context))
+			b = append(b, ':')
+			b = append(b, FormatContext(r.Caveat.Context)...)
 		}
-		b.WriteByte(']')
+		b = append(b, ']')
 	}
 	if r.Expiration != nil {
-		b.WriteString("[expiration:")
-		b.WriteString(r.Expiration.UTC().Format(time.RFC3339Nano))
-		b.WriteByte(']')
+		b = append(b, "[expiration:"...)
+		b = r.Expiration.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, ']')
 	}
-	return b.String()
+	return b
 }
 
 // Equal reports whether two relationships are identical, including caveat,

@@ -453,8 +453,6 @@ func engineChangeHook(c *engine.Changes) storage.ChangeHook {
 		if all {
 			c.RecordAll(rev)
 		}
-		for _, ch := range changes {
-			c.Record(rev, ch.Relationship)
-		}
+		c.RecordRevision(rev, len(changes), func(i int) tuple.Relationship { return changes[i].Relationship })
 	}
 }
