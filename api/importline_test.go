@@ -46,11 +46,11 @@ func FuzzPlainImportLine(f *testing.F) {
 
 func TestPlainImportLine(t *testing.T) {
 	for line, want := range map[string]bool{
-		`{"relationship":"dataset:d1#reader@user:ana"}`:        true,
-		`{"relationship": "dataset:d1#reader@user:ana"}`:       false, // a space: the decoder's job
-		`{"relationship":"doc:1#viewer@user:\u0078"}`:          false, // an escape
+		`{"relationship":"dataset:d1#reader@user:ana"}`:       true,
+		`{"relationship": "dataset:d1#reader@user:ana"}`:      false, // a space: the decoder's job
+		`{"relationship":"doc:1#viewer@user:\u0078"}`:         false, // an escape
 		`{"relationship":"doc:1#viewer@user:x","reason":"r"}`: false, // another field
-		`dataset:d1#reader@user:ana`:                           false, // plain text lines are parsed as text
+		`dataset:d1#reader@user:ana`:                          false, // plain text lines are parsed as text
 	} {
 		if _, ok := plainImportLine([]byte(line)); ok != want {
 			t.Errorf("plainImportLine(%s) took it: %v, want %v", line, ok, want)
