@@ -154,7 +154,10 @@ func appendAny(b []byte, v any, depth int) ([]byte, error) {
 		}
 		return binary.AppendVarint(append(b, tagInt), int64(x)), nil
 	case float64:
-		if x == math.Trunc(x) && x < 1<<53 && x > -(1<<53) {
+		// Integral floats are stored as integers, except -0, which would
+		// come back as 0 (JSON input never holds it: "-0" parses as the
+		// integer 0; a float -0 stays a float).
+		if x == math.Trunc(x) && x < 1<<53 && x > -(1<<53) && !(x == 0 && math.Signbit(x)) {
 			return binary.AppendVarint(append(b, tagInt), int64(x)), nil
 		}
 		return binary.BigEndian.AppendUint64(append(b, tagFloat), math.Float64bits(x)), nil
