@@ -27,13 +27,12 @@ func rawHas(t *testing.T, s *Store, rev uint64, r tuple.Relationship) bool {
 	return true
 }
 
-// TestExpiredAfterCompaction shows why the horizon check exists: after the
-// horizon moves and Badger compacts, Badger itself answers "not found" for an
-// old revision that did have the relationship, while the store refuses the
-// read with ErrSnapshotExpired. Reads at the horizon stay exact.
-func TestExpiredAfterCompaction(t *testing.T) {
-	dir := t.TempDir()
-	cfg := DefaultConfig(dir)
+// openManualGCStore opens a store in a temporary directory whose GC horizon
+// moves only when the test moves it, with no background value-log GC.
+// It returns the config too, to reopen the store with.
+func openManualGCStore(t *testing.T) (*Store, Config) {
+	t.Helper()
+	cfg := DefaultConfig(t.TempDir())
 	cfg.GCWindow = 0
 	cfg.ValueLogGCInterval = 0
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -41,6 +40,15 @@ func TestExpiredAfterCompaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, cfg
+}
+
+// TestExpiredAfterCompaction shows why the horizon check exists: after the
+// horizon moves and Badger compacts, Badger itself answers "not found" for an
+// old revision that did have the relationship, while the store refuses the
+// read with ErrSnapshotExpired. Reads at the horizon stay exact.
+func TestExpiredAfterCompaction(t *testing.T) {
+	s, cfg := openManualGCStore(t)
 	deny := tuple.MustParse("doc:secret#banned@user:eve")
 	apply := func(rev uint64, b Batch) {
 		t.Helper()
@@ -68,7 +76,7 @@ func TestExpiredAfterCompaction(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(cfg)
+	s, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,14 +108,7 @@ func TestExpiredAfterCompaction(t *testing.T) {
 // are) is closed over several applies, and no record at or above the horizon
 // is touched.
 func TestTrimDeletesChangeRecords(t *testing.T) {
-	cfg := DefaultConfig(t.TempDir())
-	cfg.GCWindow = 0
-	cfg.ValueLogGCInterval = 0
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := openManualGCStore(t)
 	defer s.Close()
 	records := func() (revs []uint64) {
 		txn := s.db.NewTransactionAt(^uint64(0), false)
