@@ -91,21 +91,25 @@ func RegisterAudit(s *Server, log AuditLog, signer *audit.Signer) {
 			{"since", "only entries at or after this time (RFC 3339)"},
 			{"until", "only entries before this time (RFC 3339)"},
 		},
-		Handler: h.entries})
+		QueryExample: "from=0&limit=10&kind=schema&since=2026-01-01T00:00:00Z",
+		Handler:      h.entries})
 	s.Handle(Route{Method: http.MethodGet, Path: "/v1/audit/checkpoint", Summary: "The latest signed audit checkpoint",
 		Role: RoleReader, Response: AuditCheckpointResponse{}, Handler: h.checkpoint})
 	s.Handle(Route{Method: http.MethodGet, Path: "/v1/audit/proof/inclusion", Summary: "RFC 6962 inclusion proof of an entry in a tree size",
 		Role: RoleReader, Response: AuditInclusionResponse{},
-		Query:   []QueryParam{{"seq", "the entry's sequence number"}, {"size", "the tree size (default: the current size)"}},
-		Handler: h.inclusion})
+		Query:        []QueryParam{{"seq", "the entry's sequence number"}, {"size", "the tree size (default: the current size)"}},
+		QueryExample: "seq=0&size=1",
+		Handler:      h.inclusion})
 	s.Handle(Route{Method: http.MethodGet, Path: "/v1/audit/proof/consistency", Summary: "RFC 6962 consistency proof between two tree sizes",
 		Role: RoleReader, Response: AuditConsistencyResponse{},
-		Query:   []QueryParam{{"from", "the older tree size"}, {"to", "the newer tree size (default: the current size)"}},
-		Handler: h.consistency})
+		Query:        []QueryParam{{"from", "the older tree size"}, {"to", "the newer tree size (default: the current size)"}},
+		QueryExample: "from=1&to=2",
+		Handler:      h.consistency})
 	s.Handle(Route{Method: http.MethodGet, Path: "/v1/audit/export", Summary: "The audit log as NDJSON, for trellis audit verify",
 		Role: RoleAdmin, StreamOut: "application/x-ndjson", NoTimeout: true,
-		Query:   []QueryParam{{"size", "export the first size entries (default: the current size)"}},
-		Handler: h.export})
+		Query:        []QueryParam{{"size", "export the first size entries (default: the current size)"}},
+		QueryExample: "size=1",
+		Handler:      h.export})
 }
 
 type auditHandlers struct {

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"reflect"
 	"regexp"
 	"strings"
@@ -44,8 +45,13 @@ func (s *Server) OpenAPI() map[string]any {
 		for _, m := range pathParam.FindAllStringSubmatch(r.Path, -1) {
 			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
 		}
+		examples, _ := url.ParseQuery(r.QueryExample) // checked by TestOpenAPIQueryExamples
 		for _, q := range r.Query {
-			params = append(params, map[string]any{"name": q.Name, "in": "query", "description": q.Description, "schema": map[string]any{"type": "string"}})
+			p := map[string]any{"name": q.Name, "in": "query", "description": q.Description, "schema": map[string]any{"type": "string"}}
+			if examples.Has(q.Name) {
+				p["example"] = examples.Get(q.Name)
+			}
+			params = append(params, p)
 		}
 		params = append(params, map[string]any{"name": RequestIDHeader, "in": "header", "description": "a UUID to trace the request; echoed back", "schema": map[string]any{"type": "string", "format": "uuid"}})
 		op["parameters"] = params

@@ -1,12 +1,15 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestOpenAPICoversEveryRoute walks echo's route table: every route must be in
@@ -106,5 +109,104 @@ func TestOpenAPIExamples(t *testing.T) {
 	}
 	if tried < 11 {
 		t.Errorf("only %d routes have examples; want every POST and PUT (11)", tried)
+	}
+}
+
+// TestOpenAPIQueryExamples: every route with query parameters has an example
+// query string naming only documented parameters, the document shows it, and
+// each example answers 200 on a server with audit and watch routes (a schema
+// write and a relationship write first, so the audit proofs have entries).
+func TestOpenAPIQueryExamples(t *testing.T) {
+	s := newAuditStack(t)
+	routes := s.srv.Routes()
+	example := func(method, path string) Route {
+		for _, rt := range routes {
+			if rt.Method == method && rt.Path == path {
+				return rt
+			}
+		}
+		t.Fatalf("no route %s %s", method, path)
+		return Route{}
+	}
+	for _, setup := range []Route{example(http.MethodPut, "/v1/schema"), example(http.MethodPost, "/v1/relationships/write")} {
+		if r := s.do(setup.Method, setup.Path, s.tokens[RoleAdmin], setup.Example); r.status != http.StatusOK {
+			t.Fatalf("%s %s example: %d %s", setup.Method, setup.Path, r.status, r.body)
+		}
+	}
+	doc := s.do(http.MethodGet, "/openapi.json", "", nil)
+	var spec struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name    string `json:"name"`
+				In      string `json:"in"`
+				Example string `json:"example"`
+			} `json:"parameters"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(doc.body, &spec); err != nil {
+		t.Fatal(err)
+	}
+	tried := 0
+	for _, rt := range routes {
+		if len(rt.Query) == 0 {
+			continue
+		}
+		if rt.QueryExample == "" {
+			t.Errorf("%s %s has query parameters but no QueryExample", rt.Method, rt.Path)
+			continue
+		}
+		vals, err := url.ParseQuery(rt.QueryExample)
+		if err != nil {
+			t.Errorf("%s %s: QueryExample %q: %v", rt.Method, rt.Path, rt.QueryExample, err)
+			continue
+		}
+		documented := map[string]bool{}
+		for _, q := range rt.Query {
+			documented[q.Name] = true
+		}
+		shown := map[string]string{}
+		for _, p := range spec.Paths[rt.Path][strings.ToLower(rt.Method)].Parameters {
+			if p.In == "query" && p.Example != "" {
+				shown[p.Name] = p.Example
+			}
+		}
+		for name := range vals {
+			if !documented[name] {
+				t.Errorf("%s %s: QueryExample names %q, which is not among its query parameters", rt.Method, rt.Path, name)
+			}
+			if shown[name] != vals.Get(name) {
+				t.Errorf("%s %s: the document shows %q as the example of %s, want %q", rt.Method, rt.Path, shown[name], name, vals.Get(name))
+			}
+		}
+		tried++
+		path := rt.Path + "?" + rt.QueryExample
+		if rt.StreamOut == "text/event-stream" {
+			// A stream never ends: the status and content type are the answer.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			req, _ := http.NewRequestWithContext(ctx, rt.Method, s.http.URL+path, nil)
+			req.Header.Set("Authorization", "Bearer "+s.tokens[RoleAdmin])
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				cancel()
+				t.Errorf("%s %s: %v", rt.Method, path, err)
+				continue
+			}
+			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), rt.StreamOut) {
+				t.Errorf("%s %s: example answered %d %s, want 200 %s", rt.Method, path, resp.StatusCode, resp.Header.Get("Content-Type"), rt.StreamOut)
+			}
+			resp.Body.Close()
+			cancel()
+			continue
+		}
+		var body any
+		if rt.Method != http.MethodGet {
+			body = rt.Example
+		}
+		if r := s.do(rt.Method, path, s.tokens[RoleAdmin], body); r.status != http.StatusOK {
+			t.Errorf("%s %s: example answered %d %s, want 200", rt.Method, path, r.status, r.body)
+		}
+	}
+	if tried < 8 {
+		t.Errorf("only %d routes with query parameters were tried; want export, import, schema, the four audit routes and watch (8)", tried)
 	}
 }

@@ -44,8 +44,11 @@ type Route struct {
 	// StreamIn and StreamOut name the content type of a streamed body.
 	StreamIn  string
 	StreamOut string
-	// Query lists the query parameters.
-	Query []QueryParam
+	// Query lists the query parameters; QueryExample is an example query
+	// string for them ("resource_type=dataset&consistency=minimize_latency"),
+	// shown in the OpenAPI document and sent by the example tests.
+	Query        []QueryParam
+	QueryExample string
 	// NoTimeout exempts streaming routes from the request deadline.
 	NoTimeout bool
 	Handler   echo.HandlerFunc

@@ -74,7 +74,8 @@ func RegisterWatch(s *Server, feed ChangeFeed) {
 			{"since", "a token (written_at, read_at or an event id): stream the revisions after it; default: from now. The Last-Event-ID header, when set, takes precedence"},
 			{"types", "comma-separated resource types to include (default: all)"},
 		},
-		Handler: w.handle})
+		QueryExample: "types=dataset,team",
+		Handler:      w.handle})
 }
 
 type watcher struct {
