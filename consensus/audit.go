@@ -53,9 +53,16 @@ func ChangeStrings(rec AuditRecord, changes []storage.Change) []string {
 	}
 	out := make([]string, len(changes))
 	for i, c := range changes {
-		out[i] = c.Op.String() + " " + c.Relationship.String()
+		out[i] = string(appendChange(nil, c))
 	}
 	return out
+}
+
+// appendChange appends a change's canonical string, "<op> <relationship>".
+func appendChange(b []byte, c storage.Change) []byte {
+	b = append(b, c.Op.String()...)
+	b = append(b, ' ')
+	return c.Relationship.Append(b)
 }
 
 // digestChanges returns what audit.DigestChanges(ChangeStrings(rec, changes))
@@ -71,10 +78,7 @@ func digestChanges(rec AuditRecord, changes []storage.Change) (int, []byte) {
 	h := sha256.New()
 	var buf []byte
 	for _, c := range changes {
-		buf = append(buf[:0], c.Op.String()...)
-		buf = append(buf, ' ')
-		buf = c.Relationship.Append(buf)
-		buf = append(buf, '\n')
+		buf = append(appendChange(buf[:0], c), '\n')
 		h.Write(buf)
 	}
 	return len(changes), h.Sum(nil)

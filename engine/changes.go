@@ -37,8 +37,9 @@ import (
 // for an unrelated write; two tables of that size, about one in a thousand
 // (bench/RESULTS.md, "change index with two tables").
 //
-// The contract with the store: Record (or RecordAll) for a revision's changes
-// returns before any reader can open that revision. storage.Store.SetChangeHook
+// The contract with the store: recording a revision's changes (Record,
+// RecordRevision, RecordBulk or RecordAll) returns before any reader can open
+// that revision. storage.Store.SetChangeHook
 // is called at that point.
 type Changes struct {
 	seed  maphash.Seed
@@ -180,8 +181,8 @@ func writeSet(h *maphash.Hash, res tuple.ObjectRef, rel string) {
 	h.WriteString(rel)
 }
 
-// unchangedSince reports whether no set in deps (keys from key) changed after
-// rev, up to the newest revision recorded.
+// unchangedSince reports whether no set in deps (keys from setKey and
+// exactKey) changed after rev, up to the newest revision recorded.
 func (c *Changes) unchangedSince(deps []uint64, rev uint64) bool {
 	if c.all.Load() > rev {
 		return false
