@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"github.com/trellis-authz/trellis/service"
 	"os"
 	"strings"
 
@@ -192,11 +193,11 @@ func (a *authenticator) authenticate(header string) (principal, error) {
 		return principal{Name: AnonymousPrincipal, Role: RoleAdmin}, nil
 	}
 	if header == "" {
-		return principal{}, fail(ErrUnauthenticated, nil, "no Authorization header; send \"Authorization: Bearer TOKEN\"")
+		return principal{}, fail(service.ErrUnauthenticated, nil, "no Authorization header; send \"Authorization: Bearer TOKEN\"")
 	}
 	scheme, token, ok := strings.Cut(header, " ")
 	if !ok || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(token) == "" {
-		return principal{}, fail(ErrUnauthenticated, nil, "Authorization header is not \"Bearer TOKEN\"")
+		return principal{}, fail(service.ErrUnauthenticated, nil, "Authorization header is not \"Bearer TOKEN\"")
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
 	found := -1
@@ -206,7 +207,7 @@ func (a *authenticator) authenticate(header string) (principal, error) {
 		}
 	}
 	if found < 0 {
-		return principal{}, fail(ErrUnauthenticated, nil, "bearer token is not known to this server; check the token or ask an admin for one")
+		return principal{}, fail(service.ErrUnauthenticated, nil, "bearer token is not known to this server; check the token or ask an admin for one")
 	}
 	e := a.entries[found]
 	return principal{Name: e.Principal, Role: e.Role}, nil

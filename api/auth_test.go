@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"github.com/trellis-authz/trellis/service"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +33,7 @@ func TestTokenFileRoundTrip(t *testing.T) {
 		t.Errorf("authenticate: got %+v, %v", p, err)
 	}
 	for _, h := range []string{"", "Bearer", "Basic " + tok, "Bearer " + tok + "x"} {
-		if _, err := a.authenticate(h); !errors.Is(err, ErrUnauthenticated) {
+		if _, err := a.authenticate(h); !errors.Is(err, service.ErrUnauthenticated) {
 			t.Errorf("authenticate(%q): got %v, want ErrUnauthenticated", h, err)
 		}
 	}

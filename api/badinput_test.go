@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"fmt"
+	"github.com/trellis-authz/trellis/service"
+	"github.com/trellis-authz/trellis/wire"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,8 +27,8 @@ func TestBadInput(t *testing.T) {
 	if bytes.Count(before, []byte("\n")) != 5 {
 		t.Fatalf("export before: got %q, want 5 lines", before)
 	}
-	otherCluster := NewTokens("another-cluster").Encode(1)
-	many := make([]Update, 1001)
+	otherCluster := service.NewTokens("another-cluster").Encode(1)
+	many := make([]wire.Update, 1001)
 	for i := range many {
 		many[i] = touch(fmt.Sprintf("dataset:d%d#reader@user:ana", i))
 	}
@@ -75,55 +77,55 @@ definition dataset {
 		{name: "wrong JSON type", method: post, path: w, role: RoleWriter, body: `{"updates": "dataset:claims#reader@user:x"}`, status: 400, code: "invalid_json", contains: "updates"},
 		{name: "trailing data", method: post, path: "/v1/check", role: RoleReader, body: `{"resource":"dataset:claims","permission":"read","subject":"user:ana"} {}`, status: 400, code: "invalid_json"},
 		{name: "empty body", method: post, path: w, role: RoleWriter, body: ``, status: 400, code: "invalid_json"},
-		{name: "unknown type", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch("document:x#reader@user:ana")}}, status: 404, code: "unknown_type", contains: "document"},
-		{name: "unknown relation", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#writer@user:ana")}}, status: 404, code: "unknown_relation", contains: "writer"},
-		{name: "write to a permission", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#read@user:ana")}}, status: 400, code: "invalid_argument", contains: "permission"},
-		{name: "subject type not allowed", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#blocked@team:ml#member")}}, status: 400, code: "subject_not_allowed", contains: "team:ml#member"},
-		{name: "wildcard not allowed", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#owner@user:*")}}, status: 400, code: "subject_not_allowed"},
-		{name: "caveat not allowed", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#owner@user:ana[purpose_is]")}}, status: 400, code: "subject_not_allowed", contains: "purpose_is"},
-		{name: "wrong caveat context type", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch(`dataset:x#reader@user:zed[purpose_is:{"allowed":"fraud"}]`)}}, status: 400, code: "invalid_context", contains: "list<string>"},
-		{name: "unknown caveat parameter", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch(`dataset:x#reader@user:zed[purpose_is:{"purpse":"x"}]`)}}, status: 400, code: "invalid_context", contains: "purpse"},
-		{name: "null caveat context value", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch(`dataset:x#reader@user:zed[purpose_is:{"allowed":null}]`)}}, status: 400, code: "invalid_context", contains: `"allowed"`},
-		{name: "null caveat context value in a list", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch(`dataset:x#reader@user:zed[purpose_is:{"allowed":["a",null]}]`)}}, status: 400, code: "invalid_context", contains: `"allowed"`},
+		{name: "unknown type", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("document:x#reader@user:ana")}}, status: 404, code: "unknown_type", contains: "document"},
+		{name: "unknown relation", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:x#writer@user:ana")}}, status: 404, code: "unknown_relation", contains: "writer"},
+		{name: "write to a permission", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:x#read@user:ana")}}, status: 400, code: "invalid_argument", contains: "permission"},
+		{name: "subject type not allowed", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:x#blocked@team:ml#member")}}, status: 400, code: "subject_not_allowed", contains: "team:ml#member"},
+		{name: "wildcard not allowed", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:x#owner@user:*")}}, status: 400, code: "subject_not_allowed"},
+		{name: "caveat not allowed", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:x#owner@user:ana[purpose_is]")}}, status: 400, code: "subject_not_allowed", contains: "purpose_is"},
+		{name: "wrong caveat context type", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch(`dataset:x#reader@user:zed[purpose_is:{"allowed":"fraud"}]`)}}, status: 400, code: "invalid_context", contains: "list<string>"},
+		{name: "unknown caveat parameter", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch(`dataset:x#reader@user:zed[purpose_is:{"purpse":"x"}]`)}}, status: 400, code: "invalid_context", contains: "purpse"},
+		{name: "null caveat context value", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch(`dataset:x#reader@user:zed[purpose_is:{"allowed":null}]`)}}, status: 400, code: "invalid_context", contains: `"allowed"`},
+		{name: "null caveat context value in a list", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch(`dataset:x#reader@user:zed[purpose_is:{"allowed":["a",null]}]`)}}, status: 400, code: "invalid_context", contains: `"allowed"`},
 		{name: "prefix with a NUL byte", method: post, path: "/v1/relationships/read", role: RoleReader, body: `{"filter":{"resource_type":"dataset","resource_id_prefix":"a\u0000"}}`, status: 400, code: "invalid_argument", contains: "resource_id_prefix"},
-		{name: "malformed caveat context", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch(`dataset:x#reader@user:zed[purpose_is:{"allowed":]`)}}, status: 400, code: "invalid_context"},
-		{name: "expiration not allowed", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#owner@user:ana[expiration:2030-01-01T00:00:00Z]")}}, status: 400, code: "subject_not_allowed", contains: "expiration"},
+		{name: "malformed caveat context", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch(`dataset:x#reader@user:zed[purpose_is:{"allowed":]`)}}, status: 400, code: "invalid_context"},
+		{name: "expiration not allowed", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:x#owner@user:ana[expiration:2030-01-01T00:00:00Z]")}}, status: 400, code: "subject_not_allowed", contains: "expiration"},
 		{name: "check context of the wrong type", method: post, path: "/v1/check", role: RoleReader, body: `{"resource":"dataset:claims","permission":"read","subject":"user:eve","context":{"purpose":42}}`, status: 400, code: "invalid_context"},
 		{name: "check context not an object", method: post, path: "/v1/check", role: RoleReader, body: `{"resource":"dataset:claims","permission":"read","subject":"user:eve","context":[1]}`, status: 400, code: "invalid_context"},
-		{name: "malformed relationship", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#reader")}}, status: 400, code: "invalid_argument", contains: "updates[0].relationship"},
-		{name: "bad object id", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:x y#reader@user:ana")}}, status: 400, code: "invalid_argument"},
-		{name: "too long id", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:" + longID + "#reader@user:ana")}}, status: 400, code: "invalid_argument"},
-		{name: "bad op", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{{Op: "upsert", Relationship: "dataset:x#reader@user:ana"}}}, status: 400, code: "invalid_argument", contains: "upsert"},
-		{name: "no updates", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{}, status: 400, code: "invalid_argument"},
-		{name: "duplicate update", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#reader@user:ana"), del("dataset:x#reader@user:ana")}}, status: 400, code: "invalid_argument"},
-		{name: "too many updates", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: many}, status: 400, code: "too_many_updates", contains: "1000"},
+		{name: "malformed relationship", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:x#reader")}}, status: 400, code: "invalid_argument", contains: "updates[0].relationship"},
+		{name: "bad object id", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:x y#reader@user:ana")}}, status: 400, code: "invalid_argument"},
+		{name: "too long id", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:" + longID + "#reader@user:ana")}}, status: 400, code: "invalid_argument"},
+		{name: "bad op", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{{Op: "upsert", Relationship: "dataset:x#reader@user:ana"}}}, status: 400, code: "invalid_argument", contains: "upsert"},
+		{name: "no updates", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{}, status: 400, code: "invalid_argument"},
+		{name: "duplicate update", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:x#reader@user:ana"), del("dataset:x#reader@user:ana")}}, status: 400, code: "invalid_argument"},
+		{name: "too many updates", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: many}, status: 400, code: "too_many_updates", contains: "1000"},
 		{name: "oversized body", method: post, path: "/v1/check", role: RoleReader, body: big, status: 413, code: "body_too_large"},
-		{name: "idempotency key not a UUID", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#reader@user:ana")}, IdempotencyKey: "retry-1"}, status: 400, code: "invalid_argument", contains: "UUID"},
-		{name: "missing token", method: post, path: w, body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#reader@user:ana")}}, status: 401, code: "unauthenticated"},
-		{name: "wrong token", method: post, path: w, token: "trl_not-a-token", body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#reader@user:ana")}}, status: 401, code: "unauthenticated"},
-		{name: "reader token writing", method: post, path: w, role: RoleReader, body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#reader@user:ana")}}, status: 403, code: "permission_denied", contains: "writer"},
-		{name: "writer token changing the schema", method: put, path: "/v1/schema", role: RoleWriter, body: WriteSchemaRequest{Schema: testSchema}, status: 403, code: "permission_denied", contains: "admin"},
-		{name: "reader token deleting", method: post, path: "/v1/relationships/delete", role: RoleReader, body: DeleteRelationshipsRequest{Filter: tupleFilter("dataset")}, status: 403, code: "permission_denied"},
+		{name: "idempotency key not a UUID", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:x#reader@user:ana")}, IdempotencyKey: "retry-1"}, status: 400, code: "invalid_argument", contains: "UUID"},
+		{name: "missing token", method: post, path: w, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:x#reader@user:ana")}}, status: 401, code: "unauthenticated"},
+		{name: "wrong token", method: post, path: w, token: "trl_not-a-token", body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:x#reader@user:ana")}}, status: 401, code: "unauthenticated"},
+		{name: "reader token writing", method: post, path: w, role: RoleReader, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:x#reader@user:ana")}}, status: 403, code: "permission_denied", contains: "writer"},
+		{name: "writer token changing the schema", method: put, path: "/v1/schema", role: RoleWriter, body: wire.WriteSchemaRequest{Schema: testSchema}, status: 403, code: "permission_denied", contains: "admin"},
+		{name: "reader token deleting", method: post, path: "/v1/relationships/delete", role: RoleReader, body: wire.DeleteRelationshipsRequest{Filter: tupleFilter("dataset")}, status: 403, code: "permission_denied"},
 		{name: "reader token importing", method: post, path: "/v1/relationships/import", role: RoleReader, body: "dataset:x#reader@user:ana\n", status: 403, code: "permission_denied"},
 		{name: "bad consistency token", method: post, path: "/v1/check", role: RoleReader, body: `{"resource":"dataset:claims","permission":"read","subject":"user:ana","consistency":{"at_least_as_fresh":"t1.!!!"}}`, status: 400, code: "invalid_token"},
-		{name: "token of another cluster", method: post, path: "/v1/check", role: RoleReader, body: CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana", Consistency: &Consistency{Mode: AtExactSnapshot, Token: otherCluster}}, status: 400, code: "invalid_token", contains: "another cluster"},
+		{name: "token of another cluster", method: post, path: "/v1/check", role: RoleReader, body: wire.CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana", Consistency: &wire.Consistency{Mode: wire.AtExactSnapshot, Token: otherCluster}}, status: 400, code: "invalid_token", contains: "another cluster"},
 		{name: "unknown consistency", method: post, path: "/v1/check", role: RoleReader, body: `{"resource":"dataset:claims","permission":"read","subject":"user:ana","consistency":"eventually"}`, status: 400, code: "invalid_json", contains: "eventually"},
-		{name: "unknown permission in check", method: post, path: "/v1/check", role: RoleReader, body: CheckRequest{Resource: "dataset:claims", Permission: "write", Subject: "user:ana"}, status: 404, code: "unknown_relation"},
+		{name: "unknown permission in check", method: post, path: "/v1/check", role: RoleReader, body: wire.CheckRequest{Resource: "dataset:claims", Permission: "write", Subject: "user:ana"}, status: 404, code: "unknown_relation"},
 		{name: "check context too large", method: post, path: "/v1/check", role: RoleReader, body: `{"resource":"dataset:claims","permission":"read","subject":"user:ana","context":` + bigCtx + `}`, status: 400, code: "invalid_context"},
-		{name: "bad cursor", method: post, path: "/v1/relationships/read", role: RoleReader, body: ReadRelationshipsRequest{Filter: tupleFilter("dataset"), Cursor: "garbage"}, status: 400, code: "invalid_cursor"},
-		{name: "empty filter", method: post, path: "/v1/relationships/read", role: RoleReader, body: ReadRelationshipsRequest{}, status: 400, code: "invalid_argument"},
-		{name: "page too large", method: post, path: "/v1/lookup/resources", role: RoleReader, body: LookupResourcesRequest{ResourceType: "dataset", Permission: "read", Subject: "user:ana", Limit: 100000}, status: 400, code: "invalid_argument", contains: "limit"},
+		{name: "bad cursor", method: post, path: "/v1/relationships/read", role: RoleReader, body: wire.ReadRelationshipsRequest{Filter: tupleFilter("dataset"), Cursor: "garbage"}, status: 400, code: "invalid_cursor"},
+		{name: "empty filter", method: post, path: "/v1/relationships/read", role: RoleReader, body: wire.ReadRelationshipsRequest{}, status: 400, code: "invalid_argument"},
+		{name: "page too large", method: post, path: "/v1/lookup/resources", role: RoleReader, body: wire.LookupResourcesRequest{ResourceType: "dataset", Permission: "read", Subject: "user:ana", Limit: 100000}, status: 400, code: "invalid_argument", contains: "limit"},
 		{name: "delete with a bad filter", method: post, path: "/v1/relationships/delete", role: RoleWriter, body: `{"filter":{"resource_id":"claims"}}`, status: 400, code: "invalid_argument"},
-		{name: "delete over its limit", method: post, path: "/v1/relationships/delete", role: RoleWriter, body: DeleteRelationshipsRequest{Filter: tupleFilter("dataset"), Limit: 1}, status: 400, code: "limit_exceeded"},
-		{name: "create of an existing relationship", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{create("dataset:x#reader@user:new"), create("dataset:claims#reader@user:ana")}}, status: 409, code: "already_exists"},
-		{name: "failed precondition", method: post, path: w, role: RoleWriter, body: WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#reader@user:new")},
-			Preconditions: []Precondition{{Op: "must_match", Filter: tupleFilter("dataset", "claims", "blocked")}}}, status: 412, code: "precondition_failed"},
-		{name: "schema drops a used relation", method: put, path: "/v1/schema", role: RoleAdmin, body: WriteSchemaRequest{Schema: schemaWithoutReader}, status: 409, code: "unsafe_schema_change", contains: "dataset#reader"},
-		{name: "schema adds a caveat to a used subject type", method: put, path: "/v1/schema", role: RoleAdmin, body: WriteSchemaRequest{Schema: strings.Replace(testSchema, "relation owner: user\n", "relation owner: user with purpose_is\n", 1)}, status: 409, code: "unsafe_schema_change", contains: "dataset#owner"},
-		{name: "schema removes a used caveat", method: put, path: "/v1/schema", role: RoleAdmin, body: WriteSchemaRequest{Schema: schemaWithoutCaveat}, status: 409, code: "unsafe_schema_change", contains: "purpose_is"},
-		{name: "schema drops a used type", method: put, path: "/v1/schema", role: RoleAdmin, body: WriteSchemaRequest{Schema: schemaWithoutTeam}, status: 409, code: "unsafe_schema_change", contains: "team"},
-		{name: "schema does not compile", method: put, path: "/v1/schema", role: RoleAdmin, body: WriteSchemaRequest{Schema: "definition user {\n  relation x: nobody\n}"}, status: 400, code: "invalid_schema"},
-		{name: "empty schema", method: put, path: "/v1/schema", role: RoleAdmin, body: WriteSchemaRequest{Schema: "  "}, status: 400, code: "invalid_argument"},
+		{name: "delete over its limit", method: post, path: "/v1/relationships/delete", role: RoleWriter, body: wire.DeleteRelationshipsRequest{Filter: tupleFilter("dataset"), Limit: 1}, status: 400, code: "limit_exceeded"},
+		{name: "create of an existing relationship", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{create("dataset:x#reader@user:new"), create("dataset:claims#reader@user:ana")}}, status: 409, code: "already_exists"},
+		{name: "failed precondition", method: post, path: w, role: RoleWriter, body: wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:x#reader@user:new")},
+			Preconditions: []wire.Precondition{{Op: "must_match", Filter: tupleFilter("dataset", "claims", "blocked")}}}, status: 412, code: "precondition_failed"},
+		{name: "schema drops a used relation", method: put, path: "/v1/schema", role: RoleAdmin, body: wire.WriteSchemaRequest{Schema: schemaWithoutReader}, status: 409, code: "unsafe_schema_change", contains: "dataset#reader"},
+		{name: "schema adds a caveat to a used subject type", method: put, path: "/v1/schema", role: RoleAdmin, body: wire.WriteSchemaRequest{Schema: strings.Replace(testSchema, "relation owner: user\n", "relation owner: user with purpose_is\n", 1)}, status: 409, code: "unsafe_schema_change", contains: "dataset#owner"},
+		{name: "schema removes a used caveat", method: put, path: "/v1/schema", role: RoleAdmin, body: wire.WriteSchemaRequest{Schema: schemaWithoutCaveat}, status: 409, code: "unsafe_schema_change", contains: "purpose_is"},
+		{name: "schema drops a used type", method: put, path: "/v1/schema", role: RoleAdmin, body: wire.WriteSchemaRequest{Schema: schemaWithoutTeam}, status: 409, code: "unsafe_schema_change", contains: "team"},
+		{name: "schema does not compile", method: put, path: "/v1/schema", role: RoleAdmin, body: wire.WriteSchemaRequest{Schema: "definition user {\n  relation x: nobody\n}"}, status: 400, code: "invalid_schema"},
+		{name: "empty schema", method: put, path: "/v1/schema", role: RoleAdmin, body: wire.WriteSchemaRequest{Schema: "  "}, status: 400, code: "invalid_argument"},
 		{name: "import bad line", method: post, path: "/v1/relationships/import", role: RoleWriter, body: "dataset:new#reader@user:ana\nnot a relationship\n", status: 400, code: "invalid_argument", contains: "line 2"},
 		{name: "import unknown type", method: post, path: "/v1/relationships/import", role: RoleWriter, body: `{"relationship":"report:q1#reader@user:ana"}` + "\n", status: 404, code: "unknown_type"},
 		{name: "unknown route", method: get, path: "/v1/nothing", role: RoleReader, status: 404, code: "not_found"},
@@ -140,7 +142,7 @@ definition dataset {
 			}
 			r := s.do(c.method, c.path, token, c.body)
 			if r.status != c.status {
-				t.Fatalf("got status %d (%s), want %d", r.status, truncate(string(r.body), 400), c.status)
+				t.Fatalf("got status %d (%s), want %d", r.status, string(r.body), c.status)
 			}
 			e := r.errorBody(t)
 			if e.Code != c.code {

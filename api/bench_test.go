@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"net/http"
 	"testing"
 )
@@ -14,7 +15,7 @@ func BenchmarkCheckHTTP(b *testing.B) {
 	s := newStack(b)
 	s.putSchema(testSchema)
 	s.write(touch("team:ml#member@user:ana"), touch("dataset:claims#reader@team:ml#member"))
-	body, _ := json.Marshal(CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana"})
+	body, _ := json.Marshal(wire.CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana"})
 	client := s.http.Client()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -26,7 +27,7 @@ func BenchmarkCheckHTTP(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var out CheckResponse
+			var out wire.CheckResponse
 			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Result != "allowed" {
 				b.Fatalf("got %+v, %v", out, err)
 			}
@@ -44,7 +45,7 @@ func BenchmarkWriteHTTP(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		body, _ := json.Marshal(WriteRelationshipsRequest{Updates: []Update{touch(fmt.Sprintf("dataset:d%d#reader@user:ana", i))}})
+		body, _ := json.Marshal(wire.WriteRelationshipsRequest{Updates: []wire.Update{touch(fmt.Sprintf("dataset:d%d#reader@user:ana", i))}})
 		req, _ := http.NewRequest(http.MethodPost, s.http.URL+"/v1/relationships/write", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+s.tokens[RoleWriter])
 		resp, err := client.Do(req)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -65,9 +66,9 @@ func followerServerWith(t *testing.T, leaderAPI string) (*httptest.Server, *fake
 	cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
 	cfg.Logger = testLogger()
 	cfg.RequestTimeout = 3 * time.Second
-	deps := Deps{Engine: &fakeEngine{}, Revisions: &fakeRevisions{applied: 1, readErr: consensus.ErrNotLeader},
+	deps := testDeps{Engine: &fakeEngine{}, Revisions: &fakeRevisions{applied: 1, readErr: consensus.ErrNotLeader},
 		Snapshots: fakeSnapshots{schema: testSchema}, Writer: fakeWriter{err: errors.New("a follower must not write locally")}}
-	srv, err := New(cfg, deps)
+	srv, err := newTestServer(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func post(t *testing.T, url, path string, body any, h http.Header) (int, string,
 	return resp.StatusCode, string(out), resp.Header
 }
 
-var writeBody = WriteRelationshipsRequest{Updates: []Update{{Op: "touch", Relationship: "dataset:claims#reader@user:ana"}}}
+var writeBody = wire.WriteRelationshipsRequest{Updates: []wire.Update{{Op: "touch", Relationship: "dataset:claims#reader@user:ana"}}}
 
 func TestForwardRelaysTheLeadersAnswer(t *testing.T) {
 	var mu sync.Mutex
@@ -236,7 +237,7 @@ func TestFollowerFullyConsistentAsksTheLeader(t *testing.T) {
 			defer leader.Close()
 			f := followerServer(t, leader.URL)
 			body := checkBody
-			body.Consistency = &Consistency{Mode: FullyConsistent}
+			body.Consistency = &wire.Consistency{Mode: wire.FullyConsistent}
 			status, out, _ := post(t, f.URL, "/v1/check", body, nil)
 			if status != tc.status {
 				t.Fatalf("got %d %s, want %d", status, out, tc.status)

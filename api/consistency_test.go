@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"github.com/trellis-authz/trellis/wire"
 	"net/http"
 	"testing"
 	"time"
@@ -14,13 +15,13 @@ func TestConsistencyModes(t *testing.T) {
 
 	// A write's token makes a following check see it.
 	t1 := s.write(touch("dataset:claims#reader@user:ana"))
-	if got := s.check("dataset:claims", "read", "user:ana", &Consistency{Mode: AtLeastAsFresh, Token: t1}); got.Result != "allowed" {
+	if got := s.check("dataset:claims", "read", "user:ana", &wire.Consistency{Mode: wire.AtLeastAsFresh, Token: t1}); got.Result != "allowed" {
 		t.Fatalf("check at_least_as_fresh the grant: got %q, want allowed", got.Result)
 	}
 
 	// The new enemy: after a revoke, a check at least as fresh as the revoke is denied.
 	t2 := s.write(touch("dataset:claims#blocked@user:ana"))
-	got := s.check("dataset:claims", "read", "user:ana", &Consistency{Mode: AtLeastAsFresh, Token: t2})
+	got := s.check("dataset:claims", "read", "user:ana", &wire.Consistency{Mode: wire.AtLeastAsFresh, Token: t2})
 	if got.Result != "denied" {
 		t.Fatalf("check at_least_as_fresh the revoke: got %q, want denied", got.Result)
 	}
@@ -29,7 +30,7 @@ func TestConsistencyModes(t *testing.T) {
 	}
 
 	// At the exact earlier snapshot the earlier answer still holds.
-	got = s.check("dataset:claims", "read", "user:ana", &Consistency{Mode: AtExactSnapshot, Token: t1})
+	got = s.check("dataset:claims", "read", "user:ana", &wire.Consistency{Mode: wire.AtExactSnapshot, Token: t1})
 	if got.Result != "allowed" {
 		t.Fatalf("check at_exact_snapshot before the revoke: got %q, want allowed", got.Result)
 	}
@@ -38,7 +39,7 @@ func TestConsistencyModes(t *testing.T) {
 	}
 
 	// fully_consistent sees the latest write.
-	if got := s.check("dataset:claims", "read", "user:ana", &Consistency{Mode: FullyConsistent}); got.Result != "denied" {
+	if got := s.check("dataset:claims", "read", "user:ana", &wire.Consistency{Mode: wire.FullyConsistent}); got.Result != "denied" {
 		t.Fatalf("fully_consistent check: got %q, want denied", got.Result)
 	}
 	// minimize_latency (default) on a single node has applied everything.
@@ -50,14 +51,14 @@ func TestConsistencyModes(t *testing.T) {
 	short := s.config()
 	short.RequestTimeout = 300 * time.Millisecond
 	short.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
-	fast, err := New(short, s.deps)
+	fast, err := newTestServer(short, s.deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ahead := s.srv.tokens.Encode(s.node.AppliedRevision() + 1000)
-	for _, mode := range []string{AtLeastAsFresh, AtExactSnapshot} {
-		r := doHandler(t, fast, http.MethodPost, "/v1/check", CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana",
-			Consistency: &Consistency{Mode: mode, Token: ahead}})
+	for _, mode := range []string{wire.AtLeastAsFresh, wire.AtExactSnapshot} {
+		r := doHandler(t, fast, http.MethodPost, "/v1/check", wire.CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana",
+			Consistency: &wire.Consistency{Mode: mode, Token: ahead}})
 		if r.status != http.StatusGatewayTimeout || r.errorBody(t).Code != "deadline_exceeded" {
 			t.Errorf("%s a token ahead of the node: got %d %s, want 504 deadline_exceeded", mode, r.status, r.body)
 		}
@@ -67,13 +68,13 @@ func TestConsistencyModes(t *testing.T) {
 	if err := s.store.SetGCHorizon(s.store.AppliedRevision()); err != nil {
 		t.Fatal(err)
 	}
-	r := s.do(http.MethodPost, "/v1/check", s.tokens[RoleReader], CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana",
-		Consistency: &Consistency{Mode: AtExactSnapshot, Token: t1}})
+	r := s.do(http.MethodPost, "/v1/check", s.tokens[RoleReader], wire.CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana",
+		Consistency: &wire.Consistency{Mode: wire.AtExactSnapshot, Token: t1}})
 	if r.status != http.StatusGone || r.errorBody(t).Code != "snapshot_expired" {
 		t.Fatalf("at_exact_snapshot below the GC horizon: got %d %s, want 410 snapshot_expired", r.status, r.body)
 	}
 	// at_least_as_fresh an old token is still fine: it reads at the latest.
-	if got := s.check("dataset:claims", "read", "user:ana", &Consistency{Mode: AtLeastAsFresh, Token: t1}); got.Result != "denied" {
+	if got := s.check("dataset:claims", "read", "user:ana", &wire.Consistency{Mode: wire.AtLeastAsFresh, Token: t1}); got.Result != "denied" {
 		t.Fatalf("at_least_as_fresh an expired token: got %q, want denied", got.Result)
 	}
 }
@@ -102,17 +103,17 @@ func TestQuantization(t *testing.T) {
 	cfg := s.config()
 	cfg.Quantization = time.Minute // the window does not end during the test
 	cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
-	q, err := New(cfg, s.deps)
+	q, err := newTestServer(cfg, s.deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := func(c *Consistency) CheckResponse {
+	check := func(c *wire.Consistency) wire.CheckResponse {
 		t.Helper()
-		r := doHandler(t, q, http.MethodPost, "/v1/check", CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana", Consistency: c})
+		r := doHandler(t, q, http.MethodPost, "/v1/check", wire.CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana", Consistency: c})
 		if r.status != http.StatusOK {
 			t.Fatalf("check: %d %s", r.status, r.body)
 		}
-		var out CheckResponse
+		var out wire.CheckResponse
 		if err := json.Unmarshal(r.body, &out); err != nil {
 			t.Fatal(err)
 		}
@@ -130,11 +131,11 @@ func TestQuantization(t *testing.T) {
 		t.Errorf("minimize_latency inside the window: got %q at %s, want allowed at the sampled %s", got.Result, got.CheckedAt, first.CheckedAt)
 	}
 	// ...but a token is never read below: the revoke is seen.
-	if got := check(&Consistency{Mode: AtLeastAsFresh, Token: t2}); got.Result != "denied" {
+	if got := check(&wire.Consistency{Mode: wire.AtLeastAsFresh, Token: t2}); got.Result != "denied" {
 		t.Errorf("at_least_as_fresh the revoke: got %q, want denied", got.Result)
 	}
 	// An older token may share the window's revision.
-	if got := check(&Consistency{Mode: AtLeastAsFresh, Token: t1}); got.Result != "allowed" || got.CheckedAt != first.CheckedAt {
+	if got := check(&wire.Consistency{Mode: wire.AtLeastAsFresh, Token: t1}); got.Result != "allowed" || got.CheckedAt != first.CheckedAt {
 		t.Errorf("at_least_as_fresh an older token: got %q at %s, want the shared revision %s", got.Result, got.CheckedAt, first.CheckedAt)
 	}
 	// The server without quantization reads the newest revision.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"github.com/trellis-authz/trellis/wire"
 	"net/http"
 	"strings"
 	"sync"
@@ -32,12 +33,12 @@ func (r *recorderFake) Record(d audit.Decision) (bool, error) {
 // and the token; a failing recorder does not change the answer.
 func TestDecisionRecorderOffered(t *testing.T) {
 	rec := &recorderFake{}
-	hs := fakeServer(t, func(c *Config, d *Deps) { d.Decisions = rec })
+	hs := fakeServer(t, func(c *Config, d *testDeps) { d.Decisions = rec })
 	r := doURL(t, hs.URL, http.MethodPost, "/v1/check", "", checkBody)
 	if r.status != http.StatusOK {
 		t.Fatalf("check: got %d %s, want 200", r.status, r.body)
 	}
-	bulk := CheckBulkRequest{Items: []CheckItem{{Resource: "dataset:claims", Permission: "read", Subject: "user:ana"}, {Resource: "dataset:x", Permission: "read", Subject: "user:bo"}}}
+	bulk := wire.CheckBulkRequest{Items: []wire.CheckItem{{Resource: "dataset:claims", Permission: "read", Subject: "user:ana"}, {Resource: "dataset:x", Permission: "read", Subject: "user:bo"}}}
 	if r := doURL(t, hs.URL, http.MethodPost, "/v1/check/bulk", "", bulk); r.status != http.StatusOK {
 		t.Fatalf("bulk: got %d %s, want 200", r.status, r.body)
 	}
@@ -53,7 +54,7 @@ func TestDecisionRecorderOffered(t *testing.T) {
 		t.Errorf("got bulk item %+v, want request id <id>#1 and subject user:bo", rec.got[2])
 	}
 
-	failing := fakeServer(t, func(c *Config, d *Deps) { d.Decisions = &recorderFake{err: errors.New("disk full")} })
+	failing := fakeServer(t, func(c *Config, d *testDeps) { d.Decisions = &recorderFake{err: errors.New("disk full")} })
 	if r := doURL(t, failing.URL, http.MethodPost, "/v1/check", "", checkBody); r.status != http.StatusOK {
 		t.Fatalf("check with a failing recorder: got %d %s, want 200", r.status, r.body)
 	}

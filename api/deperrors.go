@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/trellis-authz/trellis/consensus"
@@ -23,6 +22,9 @@ var depErrors = []struct {
 	{storage.ErrDuplicateUpdate, statusCode{http.StatusBadRequest, "invalid_argument"}},
 	{storage.ErrInvalidBatch, statusCode{http.StatusBadRequest, "invalid_argument"}},
 	{storage.ErrBatchTooLarge, statusCode{http.StatusRequestEntityTooLarge, "body_too_large"}},
+	{storage.ErrClosed, statusCode{http.StatusServiceUnavailable, "unavailable"}},
+	{storage.ErrCorrupt, statusCode{http.StatusServiceUnavailable, "unavailable"}},
+	{consensus.ErrUnknownCommand, statusCode{http.StatusServiceUnavailable, "unavailable"}},
 	{consensus.ErrNotLeader, statusCode{http.StatusServiceUnavailable, "unavailable"}},
 	{consensus.ErrNoLeader, statusCode{http.StatusServiceUnavailable, "unavailable"}},
 	{consensus.ErrLeadershipLost, statusCode{http.StatusServiceUnavailable, "outcome_unknown"}},
@@ -34,8 +36,4 @@ var depErrors = []struct {
 	{consensus.ErrSchemaViolation, statusCode{http.StatusBadRequest, "schema_violation"}},
 	{consensus.ErrUnsafeSchemaChange, statusCode{http.StatusConflict, "unsafe_schema_change"}},
 	{consensus.ErrIdempotencyKeyReused, statusCode{http.StatusConflict, "idempotency_key_reused"}},
-}
-
-func isSnapshotExpired(err error) bool {
-	return errors.Is(err, storage.ErrSnapshotExpired) || errors.Is(err, ErrSnapshotExpired)
 }

@@ -8,8 +8,8 @@
 // # Wiring
 //
 // api.New(cfg, deps) takes the engine, the replication node, the store and a
-// writer through small interfaces declared here (Engine, Revisions,
-// Snapshots, Writer). With the real packages:
+// writer through small interfaces declared here (service.Engine, service.Revisions,
+// service.Snapshots, service.Writer). With the real packages:
 //
 //	srv, err := api.New(cfg, api.Deps{
 //		Engine:    eng,                                    // *engine.Engine
@@ -24,7 +24,7 @@
 // applies authentication, the deadline and the body limit, and adds them to
 // the OpenAPI document.
 //
-// # Consistency tokens
+// # wire.Consistency tokens
 //
 // A token ("zookie") is "t1." followed by the unpadded base64url encoding of
 // the revision as a uvarint and the first 4 bytes of SHA-256(cluster id). It is
@@ -93,7 +93,7 @@
 //
 // # Authentication and roles
 //
-// Every /v1 route needs "Authorization: Bearer TOKEN". Tokens come from a token
+// Every /v1 route needs "Authorization: Bearer TOKEN". service.Tokens come from a token
 // file (YAML, or JSON) that stores only their SHA-256:
 //
 //	tokens:

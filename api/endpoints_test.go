@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"net/http"
 	"slices"
 	"strings"
@@ -31,7 +32,7 @@ func TestEndpoints(t *testing.T) {
 	if r := s.do(http.MethodGet, "/healthz", "", nil); r.status != http.StatusOK {
 		t.Errorf("healthz: got %d, want 200", r.status)
 	}
-	var sr SchemaResponse
+	var sr wire.SchemaResponse
 	s.mustOK(http.MethodGet, "/v1/schema?consistency=fully_consistent", RoleReader, nil, &sr)
 	if sr.Schema != testSchema || len(sr.Hash) != 64 || sr.ReadAt == "" {
 		t.Errorf("GET /v1/schema: got hash %q read_at %q, schema equal %v", sr.Hash, sr.ReadAt, sr.Schema == testSchema)
@@ -46,13 +47,13 @@ func TestEndpoints(t *testing.T) {
 	cfg := s.config()
 	cfg.ImportBatchSize = 10
 	cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
-	small, err := New(cfg, s.deps)
+	small, err := newTestServer(cfg, s.deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	key := uuid.NewString()
 	r := doHandler(t, small, http.MethodPost, "/v1/relationships/import?reason=seed&idempotency_key="+key, lines.String())
-	var imp ImportResponse
+	var imp wire.ImportResponse
 	if r.status != http.StatusOK || json.Unmarshal(r.body, &imp) != nil || imp.Imported != 26 {
 		t.Fatalf("import: got %d %s, want 200 with 26 imported", r.status, r.body)
 	}
@@ -70,8 +71,8 @@ func TestEndpoints(t *testing.T) {
 	var all []string
 	cursor := ""
 	for page := 0; ; page++ {
-		var rr ReadRelationshipsResponse
-		s.mustOK(http.MethodPost, "/v1/relationships/read", RoleReader, ReadRelationshipsRequest{Filter: tupleFilter("dataset"), Limit: 7, Cursor: cursor}, &rr)
+		var rr wire.ReadRelationshipsResponse
+		s.mustOK(http.MethodPost, "/v1/relationships/read", RoleReader, wire.ReadRelationshipsRequest{Filter: tupleFilter("dataset"), Limit: 7, Cursor: cursor}, &rr)
 		if len(rr.Relationships) > 7 {
 			t.Fatalf("page %d has %d relationships, limit 7", page, len(rr.Relationships))
 		}
@@ -99,7 +100,7 @@ func TestEndpoints(t *testing.T) {
 
 	// Writes, checks, bulk.
 	tok := s.write(touch("dataset:d00#reader@team:ml#member"), touch(`dataset:d01#reader@user:eve[purpose_is:{"allowed":["fraud-model"]}]`))
-	at := &Consistency{Mode: AtLeastAsFresh, Token: tok}
+	at := &wire.Consistency{Mode: wire.AtLeastAsFresh, Token: tok}
 	if got := s.check("dataset:d00", "read", "user:bob", at); got.Result != "allowed" {
 		t.Errorf("check via team: got %q, want allowed", got.Result)
 	}
@@ -107,14 +108,14 @@ func TestEndpoints(t *testing.T) {
 	if got.Result != "conditional" || !slices.Equal(got.MissingContext, []string{"purpose"}) {
 		t.Errorf("check without context: got %q missing %v, want conditional [purpose]", got.Result, got.MissingContext)
 	}
-	var cr CheckResponse
-	s.mustOK(http.MethodPost, "/v1/check", RoleReader, CheckRequest{Resource: "dataset:d01", Permission: "read", Subject: "user:eve",
+	var cr wire.CheckResponse
+	s.mustOK(http.MethodPost, "/v1/check", RoleReader, wire.CheckRequest{Resource: "dataset:d01", Permission: "read", Subject: "user:eve",
 		Context: json.RawMessage(`{"purpose":"fraud-model"}`), Consistency: at, Explain: true}, &cr)
 	if cr.Result != "allowed" || cr.Trace == nil {
 		t.Errorf("check with context and explain: got %q trace %v, want allowed with a trace", cr.Result, cr.Trace)
 	}
-	var bulk CheckBulkResponse
-	s.mustOK(http.MethodPost, "/v1/check/bulk", RoleReader, CheckBulkRequest{Items: []CheckItem{
+	var bulk wire.CheckBulkResponse
+	s.mustOK(http.MethodPost, "/v1/check/bulk", RoleReader, wire.CheckBulkRequest{Items: []wire.CheckItem{
 		{Resource: "dataset:d00", Permission: "read", Subject: "user:bob"},
 		{Resource: "dataset:d00", Permission: "read", Subject: "user:u2"},
 		{Resource: "nothing:x", Permission: "read", Subject: "user:bob"},
@@ -125,13 +126,13 @@ func TestEndpoints(t *testing.T) {
 	}
 
 	// Expand and lookups.
-	var ex ExpandResponse
-	s.mustOK(http.MethodPost, "/v1/expand", RoleReader, ExpandRequest{Resource: "dataset:d00", Permission: "read", Consistency: at}, &ex)
+	var ex wire.ExpandResponse
+	s.mustOK(http.MethodPost, "/v1/expand", RoleReader, wire.ExpandRequest{Resource: "dataset:d00", Permission: "read", Consistency: at}, &ex)
 	if ex.Tree == nil || !strings.Contains(mustJSON(t, ex.Tree), "team:ml#member") {
 		t.Errorf("expand: got %s, want a tree naming team:ml#member", mustJSON(t, ex.Tree))
 	}
-	var lr LookupResourcesResponse
-	s.mustOK(http.MethodPost, "/v1/lookup/resources", RoleReader, LookupResourcesRequest{ResourceType: "dataset", Permission: "read", Subject: "user:u1", Consistency: at}, &lr)
+	var lr wire.LookupResourcesResponse
+	s.mustOK(http.MethodPost, "/v1/lookup/resources", RoleReader, wire.LookupResourcesRequest{ResourceType: "dataset", Permission: "read", Subject: "user:u1", Consistency: at}, &lr)
 	var ids []string
 	for _, x := range lr.Resources {
 		ids = append(ids, x.ID)
@@ -140,8 +141,8 @@ func TestEndpoints(t *testing.T) {
 	if want := []string{"d01", "d04", "d07", "d10", "d13", "d16", "d19", "d22"}; !slices.Equal(ids, want) {
 		t.Errorf("lookup resources for user:u1: got %v, want %v", ids, want)
 	}
-	var ls LookupSubjectsResponse
-	s.mustOK(http.MethodPost, "/v1/lookup/subjects", RoleReader, LookupSubjectsRequest{Resource: "dataset:d00", Permission: "read", SubjectType: "user", Consistency: at}, &ls)
+	var ls wire.LookupSubjectsResponse
+	s.mustOK(http.MethodPost, "/v1/lookup/subjects", RoleReader, wire.LookupSubjectsRequest{Resource: "dataset:d00", Permission: "read", SubjectType: "user", Consistency: at}, &ls)
 	var subs []string
 	for _, x := range ls.Subjects {
 		subs = append(subs, x.ID)
@@ -153,8 +154,8 @@ func TestEndpoints(t *testing.T) {
 
 	// Idempotent write: the retry answers the first token and writes nothing.
 	key = uuid.NewString()
-	req := WriteRelationshipsRequest{Updates: []Update{create("dataset:idem#reader@user:ana")}, IdempotencyKey: key, Reason: "test"}
-	var w1, w2 WriteResponse
+	req := wire.WriteRelationshipsRequest{Updates: []wire.Update{create("dataset:idem#reader@user:ana")}, IdempotencyKey: key, Reason: "test"}
+	var w1, w2 wire.WriteResponse
 	s.mustOK(http.MethodPost, "/v1/relationships/write", RoleWriter, req, &w1)
 	s.mustOK(http.MethodPost, "/v1/relationships/write", RoleWriter, req, &w2)
 	if w1.WrittenAt != w2.WrittenAt {
@@ -166,21 +167,21 @@ func TestEndpoints(t *testing.T) {
 	}
 
 	// Delete by filter.
-	var dr DeleteRelationshipsResponse
-	s.mustOK(http.MethodPost, "/v1/relationships/delete", RoleWriter, DeleteRelationshipsRequest{Filter: tupleFilter("dataset", "d02")}, &dr)
+	var dr wire.DeleteRelationshipsResponse
+	s.mustOK(http.MethodPost, "/v1/relationships/delete", RoleWriter, wire.DeleteRelationshipsRequest{Filter: tupleFilter("dataset", "d02")}, &dr)
 	if dr.Deleted != 1 {
 		t.Errorf("delete dataset:d02: got %d deleted, want 1", dr.Deleted)
 	}
 
 	// Schema diff marks breaking changes; an additive PUT is accepted.
 	added := strings.Replace(testSchema, "relation blocked: user\n", "relation blocked: user\n  relation auditor: user\n", 1)
-	var diff DiffSchemaResponse
-	s.mustOK(http.MethodPost, "/v1/schema/diff", RoleReader, DiffSchemaRequest{Schema: added}, &diff)
+	var diff wire.DiffSchemaResponse
+	s.mustOK(http.MethodPost, "/v1/schema/diff", RoleReader, wire.DiffSchemaRequest{Schema: added}, &diff)
 	if len(diff.Changes) != 1 || diff.Changes[0].Kind != "relation_added" || diff.Changes[0].Breaking {
 		t.Errorf("diff adding a relation: got %+v", diff.Changes)
 	}
-	s.mustOK(http.MethodPost, "/v1/schema/diff", RoleReader, DiffSchemaRequest{Schema: strings.Replace(strings.Replace(testSchema, "  relation owner: user\n", "", 1), "(reader + owner)", "reader", 1)}, &diff)
-	if !slices.ContainsFunc(diff.Changes, func(c SchemaChange) bool {
+	s.mustOK(http.MethodPost, "/v1/schema/diff", RoleReader, wire.DiffSchemaRequest{Schema: strings.Replace(strings.Replace(testSchema, "  relation owner: user\n", "", 1), "(reader + owner)", "reader", 1)}, &diff)
+	if !slices.ContainsFunc(diff.Changes, func(c wire.SchemaChange) bool {
 		return c.Kind == "relation_removed" && c.Target == "dataset#owner" && c.Breaking
 	}) {
 		t.Errorf("diff removing dataset#owner: got %+v", diff.Changes)
@@ -213,7 +214,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	dump := a.export()
 	b := newStack(t)
 	b.putSchema(testSchema)
-	var out ImportResponse
+	var out wire.ImportResponse
 	b.mustOK(http.MethodPost, "/v1/relationships/import", RoleWriter, dump, &out)
 	if out.Imported != 3 {
 		t.Fatalf("imported %d, want 3", out.Imported)
@@ -223,7 +224,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}
 	n := 0
 	for sc := bufio.NewScanner(bytes.NewReader(dump)); sc.Scan(); n++ {
-		var l ExportLine
+		var l wire.ExportLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.Relationship == "" {
 			t.Errorf("export line %q is not {\"relationship\": ...}", sc.Text())
 		}

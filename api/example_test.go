@@ -2,19 +2,20 @@ package api_test
 
 import (
 	"fmt"
+	"github.com/trellis-authz/trellis/service"
 	"strings"
 
 	"github.com/trellis-authz/trellis/api"
 )
 
-// Tokens are opaque to clients, versioned, and tied to one cluster.
+// service.Tokens are opaque to clients, versioned, and tied to one cluster.
 func ExampleNewTokens() {
-	tokens := api.NewTokens("prod-eu")
+	tokens := service.NewTokens("prod-eu")
 	tok := tokens.Encode(42)
 	rev, err := tokens.Decode(tok)
 	fmt.Println(strings.HasPrefix(tok, "t1."), rev, err)
 
-	_, err = api.NewTokens("prod-us").Decode(tok)
+	_, err = service.NewTokens("prod-us").Decode(tok)
 	fmt.Println(err != nil)
 	// Output:
 	// true 42 <nil>

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/service"
+	"github.com/trellis-authz/trellis/wire"
 	"iter"
 	"log/slog"
 	"net/http"
@@ -95,24 +97,24 @@ func (f fakeSnapshot) Close() {}
 
 type fakeSnapshots struct{ schema string }
 
-func (f fakeSnapshots) Snapshot(rev uint64) (Snapshot, error) { return fakeSnapshot(f), nil }
+func (f fakeSnapshots) Snapshot(rev uint64) (service.Snapshot, error) { return fakeSnapshot(f), nil }
 
 type fakeWriter struct{ err error }
 
-func (f fakeWriter) Write(ctx context.Context, m Mutation) (MutationResult, error) {
-	return MutationResult{Revision: 2}, f.err
+func (f fakeWriter) Write(ctx context.Context, m service.Mutation) (service.MutationResult, error) {
+	return service.MutationResult{Revision: 2}, f.err
 }
 
-func fakeServer(t *testing.T, mutate func(*Config, *Deps)) *httptest.Server {
+func fakeServer(t *testing.T, mutate func(*Config, *testDeps)) *httptest.Server {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
 	cfg.Logger = testLogger()
-	deps := Deps{Engine: &fakeEngine{}, Revisions: &fakeRevisions{applied: 1}, Snapshots: fakeSnapshots{schema: testSchema}, Writer: fakeWriter{}}
+	deps := testDeps{Engine: &fakeEngine{}, Revisions: &fakeRevisions{applied: 1}, Snapshots: fakeSnapshots{schema: testSchema}, Writer: fakeWriter{}}
 	if mutate != nil {
 		mutate(&cfg, &deps)
 	}
-	srv, err := New(cfg, deps)
+	srv, err := newTestServer(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,10 +123,10 @@ func fakeServer(t *testing.T, mutate func(*Config, *Deps)) *httptest.Server {
 	return hs
 }
 
-var checkBody = CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana"}
+var checkBody = wire.CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana"}
 
 func TestInternalErrorIs500WithoutDetails(t *testing.T) {
-	hs := fakeServer(t, func(c *Config, d *Deps) { d.Engine = &fakeEngine{err: errors.New("disk on fire at /var/secret")} })
+	hs := fakeServer(t, func(c *Config, d *testDeps) { d.Engine = &fakeEngine{err: errors.New("disk on fire at /var/secret")} })
 	r := doURL(t, hs.URL, http.MethodPost, "/v1/check", "", checkBody)
 	e := r.errorBody(t)
 	if r.status != 500 || e.Code != "internal" || e.RequestID == "" {
@@ -138,23 +140,23 @@ func TestInternalErrorIs500WithoutDetails(t *testing.T) {
 func TestDependencyErrorsMap(t *testing.T) {
 	cases := []struct {
 		name   string
-		mutate func(*Config, *Deps)
+		mutate func(*Config, *testDeps)
 		path   string
 		body   any
 		status int
 		code   string
 	}{
-		{"no leader for fully_consistent", func(c *Config, d *Deps) {
+		{"no leader for fully_consistent", func(c *Config, d *testDeps) {
 			d.Revisions = &fakeRevisions{applied: 1, readErr: fmt.Errorf("%w: %w", consensus.ErrNotLeader, consensus.ErrNoLeader)}
-		}, "/v1/check", CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana", Consistency: &Consistency{Mode: FullyConsistent}}, 503, "unavailable"},
-		{"leadership lost on write", func(c *Config, d *Deps) { d.Writer = fakeWriter{err: consensus.ErrLeadershipLost} },
-			"/v1/relationships/write", WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#reader@user:ana")}}, 503, "outcome_unknown"},
-		{"idempotency key reused", func(c *Config, d *Deps) { d.Writer = fakeWriter{err: consensus.ErrIdempotencyKeyReused} },
-			"/v1/relationships/write", WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#reader@user:ana")}}, 409, "idempotency_key_reused"},
-		{"depth exceeded", func(c *Config, d *Deps) { d.Engine = &fakeEngine{err: engine.ErrDepthExceeded} },
+		}, "/v1/check", wire.CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana", Consistency: &wire.Consistency{Mode: wire.FullyConsistent}}, 503, "unavailable"},
+		{"leadership lost on write", func(c *Config, d *testDeps) { d.Writer = fakeWriter{err: consensus.ErrLeadershipLost} },
+			"/v1/relationships/write", wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:x#reader@user:ana")}}, 503, "outcome_unknown"},
+		{"idempotency key reused", func(c *Config, d *testDeps) { d.Writer = fakeWriter{err: consensus.ErrIdempotencyKeyReused} },
+			"/v1/relationships/write", wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:x#reader@user:ana")}}, 409, "idempotency_key_reused"},
+		{"depth exceeded", func(c *Config, d *testDeps) { d.Engine = &fakeEngine{err: engine.ErrDepthExceeded} },
 			"/v1/check", checkBody, 400, "depth_exceeded"},
-		{"no schema", func(c *Config, d *Deps) { d.Snapshots = fakeSnapshots{} },
-			"/v1/relationships/write", WriteRelationshipsRequest{Updates: []Update{touch("dataset:x#reader@user:ana")}}, 404, "schema_not_found"},
+		{"no schema", func(c *Config, d *testDeps) { d.Snapshots = fakeSnapshots{} },
+			"/v1/relationships/write", wire.WriteRelationshipsRequest{Updates: []wire.Update{touch("dataset:x#reader@user:ana")}}, 404, "schema_not_found"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -169,7 +171,7 @@ func TestDependencyErrorsMap(t *testing.T) {
 
 func TestOverloadIs429(t *testing.T) {
 	block, entered := make(chan struct{}), make(chan struct{}, 1)
-	hs := fakeServer(t, func(c *Config, d *Deps) {
+	hs := fakeServer(t, func(c *Config, d *testDeps) {
 		c.MaxInFlight = 1
 		d.Engine = &fakeEngine{block: block, entered: entered}
 	})
@@ -212,7 +214,7 @@ func TestRequestIDHonoured(t *testing.T) {
 }
 
 func TestReadyzWithoutLeader(t *testing.T) {
-	hs := fakeServer(t, func(c *Config, d *Deps) { d.Stats = func() NodeStats { return NodeStats{State: "Candidate"} } })
+	hs := fakeServer(t, func(c *Config, d *testDeps) { d.Stats = func() NodeStats { return NodeStats{State: "Candidate"} } })
 	if r := doURL(t, hs.URL, http.MethodGet, "/readyz", "", nil); r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "leader") {
 		t.Errorf("readyz without a leader: got %d %s, want 503 naming the leader", r.status, r.body)
 	}
@@ -220,10 +222,10 @@ func TestReadyzWithoutLeader(t *testing.T) {
 
 func TestRequestLog(t *testing.T) {
 	var buf syncBuffer
-	hs := fakeServer(t, func(c *Config, d *Deps) {
+	hs := fakeServer(t, func(c *Config, d *testDeps) {
 		c.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
 	})
-	r := doURL(t, hs.URL, http.MethodPost, "/v1/check", "", CheckRequest{Resource: "nothing:x", Permission: "read", Subject: "user:ana"})
+	r := doURL(t, hs.URL, http.MethodPost, "/v1/check", "", wire.CheckRequest{Resource: "nothing:x", Permission: "read", Subject: "user:ana"})
 	if r.status != http.StatusNotFound {
 		t.Fatalf("got %d, want 404", r.status)
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/service"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"net/http"
 	"net/http/httptrace"
@@ -16,16 +18,6 @@ import (
 
 	"github.com/trellis-authz/trellis/consensus"
 )
-
-// ForwardedHeader marks a request that a follower forwarded to the leader; its
-// value is the forwarding node's ID. A forwarded request that lands on a node
-// that is not the leader is answered 503 no_leader instead of being forwarded
-// again, so requests never loop.
-const ForwardedHeader = "Trellis-Forwarded-By"
-
-// ServedByHeader names the node that answered a request (set on forwarded
-// answers by the follower that forwarded them).
-const ServedByHeader = "Trellis-Served-By"
 
 type authHeaderKey struct{}
 
@@ -75,7 +67,7 @@ func (s *Server) clusterMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		if !p.Role.Allows(r.Role) {
-			return fail(ErrForbidden, map[string]any{"principal": p.Name, "role": string(p.Role), "required_role": string(r.Role)},
+			return fail(service.ErrForbidden, map[string]any{"principal": p.Name, "role": string(p.Role), "required_role": string(r.Role)},
 				"principal %q has role %q; %s %s needs role %q or higher", p.Name, p.Role, r.Method, r.Path, r.Role)
 		}
 		c.Set(ctxPrincipal, p)
@@ -95,7 +87,7 @@ func (s *Server) clusterMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 
 // noLeader answers 503 no_leader: retryable, nothing was done.
 func (s *Server) noLeader(_ echo.Context, format string, args ...any) error {
-	return fail(ErrNoLeader, map[string]any{"retryable": true, "node": s.cluster.id}, format, args...)
+	return fail(service.ErrNoLeader, map[string]any{"retryable": true, "node": s.cluster.id}, format, args...)
 }
 
 // forward sends the request to the leader's API and relays its answer (status,
@@ -151,14 +143,14 @@ func (s *Server) forward(c echo.Context, r Route, leader string) error {
 			return s.noLeader(c, "could not reach the leader at %s: %v; retry", leader, err)
 		}
 		if to, ok := moved(); ok {
-			return fail(ErrOutcomeUnknown, map[string]any{"leader": leader, "new_leader": to, "retryable": true},
+			return fail(service.ErrOutcomeUnknown, map[string]any{"leader": leader, "new_leader": to, "retryable": true},
 				"leadership moved away from the leader at %s (now %q) while it handled the request; its outcome is unknown, retry with the same idempotency_key", leader, to)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			return fail(ErrDeadlineExceeded, map[string]any{"leader": leader},
+			return fail(service.ErrDeadlineExceeded, map[string]any{"leader": leader},
 				"the leader at %s did not answer before the request deadline; the write's outcome is unknown, retry with the same idempotency_key", leader)
 		}
-		return fail(ErrOutcomeUnknown, map[string]any{"leader": leader},
+		return fail(service.ErrOutcomeUnknown, map[string]any{"leader": leader},
 			"the leader at %s failed while handling the request (%v); its outcome is unknown, retry with the same idempotency_key", leader, err)
 	}
 	defer resp.Body.Close()
@@ -220,12 +212,12 @@ var errLeaderMoved = errors.New("leadership moved")
 func (s *Server) remoteReadIndex(ctx context.Context) (uint64, error) {
 	cl := s.cluster
 	if id, _ := cl.node.Leader(); id == cl.id {
-		return 0, fail(ErrUnavailable, map[string]any{"retryable": true},
+		return 0, fail(service.ErrUnavailable, map[string]any{"retryable": true},
 			"this node leads but cannot confirm its leadership with a quorum; a fully_consistent read is not possible now (retry, or read with minimize_latency)")
 	}
 	leader, err := cl.waitLeaderAPI(ctx)
 	if err != nil {
-		return 0, fail(ErrUnavailable, map[string]any{"retryable": true},
+		return 0, fail(service.ErrUnavailable, map[string]any{"retryable": true},
 			"%v; a fully_consistent read needs the leader (retry, or read with minimize_latency)", err)
 	}
 	callCtx, cancel := context.WithTimeout(ctx, cl.cfg.ReadIndexTimeout)
@@ -241,39 +233,39 @@ func (s *Server) remoteReadIndex(ctx context.Context) (uint64, error) {
 	resp, err := cl.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return 0, fail(ErrDeadlineExceeded, nil, "the leader at %s gave no read index before the request deadline", leader)
+			return 0, fail(service.ErrDeadlineExceeded, nil, "the leader at %s gave no read index before the request deadline", leader)
 		}
 		if callCtx.Err() != nil {
-			return 0, fail(ErrUnavailable, map[string]any{"retryable": true, "leader": leader},
+			return 0, fail(service.ErrUnavailable, map[string]any{"retryable": true, "leader": leader},
 				"the leader at %s gave no read index within %v (it may be cut off from this node); retry, or read with minimize_latency", leader, cl.cfg.ReadIndexTimeout)
 		}
-		return 0, fail(ErrUnavailable, map[string]any{"retryable": true, "leader": leader},
+		return 0, fail(service.ErrUnavailable, map[string]any{"retryable": true, "leader": leader},
 			"could not reach the leader at %s for a read index (%v); retry, or read with minimize_latency", leader, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if resp.StatusCode != http.StatusOK {
-		var e ErrorResponse
+		var e wire.ErrorResponse
 		_ = json.Unmarshal(b, &e)
 		switch resp.StatusCode {
 		case http.StatusUnauthorized, http.StatusForbidden:
-			return 0, fail(ErrUnavailable, map[string]any{"leader": leader},
+			return 0, fail(service.ErrUnavailable, map[string]any{"leader": leader},
 				"the leader at %s refused this caller's token for a read index (%s); every node needs the same token file", leader, e.Error.Message)
 		}
-		return 0, fail(ErrUnavailable, map[string]any{"retryable": true, "leader": leader},
+		return 0, fail(service.ErrUnavailable, map[string]any{"retryable": true, "leader": leader},
 			"the leader at %s gave no read index: %d %s %s; retry, or read with minimize_latency", leader, resp.StatusCode, e.Error.Code, e.Error.Message)
 	}
-	var ri ReadIndexResponse
+	var ri wire.ReadIndexResponse
 	if err := json.Unmarshal(b, &ri); err != nil {
 		return 0, fmt.Errorf("the leader at %s answered a read index that is not JSON: %w", leader, err)
 	}
 	return ri.Index, nil
 }
 
-// clusterRevisions is the Revisions of a node in a cluster: a follower gets
+// clusterRevisions is the service.Revisions of a node in a cluster: a follower gets
 // its read index from the leader.
 type clusterRevisions struct {
-	Revisions
+	service.Revisions
 	s *Server
 }
 

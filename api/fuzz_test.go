@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/trellis-authz/trellis/wire"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -15,7 +16,7 @@ func FuzzRequestBodies(f *testing.F) {
 	cfg := DefaultConfig()
 	cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
 	cfg.Logger = testLogger()
-	srv, err := New(cfg, Deps{Engine: &fakeEngine{}, Revisions: &fakeRevisions{applied: 1}, Snapshots: fakeSnapshots{schema: testSchema}, Writer: fakeWriter{}})
+	srv, err := newTestServer(cfg, testDeps{Engine: &fakeEngine{}, Revisions: &fakeRevisions{applied: 1}, Snapshots: fakeSnapshots{schema: testSchema}, Writer: fakeWriter{}})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func FuzzRequestBodies(f *testing.F) {
 			t.Fatalf("%s %s with %q: got %d %s", r.Method, r.Path, body, w.Code, w.Body)
 		}
 		if w.Code != http.StatusOK {
-			var e ErrorResponse
+			var e wire.ErrorResponse
 			if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
 				t.Fatalf("%s %s with %q: error body %s is not in the error model", r.Method, r.Path, body, w.Body)
 			}

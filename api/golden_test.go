@@ -18,7 +18,7 @@ func TestOpenAPIGolden(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.ClusterID = "golden"
 	cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
-	srv, err := New(cfg, Deps{Engine: &fakeEngine{}, Revisions: &fakeRevisions{}, Snapshots: fakeSnapshots{}, Writer: fakeWriter{}})
+	srv, err := newTestServer(cfg, testDeps{Engine: &fakeEngine{}, Revisions: &fakeRevisions{}, Snapshots: fakeSnapshots{}, Writer: fakeWriter{}})
 	if err != nil {
 		t.Fatal(err)
 	}

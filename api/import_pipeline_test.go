@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/trellis-authz/trellis/service"
+	"github.com/trellis-authz/trellis/wire"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -15,21 +17,21 @@ import (
 // failingWriter passes writes to the real writer except the failAt-th (1-based),
 // which it refuses as a leaderless cluster would.
 type failingWriter struct {
-	next   Writer
+	next   service.Writer
 	failAt int32
 	calls  atomic.Int32
 }
 
-func (w *failingWriter) Write(ctx context.Context, m Mutation) (MutationResult, error) {
+func (w *failingWriter) Write(ctx context.Context, m service.Mutation) (service.MutationResult, error) {
 	if w.calls.Add(1) == w.failAt {
-		return MutationResult{}, fail(ErrUnavailable, nil, "no leader (injected)")
+		return service.MutationResult{}, fail(service.ErrUnavailable, nil, "no leader (injected)")
 	}
 	return w.next.Write(ctx, m)
 }
 
 // importServer is an API over s's store and consensus with w as its writer,
 // no authentication, and import chunks of batch relationships (0: default).
-func importServer(t *testing.T, s *stack, w Writer, batch int) *Server {
+func importServer(t *testing.T, s *stack, w service.Writer, batch int) *Server {
 	t.Helper()
 	deps := s.deps
 	deps.Writer = w
@@ -38,7 +40,7 @@ func importServer(t *testing.T, s *stack, w Writer, batch int) *Server {
 		cfg.ImportBatchSize = batch
 	}
 	cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
-	srv, err := New(cfg, deps)
+	srv, err := newTestServer(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,7 @@ func importFailingSecondChunk(t *testing.T, srv *Server) map[string]any {
 	if r.status != http.StatusServiceUnavailable {
 		t.Fatalf("import with a failing second chunk: got %d %s, want 503", r.status, r.body)
 	}
-	var e ErrorResponse
+	var e wire.ErrorResponse
 	if err := json.Unmarshal(r.body, &e); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +82,7 @@ func TestImportChunkFailure(t *testing.T) {
 	s := newStack(t)
 	s.putSchema(testSchema)
 	fw := &failingWriter{next: s.deps.Writer, failAt: 2}
-	if _, ok := Writer(fw).(Submitter); ok {
+	if _, ok := service.Writer(fw).(service.Submitter); ok {
 		t.Fatal("the test writer must not be a Submitter")
 	}
 	details := importFailingSecondChunk(t, importServer(t, s, fw, 10))
@@ -110,7 +112,7 @@ func TestImportLongRelationshipsChunkedByBytes(t *testing.T) {
 		fmt.Fprintf(&body, "dataset:%s%04d#reader@user:%s%04d\n", long, i, long, i)
 	}
 	r := doHandler(t, srv, http.MethodPost, "/v1/relationships/import?reason=long", body.String())
-	var out ImportResponse
+	var out wire.ImportResponse
 	if r.status != http.StatusOK || json.Unmarshal(r.body, &out) != nil || out.Imported != n {
 		t.Fatalf("import of %d long relationships: got %d %s", n, r.status, r.body)
 	}
@@ -128,27 +130,27 @@ func TestImportLongRelationshipsChunkedByBytes(t *testing.T) {
 // failAt-th (1-based): with submitErr it refuses to submit it, otherwise it
 // takes it and its wait fails (as a chunk whose outcome went wrong would).
 type failingSubmitter struct {
-	next      Submitter
+	next      service.Submitter
 	failAt    int32
 	submitErr bool
 	calls     atomic.Int32
 }
 
-func (w *failingSubmitter) Write(ctx context.Context, m Mutation) (MutationResult, error) {
+func (w *failingSubmitter) Write(ctx context.Context, m service.Mutation) (service.MutationResult, error) {
 	wait, err := w.Submit(ctx, m)
 	if err != nil {
-		return MutationResult{}, err
+		return service.MutationResult{}, err
 	}
 	return wait()
 }
 
-func (w *failingSubmitter) Submit(ctx context.Context, m Mutation) (func() (MutationResult, error), error) {
+func (w *failingSubmitter) Submit(ctx context.Context, m service.Mutation) (func() (service.MutationResult, error), error) {
 	if w.calls.Add(1) == w.failAt {
-		err := fail(ErrUnavailable, nil, "no leader (injected)")
+		err := fail(service.ErrUnavailable, nil, "no leader (injected)")
 		if w.submitErr {
 			return nil, err
 		}
-		return func() (MutationResult, error) { return MutationResult{}, err }, nil
+		return func() (service.MutationResult, error) { return service.MutationResult{}, err }, nil
 	}
 	return w.next.Submit(ctx, m)
 }
@@ -171,7 +173,7 @@ func TestImportTwoChunksInFlight(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStack(t)
 			s.putSchema(testSchema)
-			real, ok := s.deps.Writer.(Submitter)
+			real, ok := s.deps.Writer.(service.Submitter)
 			if !ok {
 				t.Fatal("the consensus writer does not submit without waiting")
 			}
@@ -220,18 +222,18 @@ func (plainCommandWriter) Write(context.Context, consensus.Command) (consensus.W
 	return consensus.WriteResult{Revision: 7}, nil
 }
 
-// TestConsensusWriterSubmitsOnlyWhenTheNodeCan: the adapter is a Submitter
-// over a node that can submit, and a plain Writer otherwise, so import never
+// TestConsensusWriterSubmitsOnlyWhenTheNodeCan: the adapter is a service.Submitter
+// over a node that can submit, and a plain service.Writer otherwise, so import never
 // picks two chunks in flight it cannot have.
 func TestConsensusWriterSubmitsOnlyWhenTheNodeCan(t *testing.T) {
-	if _, ok := ConsensusWriter(plainCommandWriter{}).(Submitter); ok {
+	if _, ok := service.ConsensusWriter(plainCommandWriter{}).(service.Submitter); ok {
 		t.Error("ConsensusWriter over a node without Submit claims to submit")
 	}
-	if res, err := ConsensusWriter(plainCommandWriter{}).Write(context.Background(), Mutation{}); err != nil || res.Revision != 7 {
+	if res, err := service.ConsensusWriter(plainCommandWriter{}).Write(context.Background(), service.Mutation{}); err != nil || res.Revision != 7 {
 		t.Errorf("Write through the plain adapter: %+v, %v", res, err)
 	}
 	s := newStack(t)
-	if _, ok := s.deps.Writer.(Submitter); !ok {
+	if _, ok := s.deps.Writer.(service.Submitter); !ok {
 		t.Error("ConsensusWriter over consensus.Node is not a Submitter")
 	}
 }

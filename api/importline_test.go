@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/trellis-authz/trellis/wire"
 	"testing"
 )
 
@@ -29,7 +30,7 @@ func FuzzPlainImportLine(f *testing.F) {
 		if !ok {
 			return
 		}
-		var l ExportLine
+		var l wire.ExportLine
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&l); err != nil {

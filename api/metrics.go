@@ -2,6 +2,7 @@ package api
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,10 +12,9 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
-	checks   *prometheus.CounterVec
 }
 
-func newMetrics(reg *prometheus.Registry, deps Deps) (*metrics, error) {
+func newMetrics(reg *prometheus.Registry, stats func() NodeStats) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "trellis_http_requests_total", Help: "HTTP requests by route, method and status.",
@@ -23,33 +23,9 @@ func newMetrics(reg *prometheus.Registry, deps Deps) (*metrics, error) {
 			Name: "trellis_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "method"}),
-		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "trellis_check_results_total", Help: "Check answers by outcome (allowed, denied, conditional, error).",
-		}, []string{"result"}),
 	}
-	cs := []prometheus.Collector{m.requests, m.latency, m.checks}
-	if st, ok := deps.Engine.(CacheStater); ok {
-		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "trellis_check_cache_hit_ratio", Help: "Engine cache hits / (hits + misses) since start.",
-		}, func() float64 {
-			h, mi := st.CacheStats()
-			if h+mi == 0 {
-				return 0
-			}
-			return float64(h) / float64(h+mi)
-		}),
-			// Counters as well, so a rate over a window shows what the ratio
-			// since start hides (the cache's behaviour under a write mix).
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "trellis_check_cache_hits_total", Help: "Engine cache hits (sub-problems answered from the cache).",
-			}, func() float64 { h, _ := st.CacheStats(); return float64(h) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "trellis_check_cache_misses_total", Help: "Engine cache misses (sub-problems evaluated).",
-			}, func() float64 { _, mi := st.CacheStats(); return float64(mi) }),
-		)
-	}
-	if deps.Stats != nil {
-		stats := deps.Stats
+	cs := []prometheus.Collector{m.requests, m.latency}
+	if stats != nil {
 		cs = append(cs,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "trellis_raft_applied_index", Help: "The newest raft log index this node has applied.",
@@ -60,7 +36,7 @@ func newMetrics(reg *prometheus.Registry, deps Deps) (*metrics, error) {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "trellis_raft_is_leader", Help: "1 when this node is the raft leader.",
 			}, func() float64 {
-				if stats().State == "leader" {
+				if strings.EqualFold(stats().State, "leader") {
 					return 1
 				}
 				return 0
@@ -88,4 +64,26 @@ func (m *metrics) observe(route, method string, status int, d time.Duration) {
 	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
 }
 
-func (m *metrics) checkResult(result string) { m.checks.WithLabelValues(result).Inc() }
+// NodeStats is what the metrics report about the replication layer.
+type NodeStats struct {
+	State        string // raft's state names: "Leader", "Follower", "Candidate", "Shutdown" (and "Halted")
+	AppliedIndex uint64
+	CommitIndex  uint64
+	HasLeader    bool
+}
+
+// NodeStatsSource is what NodeStatsFunc needs: consensus.Node satisfies it.
+type NodeStatsSource interface {
+	State() string
+	AppliedIndex() uint64
+	CommitIndex() uint64
+	Leader() (id, raftAddr string)
+}
+
+// NodeStatsFunc returns the stats function of New reading a consensus node.
+func NodeStatsFunc(n NodeStatsSource) func() NodeStats {
+	return func() NodeStats {
+		id, _ := n.Leader()
+		return NodeStats{State: n.State(), AppliedIndex: n.AppliedIndex(), CommitIndex: n.CommitIndex(), HasLeader: id != ""}
+	}
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"github.com/trellis-authz/trellis/wire"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -24,7 +25,7 @@ func OpenAPIPath(p string) string { return pathParam.ReplaceAllString(p, "{$1}")
 // OpenAPI returns the OpenAPI 3 document of every registered route.
 func (s *Server) OpenAPI() map[string]any {
 	g := &schemaGen{defs: map[string]any{}, names: map[reflect.Type]string{}}
-	errRef := g.ref(reflect.TypeOf(ErrorResponse{}))
+	errRef := g.ref(reflect.TypeOf(wire.ErrorResponse{}))
 	paths := map[string]any{}
 	for _, r := range s.Routes() {
 		p := OpenAPIPath(r.Path)
@@ -122,7 +123,7 @@ type schemaGen struct {
 var (
 	rawMessageType  = reflect.TypeOf(json.RawMessage{})
 	timeType        = reflect.TypeOf(time.Time{})
-	consistencyType = reflect.TypeOf(Consistency{})
+	consistencyType = reflect.TypeOf(wire.Consistency{})
 )
 
 // ref returns a schema for t, registering named structs under components.
@@ -137,9 +138,9 @@ func (g *schemaGen) ref(t reflect.Type) map[string]any {
 		return map[string]any{"type": "string", "format": "date-time"}
 	case consistencyType:
 		return map[string]any{"oneOf": []any{
-			map[string]any{"type": "string", "enum": []any{MinimizeLatency, FullyConsistent}},
-			map[string]any{"type": "object", "properties": map[string]any{AtLeastAsFresh: map[string]any{"type": "string"}}, "required": []any{AtLeastAsFresh}, "additionalProperties": false},
-			map[string]any{"type": "object", "properties": map[string]any{AtExactSnapshot: map[string]any{"type": "string"}}, "required": []any{AtExactSnapshot}, "additionalProperties": false},
+			map[string]any{"type": "string", "enum": []any{wire.MinimizeLatency, wire.FullyConsistent}},
+			map[string]any{"type": "object", "properties": map[string]any{wire.AtLeastAsFresh: map[string]any{"type": "string"}}, "required": []any{wire.AtLeastAsFresh}, "additionalProperties": false},
+			map[string]any{"type": "object", "properties": map[string]any{wire.AtExactSnapshot: map[string]any{"type": "string"}}, "required": []any{wire.AtExactSnapshot}, "additionalProperties": false},
 		}, "description": "which revision the read sees; default minimize_latency"}
 	}
 	switch t.Kind() {

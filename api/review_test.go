@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/trellis-authz/trellis/service"
+	"github.com/trellis-authz/trellis/wire"
 	"net/http"
 	"net/url"
 	"strings"
@@ -58,7 +60,7 @@ func TestReviewExpirationRequired(t *testing.T) {
 		{"expiration not allowed", "doc:a#owner@user:bob[expiration:2099-01-01T00:00:00Z]", "cannot expire"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := s.do(http.MethodPost, "/v1/relationships/write", s.tokens[RoleWriter], WriteRelationshipsRequest{Updates: []Update{touch(c.rel)}})
+			r := s.do(http.MethodPost, "/v1/relationships/write", s.tokens[RoleWriter], wire.WriteRelationshipsRequest{Updates: []wire.Update{touch(c.rel)}})
 			if r.status != http.StatusBadRequest {
 				t.Fatalf("got %d %s, want 400", r.status, r.body)
 			}
@@ -84,11 +86,11 @@ func TestStreamsHaveTheirOwnPool(t *testing.T) {
 	cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
 	cfg.MaxInFlight = 2
 	cfg.MaxStreams = 2
-	srv, err := New(cfg, s.deps)
+	srv, err := newTestServer(cfg, s.deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	RegisterWatch(srv, s.store)
+	RegisterWatch(srv, service.NewWatch(s.store, srv.Tokens()))
 	hs := newTestHTTP(srv)
 	defer hs.Close()
 	defer hs.CloseClientConnections()
@@ -127,12 +129,12 @@ func TestStreamWaitIsBounded(t *testing.T) {
 	cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
 	cfg.RequestTimeout = time.Hour
 	cfg.MaxWait = 300 * time.Millisecond
-	srv, err := New(cfg, s.deps)
+	srv, err := newTestServer(cfg, s.deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ahead := srv.tokens.Encode(s.node.AppliedRevision() + 1000)
-	for _, mode := range []string{AtLeastAsFresh, AtExactSnapshot} {
+	for _, mode := range []string{wire.AtLeastAsFresh, wire.AtExactSnapshot} {
 		r := doHandler(t, srv, http.MethodGet, "/v1/relationships/export?resource_type=dataset&"+mode+"="+url.QueryEscape(ahead), nil)
 		if r.status != http.StatusGatewayTimeout || r.errorBody(t).Code != "deadline_exceeded" {
 			t.Errorf("export %s a token ahead of the node: got %d %s, want 504 deadline_exceeded", mode, r.status, r.body)
@@ -142,16 +144,16 @@ func TestStreamWaitIsBounded(t *testing.T) {
 
 type failingSnapshots struct{ err error }
 
-func (f failingSnapshots) Snapshot(rev uint64) (Snapshot, error) { return nil, f.err }
+func (f failingSnapshots) Snapshot(rev uint64) (service.Snapshot, error) { return nil, f.err }
 
 // TestReadyzDoesNotLeak: /readyz answers a short reason, not the internal
 // error text (which may name paths and addresses).
 func TestReadyzDoesNotLeak(t *testing.T) {
-	hs := fakeServer(t, func(c *Config, d *Deps) {
+	hs := fakeServer(t, func(c *Config, d *testDeps) {
 		d.Snapshots = failingSnapshots{err: errors.New("open /var/secret/badger/MANIFEST: permission denied")}
 	})
 	r := doURL(t, hs.URL, http.MethodGet, "/readyz", "", nil)
-	var h HealthResponse
+	var h wire.HealthResponse
 	if err := json.Unmarshal(r.body, &h); err != nil {
 		t.Fatalf("body %q: %v", r.body, err)
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,24 +9,30 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/trellis-authz/trellis/schema"
+	"github.com/trellis-authz/trellis/service"
+	"github.com/trellis-authz/trellis/wire"
 )
 
-// RequestIDHeader carries the request id in both directions.
-const RequestIDHeader = "X-Request-Id"
-
-// ReadAtHeader carries the read token of a streamed answer (export).
-const ReadAtHeader = "Trellis-Read-At"
+// Headers of the API (defined in package wire, where clients find them).
+const (
+	RequestIDHeader   = wire.RequestIDHeader
+	ReadAtHeader      = wire.ReadAtHeader
+	LastEventIDHeader = wire.LastEventIDHeader
+	AuditSizeHeader   = wire.AuditSizeHeader
+	ForwardedHeader   = wire.ForwardedHeader
+	ServedByHeader    = wire.ServedByHeader
+)
 
 // Route is one endpoint: what it does, who may call it, and the shapes of its
 // request and response, from which the OpenAPI document is generated.
@@ -59,49 +66,40 @@ type QueryParam struct {
 	Name, Description string
 }
 
-// Server is the HTTP API.
+// Server is the HTTP API: a thin transport over the services.
 type Server struct {
 	cfg      Config
-	deps     Deps
+	svc      *service.Services
+	stats    func() NodeStats
 	e        *echo.Echo
-	tokens   Tokens
+	tokens   service.Tokens
 	auth     *authenticator
 	log      *slog.Logger
 	metrics  *metrics
 	inflight chan struct{}
 	streams  chan struct{} // slots of long-lived streams (MaxStreams)
-	// quantum is the revision minimize_latency reads use until its window ends.
-	quantum atomic.Pointer[quantum]
 	// streamRoutes holds "METHOD path" of the routes registered with
 	// NoTimeout: they take a slot of streams instead of inflight.
 	streamRoutes sync.Map
 
 	cluster *clusterState // set by EnableCluster (cluster.go)
 
-	mu      sync.Mutex
-	routes  []Route
-	schemas map[string]*schema.Schema // compiled schemas by hash
+	mu     sync.Mutex
+	routes []Route
 }
 
-// New builds a server. It validates cfg and checks that the required
-// dependencies are present.
-func New(cfg Config, deps Deps) (*Server, error) {
+// New builds a server over svc. stats reports the node's replication state
+// for /readyz and /metrics; when nil the node is taken to have a leader.
+func New(cfg Config, svc *service.Services, stats func() NodeStats) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if svc == nil {
+		return nil, errors.New("api: no services")
 	}
 	// Every request gets a random UUID; drawing them from a pool of random
 	// bytes avoids a getrandom system call per request.
 	uuid.EnableRandPool()
-	switch {
-	case deps.Engine == nil:
-		return nil, errors.New("api: Deps.Engine is nil")
-	case deps.Revisions == nil:
-		return nil, errors.New("api: Deps.Revisions is nil")
-	case deps.Snapshots == nil:
-		return nil, errors.New("api: Deps.Snapshots is nil")
-	case deps.Writer == nil:
-		return nil, errors.New("api: Deps.Writer is nil")
-	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -111,13 +109,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		reg = prometheus.NewRegistry()
 	}
 	s := &Server{
-		cfg:     cfg,
-		deps:    deps,
-		e:       echo.New(),
-		tokens:  NewTokens(cfg.ClusterID),
-		auth:    newAuthenticator(cfg.Auth),
-		log:     log,
-		schemas: map[string]*schema.Schema{},
+		cfg:    cfg,
+		svc:    svc,
+		stats:  stats,
+		e:      echo.New(),
+		tokens: svc.Reads.Tokens(),
+		auth:   newAuthenticator(cfg.Auth),
+		log:    log,
 	}
 	if cfg.MaxInFlight > 0 {
 		s.inflight = make(chan struct{}, cfg.MaxInFlight)
@@ -125,7 +123,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.MaxStreams > 0 {
 		s.streams = make(chan struct{}, cfg.MaxStreams)
 	}
-	m, err := newMetrics(reg, deps)
+	m, err := newMetrics(reg, stats)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +147,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.e }
 
 // Tokens returns the server's consistency-token codec.
-func (s *Server) Tokens() Tokens { return s.tokens }
+func (s *Server) Tokens() service.Tokens { return s.tokens }
 
 // Handle registers a route: authentication for its role, the request deadline,
 // the body limit and the OpenAPI entry. Later packages (audit, cluster, watch)
@@ -170,7 +168,7 @@ func (s *Server) Handle(r Route) {
 				return err
 			}
 			if !p.Role.Allows(route.Role) {
-				return fail(ErrForbidden, map[string]any{"principal": p.Name, "role": string(p.Role), "required_role": string(route.Role)},
+				return fail(service.ErrForbidden, map[string]any{"principal": p.Name, "role": string(p.Role), "required_role": string(route.Role)},
 					"principal %q has role %q; %s %s needs role %q or higher", p.Name, p.Role, route.Method, route.Path, route.Role)
 			}
 			c.Set(ctxPrincipal, p)
@@ -214,6 +212,11 @@ func principalOf(c echo.Context) principal {
 	return p
 }
 
+// caller is who makes the request, for the services.
+func caller(c echo.Context) service.Caller {
+	return service.Caller{Principal: principalOf(c).Name, RequestID: requestID(c)}
+}
+
 // requestMiddleware assigns the request id, bounds concurrency, and logs and
 // counts every request.
 func (s *Server) requestMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
@@ -236,7 +239,7 @@ func (s *Server) requestMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 				defer func() { <-pool }()
 				err = next(c)
 			default:
-				err = fail(ErrOverloaded, map[string]any{"limit": limit},
+				err = fail(service.ErrOverloaded, map[string]any{"limit": limit},
 					"too many %s in flight (%d); retry with backoff", what, limit)
 			}
 		} else {
@@ -278,11 +281,11 @@ func (s *Server) handleEchoError(err error, c echo.Context) {
 	if errors.As(err, &he) {
 		switch he.Code {
 		case http.StatusNotFound:
-			err = fail(ErrNotFound, nil, "no route %s %s; see /openapi.json for the routes", c.Request().Method, c.Request().URL.Path)
+			err = fail(service.ErrNotFound, nil, "no route %s %s; see /openapi.json for the routes", c.Request().Method, c.Request().URL.Path)
 		case http.StatusMethodNotAllowed:
-			err = fail(ErrMethodNotAllowed, nil, "method %s is not allowed on %s; see /openapi.json", c.Request().Method, c.Request().URL.Path)
+			err = fail(service.ErrMethodNotAllowed, nil, "method %s is not allowed on %s; see /openapi.json", c.Request().Method, c.Request().URL.Path)
 		case http.StatusRequestEntityTooLarge:
-			err = fail(ErrBodyTooLarge, nil, "request body is larger than %d bytes", s.cfg.MaxBodyBytes)
+			err = fail(service.ErrBodyTooLarge, nil, "request body is larger than %d bytes", s.cfg.MaxBodyBytes)
 		}
 	}
 	status, body := httpError(err)
@@ -294,17 +297,25 @@ func (s *Server) handleEchoError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	_ = c.JSON(status, ErrorResponse{Error: body})
+	_ = c.JSON(status, wire.ErrorResponse{Error: body})
 }
 
 // decode reads a JSON body into v, strictly: unknown fields and trailing data
-// are errors, and an oversized body is ErrBodyTooLarge.
+// are errors, and an oversized body is service.ErrBodyTooLarge.
 func (s *Server) decode(c echo.Context, v any) error {
 	body := c.Request().Body
 	if body == nil {
-		return fail(ErrInvalidJSON, nil, "request body is empty; send a JSON object")
+		return fail(service.ErrInvalidJSON, nil, "request body is empty; send a JSON object")
 	}
-	dec := json.NewDecoder(body)
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		return s.jsonError(err)
+	}
+	if off := invalidUTF8(raw); off >= 0 {
+		return fail(service.ErrInvalidJSON, map[string]any{"offset": off},
+			"request body is not valid UTF-8 at byte %d; send UTF-8 text (JSON strings cannot carry raw bytes: encode them, e.g. base64)", off)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return s.jsonError(err)
@@ -314,7 +325,7 @@ func (s *Server) decode(c echo.Context, v any) error {
 		if errors.As(err, &mbe) {
 			return s.jsonError(err)
 		}
-		return fail(ErrInvalidJSON, nil, "unexpected data after the JSON object; send exactly one object")
+		return fail(service.ErrInvalidJSON, nil, "unexpected data after the JSON object; send exactly one object")
 	}
 	return nil
 }
@@ -325,18 +336,66 @@ func (s *Server) jsonError(err error) error {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &mbe):
-		return fail(ErrBodyTooLarge, map[string]any{"limit_bytes": mbe.Limit},
+		return fail(service.ErrBodyTooLarge, map[string]any{"limit_bytes": mbe.Limit},
 			"request body is larger than %d bytes; split the request (or stream relationships to /v1/relationships/import)", mbe.Limit)
 	case errors.Is(err, io.EOF):
-		return fail(ErrInvalidJSON, nil, "request body is empty; send a JSON object")
+		return fail(service.ErrInvalidJSON, nil, "request body is empty; send a JSON object")
 	case errors.As(err, &se):
-		return fail(ErrInvalidJSON, map[string]any{"offset": se.Offset}, "malformed JSON at byte %d: %v", se.Offset, se)
+		return fail(service.ErrInvalidJSON, map[string]any{"offset": se.Offset}, "malformed JSON at byte %d: %v", se.Offset, se)
 	case errors.As(err, &te):
-		return fail(ErrInvalidJSON, map[string]any{"field": te.Field}, "field %q must be %s, not JSON %s", te.Field, te.Type, te.Value)
+		if te.Field == "" {
+			return fail(service.ErrInvalidJSON, nil, "the request body must be %s, not JSON %s", jsonShape(te.Type), te.Value)
+		}
+		return fail(service.ErrInvalidJSON, map[string]any{"field": te.Field}, "field %q must be %s, not JSON %s", te.Field, jsonShape(te.Type), te.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return fail(ErrInvalidJSON, nil, "%s; see /openapi.json for this endpoint's fields", strings.TrimPrefix(err.Error(), "json: "))
+		return fail(service.ErrInvalidJSON, nil, "%s; see /openapi.json for this endpoint's fields", strings.TrimPrefix(err.Error(), "json: "))
 	}
-	return fail(ErrInvalidJSON, nil, "malformed JSON: %v", err)
+	return fail(service.ErrInvalidJSON, nil, "malformed JSON: %v", err)
+}
+
+// invalidUTF8 returns the offset of the first byte of b that is not valid
+// UTF-8, or -1.
+func invalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// jsonShape names the JSON a Go type decodes from, for error messages (a
+// caller never sees Go type names).
+func jsonShape(t reflect.Type) string {
+	if t == nil {
+		return "a JSON value"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "a base64 string"
+		}
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return "a JSON value of another kind"
 }
 
 // ok writes a 200 JSON answer.

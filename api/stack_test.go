@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/trellis-authz/trellis/service"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,13 +27,13 @@ import (
 
 // The real types satisfy the interfaces the API declares.
 var (
-	_ Engine          = (*engine.Engine)(nil)
-	_ CacheStater     = (*engine.Engine)(nil)
-	_ Revisions       = (*consensus.Node)(nil)
-	_ CommandWriter   = (*consensus.Node)(nil)
-	_ NodeStatsSource = (*consensus.Node)(nil)
-	_ Snapshot        = (*storage.Snapshot)(nil)
-	_ Snapshots       = snapshotsOf[*storage.Snapshot]{}
+	_ service.Engine        = (*engine.Engine)(nil)
+	_ service.CacheStater   = (*engine.Engine)(nil)
+	_ service.Revisions     = (*consensus.Node)(nil)
+	_ service.CommandWriter = (*consensus.Node)(nil)
+	_ NodeStatsSource       = (*consensus.Node)(nil)
+	_ service.Snapshot      = (*storage.Snapshot)(nil)
+	_ service.Snapshots     = service.SnapshotsOf[*storage.Snapshot](nil)
 )
 
 const testSchema = `definition user {}
@@ -61,7 +63,7 @@ type stack struct {
 	eng    *engine.Engine
 	srv    *Server
 	http   *httptest.Server
-	deps   Deps
+	deps   testDeps
 	tokens map[Role]string
 	audit  *recordingAudit
 }
@@ -144,11 +146,11 @@ func newStack(t testing.TB) *stack {
 		t.Fatal(err)
 	}
 	s := &stack{t: t, store: st, node: node, eng: eng, tokens: map[Role]string{}, audit: audit}
-	s.deps = Deps{
+	s.deps = testDeps{
 		Engine:    eng,
 		Revisions: node,
-		Snapshots: SnapshotsOf[*storage.Snapshot](st),
-		Writer:    ConsensusWriter(node),
+		Snapshots: service.SnapshotsOf[*storage.Snapshot](st),
+		Writer:    service.ConsensusWriter(node),
 		Stats:     NodeStatsFunc(node),
 	}
 	var entries []TokenEntry
@@ -159,7 +161,7 @@ func newStack(t testing.TB) *stack {
 	}
 	cfg := s.config()
 	cfg.Auth = AuthConfig{Mode: AuthTokens, Tokens: entries}
-	srv, err := New(cfg, s.deps)
+	srv, err := newTestServer(cfg, s.deps)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}
@@ -195,9 +197,9 @@ type response struct {
 	body   []byte
 }
 
-func (r response) errorBody(t testing.TB) Error {
+func (r response) errorBody(t testing.TB) wire.Error {
 	t.Helper()
-	var e ErrorResponse
+	var e wire.ErrorResponse
 	if err := json.Unmarshal(r.body, &e); err != nil {
 		t.Fatalf("error body %q does not decode: %v", r.body, err)
 	}
@@ -263,22 +265,22 @@ func (s *stack) mustOK(method, path string, role Role, body, out any) {
 
 func (s *stack) putSchema(text string) string {
 	s.t.Helper()
-	var out WriteSchemaResponse
-	s.mustOK(http.MethodPut, "/v1/schema", RoleAdmin, WriteSchemaRequest{Schema: text}, &out)
+	var out wire.WriteSchemaResponse
+	s.mustOK(http.MethodPut, "/v1/schema", RoleAdmin, wire.WriteSchemaRequest{Schema: text}, &out)
 	return out.WrittenAt
 }
 
-func (s *stack) write(updates ...Update) string {
+func (s *stack) write(updates ...wire.Update) string {
 	s.t.Helper()
-	var out WriteResponse
-	s.mustOK(http.MethodPost, "/v1/relationships/write", RoleWriter, WriteRelationshipsRequest{Updates: updates}, &out)
+	var out wire.WriteResponse
+	s.mustOK(http.MethodPost, "/v1/relationships/write", RoleWriter, wire.WriteRelationshipsRequest{Updates: updates}, &out)
 	return out.WrittenAt
 }
 
-func (s *stack) check(resource, perm, subject string, c *Consistency) CheckResponse {
+func (s *stack) check(resource, perm, subject string, c *wire.Consistency) wire.CheckResponse {
 	s.t.Helper()
-	var out CheckResponse
-	s.mustOK(http.MethodPost, "/v1/check", RoleReader, CheckRequest{Resource: resource, Permission: perm, Subject: subject, Consistency: c}, &out)
+	var out wire.CheckResponse
+	s.mustOK(http.MethodPost, "/v1/check", RoleReader, wire.CheckRequest{Resource: resource, Permission: perm, Subject: subject, Consistency: c}, &out)
 	return out
 }
 
@@ -292,9 +294,9 @@ func (s *stack) export() []byte {
 	return r.body
 }
 
-func touch(rel string) Update  { return Update{Op: "touch", Relationship: rel} }
-func create(rel string) Update { return Update{Op: "create", Relationship: rel} }
-func del(rel string) Update    { return Update{Op: "delete", Relationship: rel} }
+func touch(rel string) wire.Update  { return wire.Update{Op: "touch", Relationship: rel} }
+func create(rel string) wire.Update { return wire.Update{Op: "create", Relationship: rel} }
+func del(rel string) wire.Update    { return wire.Update{Op: "delete", Relationship: rel} }
 
 func newTestHTTP(srv *Server) *httptest.Server { return httptest.NewServer(srv.Handler()) }
 

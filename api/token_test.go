@@ -4,12 +4,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/trellis-authz/trellis/service"
+	"github.com/trellis-authz/trellis/wire"
 	"strings"
 	"testing"
 )
 
 func TestTokenRoundTrip(t *testing.T) {
-	tk := NewTokens("prod-eu")
+	tk := service.NewTokens("prod-eu")
 	for _, rev := range []uint64{0, 1, 127, 128, 1 << 32, ^uint64(0)} {
 		s := tk.Encode(rev)
 		if !strings.HasPrefix(s, "t1.") {
@@ -23,7 +25,7 @@ func TestTokenRoundTrip(t *testing.T) {
 }
 
 func TestTokenErrors(t *testing.T) {
-	tk := NewTokens("prod-eu")
+	tk := service.NewTokens("prod-eu")
 	good := tk.Encode(42)
 	cases := []struct{ name, token, want string }{
 		{"empty", "", "empty"},
@@ -31,12 +33,12 @@ func TestTokenErrors(t *testing.T) {
 		{"future version", "t2." + good[3:], "does not start"},
 		{"not base64", "t1.!!", "base64"},
 		{"truncated", "t1." + base64.RawURLEncoding.EncodeToString([]byte{42, 1, 2}), "truncated"},
-		{"another cluster", NewTokens("prod-us").Encode(42), "another cluster"},
+		{"another cluster", service.NewTokens("prod-us").Encode(42), "another cluster"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := tk.Decode(c.token)
-			if !errors.Is(err, ErrInvalidToken) {
+			if !errors.Is(err, service.ErrInvalidToken) {
 				t.Fatalf("got %v, want ErrInvalidToken", err)
 			}
 			if !strings.Contains(err.Error(), c.want) {
@@ -47,14 +49,14 @@ func TestTokenErrors(t *testing.T) {
 }
 
 func FuzzTokenDecode(f *testing.F) {
-	tk := NewTokens("fuzz")
+	tk := service.NewTokens("fuzz")
 	f.Add(tk.Encode(7))
 	f.Add("t1.")
 	f.Add("t1.AAAAAAAA")
 	f.Fuzz(func(t *testing.T, s string) {
 		rev, err := tk.Decode(s)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidToken) {
+			if !errors.Is(err, service.ErrInvalidToken) {
 				t.Fatalf("Decode(%q): error %v does not wrap ErrInvalidToken", s, err)
 			}
 			return
@@ -68,15 +70,15 @@ func FuzzTokenDecode(f *testing.F) {
 func TestConsistencyJSON(t *testing.T) {
 	good := []struct {
 		in   string
-		want Consistency
+		want wire.Consistency
 	}{
-		{`"minimize_latency"`, Consistency{Mode: MinimizeLatency}},
-		{`"fully_consistent"`, Consistency{Mode: FullyConsistent}},
-		{`{"at_least_as_fresh":"t1.x"}`, Consistency{Mode: AtLeastAsFresh, Token: "t1.x"}},
-		{`{"at_exact_snapshot":"t1.y"}`, Consistency{Mode: AtExactSnapshot, Token: "t1.y"}},
+		{`"minimize_latency"`, wire.Consistency{Mode: wire.MinimizeLatency}},
+		{`"fully_consistent"`, wire.Consistency{Mode: wire.FullyConsistent}},
+		{`{"at_least_as_fresh":"t1.x"}`, wire.Consistency{Mode: wire.AtLeastAsFresh, Token: "t1.x"}},
+		{`{"at_exact_snapshot":"t1.y"}`, wire.Consistency{Mode: wire.AtExactSnapshot, Token: "t1.y"}},
 	}
 	for _, c := range good {
-		var got Consistency
+		var got wire.Consistency
 		if err := json.Unmarshal([]byte(c.in), &got); err != nil || got != c.want {
 			t.Errorf("decoding %s: got %+v, %v; want %+v", c.in, got, err, c.want)
 		}
@@ -86,7 +88,7 @@ func TestConsistencyJSON(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{`"eventually"`, `"at_least_as_fresh"`, `{"at_least_as_fresh":"a","at_exact_snapshot":"b"}`, `{"newest":"x"}`, `{}`, `42`} {
-		var got Consistency
+		var got wire.Consistency
 		if err := json.Unmarshal([]byte(bad), &got); err == nil {
 			t.Errorf("decoding %s: got %+v, want an error", bad, got)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"net/http"
 	"strings"
 	"testing"
@@ -61,13 +62,13 @@ func (w *sseStream) next(t *testing.T) sseEvent {
 	return ev
 }
 
-func (w *sseStream) nextChange(t *testing.T) WatchEvent {
+func (w *sseStream) nextChange(t *testing.T) wire.WatchEvent {
 	t.Helper()
 	ev := w.next(t)
 	if ev.event != "change" {
 		t.Fatalf("got event %q (%s), want change", ev.event, ev.data)
 	}
-	var we WatchEvent
+	var we wire.WatchEvent
 	if err := json.Unmarshal([]byte(ev.data), &we); err != nil {
 		t.Fatalf("event data %q: %v", ev.data, err)
 	}
@@ -86,7 +87,7 @@ func TestWatchResumeNoGapNoDuplicate(t *testing.T) {
 	const batches, perBatch = 10, 3
 	written := []string{}
 	writeBatch := func(b int) {
-		var ups []Update
+		var ups []wire.Update
 		for j := range perBatch {
 			rel := fmt.Sprintf("dataset:b%d#reader@user:u%d", b, j)
 			ups = append(ups, touch(rel))
@@ -106,7 +107,7 @@ func TestWatchResumeNoGapNoDuplicate(t *testing.T) {
 	}
 	var seen []string
 	var lastRev uint64
-	record := func(ev WatchEvent) {
+	record := func(ev wire.WatchEvent) {
 		if ev.Revision <= lastRev {
 			t.Fatalf("revision %d after %d: out of order or repeated", ev.Revision, lastRev)
 		}
@@ -139,7 +140,7 @@ func TestWatchResumeNoGapNoDuplicate(t *testing.T) {
 	}
 
 	// A change written while the stream is open arrives without polling.
-	done := make(chan WatchEvent, 1)
+	done := make(chan wire.WatchEvent, 1)
 	go func() { done <- w2.nextChange(t) }()
 	s.write(touch("dataset:late#reader@user:z"))
 	select {
@@ -184,7 +185,7 @@ func TestWatchErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var e ErrorResponse
+		var e wire.ErrorResponse
 		json.NewDecoder(resp.Body).Decode(&e)
 		if resp.StatusCode != http.StatusGone || e.Error.Code != "snapshot_expired" {
 			t.Errorf("got %d %+v, want 410 snapshot_expired", resp.StatusCode, e)

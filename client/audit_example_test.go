@@ -3,11 +3,11 @@ package client_test
 import (
 	"context"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 
-	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/audit"
 	"github.com/trellis-authz/trellis/client"
 )
@@ -18,13 +18,13 @@ func ExampleClient_Watch() {
 	defer srv.Close()
 	ctx := context.Background()
 	c := client.New(srv.URL, client.WithToken(srv.Admin))
-	s, err := c.WriteSchema(ctx, api.WriteSchemaRequest{Schema: exampleSchema})
+	s, err := c.WriteSchema(ctx, wire.WriteSchemaRequest{Schema: exampleSchema})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	for _, rel := range []string{"dataset:a#reader@user:ana", "dataset:b#reader@user:ben", "team:ml#member@user:cy"} {
-		if _, err := c.WriteRelationships(ctx, api.WriteRelationshipsRequest{Updates: []api.Update{{Op: "touch", Relationship: rel}}}); err != nil {
+		if _, err := c.WriteRelationships(ctx, wire.WriteRelationshipsRequest{Updates: []wire.Update{{Op: "touch", Relationship: rel}}}); err != nil {
 			fmt.Println(err)
 			return
 		}
@@ -58,7 +58,7 @@ func ExampleClient_AuditConsistencyProof() {
 	defer srv.Close()
 	ctx := context.Background()
 	c := client.New(srv.URL, client.WithToken(srv.Admin))
-	if _, err := c.WriteSchema(ctx, api.WriteSchemaRequest{Schema: exampleSchema, Reason: "initial schema"}); err != nil {
+	if _, err := c.WriteSchema(ctx, wire.WriteSchemaRequest{Schema: exampleSchema, Reason: "initial schema"}); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -67,8 +67,8 @@ func ExampleClient_AuditConsistencyProof() {
 		fmt.Println(err)
 		return
 	}
-	if _, err := c.WriteRelationships(ctx, api.WriteRelationshipsRequest{
-		Updates: []api.Update{{Op: "touch", Relationship: "dataset:a#reader@user:ana"}}, Reason: "JIRA-7"}); err != nil {
+	if _, err := c.WriteRelationships(ctx, wire.WriteRelationshipsRequest{
+		Updates: []wire.Update{{Op: "touch", Relationship: "dataset:a#reader@user:ana"}}, Reason: "JIRA-7"}); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -77,7 +77,14 @@ func ExampleClient_AuditConsistencyProof() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("signature:", cur.Checkpoint.Verify(srv.pub))
+	// The signed note is what a verifier trusts; parse it and check its
+	// signature against the key pinned beforehand.
+	signed, err := audit.ParseCheckpoint([]byte(cur.Checkpoint.Note))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("signature:", signed.Verify(srv.pub))
 	p, err := c.AuditConsistencyProof(ctx, old.Checkpoint.Size, cur.Checkpoint.Size)
 	if err != nil {
 		fmt.Println(err)

@@ -1,9 +1,9 @@
 // Package client is the Go client for the Trellis REST API. It has a method
-// per endpoint, using the JSON types of package api, and returns *Error for
+// per endpoint, using the JSON types of package wire, and returns *Error for
 // every error answer.
 //
 //	c := client.New("https://trellis.internal:8443", client.WithToken(token))
-//	res, err := c.Check(ctx, api.CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana"})
+//	res, err := c.Check(ctx, wire.CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana"})
 package client
 
 import (
@@ -11,13 +11,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/trellis-authz/trellis/api"
 )
 
 // Error is an error answer from the server.
@@ -123,77 +122,77 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 // readError turns an error answer into *Error.
 func readError(resp *http.Response) error {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var er api.ErrorResponse
+	var er wire.ErrorResponse
 	if err := json.Unmarshal(data, &er); err != nil || er.Error.Code == "" {
 		return &Error{Status: resp.StatusCode, Code: "http_" + fmt.Sprint(resp.StatusCode), Message: strings.TrimSpace(string(data)),
-			RequestID: resp.Header.Get(api.RequestIDHeader)}
+			RequestID: resp.Header.Get(wire.RequestIDHeader)}
 	}
 	return &Error{Status: resp.StatusCode, Code: er.Error.Code, Message: er.Error.Message, Details: er.Error.Details, RequestID: er.Error.RequestID}
 }
 
 // Check asks whether a subject has a permission on a resource.
-func (c *Client) Check(ctx context.Context, req api.CheckRequest) (*api.CheckResponse, error) {
-	var out api.CheckResponse
+func (c *Client) Check(ctx context.Context, req wire.CheckRequest) (*wire.CheckResponse, error) {
+	var out wire.CheckResponse
 	return &out, c.do(ctx, http.MethodPost, "/v1/check", req, &out)
 }
 
 // CheckBulk runs many checks at one revision.
-func (c *Client) CheckBulk(ctx context.Context, req api.CheckBulkRequest) (*api.CheckBulkResponse, error) {
-	var out api.CheckBulkResponse
+func (c *Client) CheckBulk(ctx context.Context, req wire.CheckBulkRequest) (*wire.CheckBulkResponse, error) {
+	var out wire.CheckBulkResponse
 	return &out, c.do(ctx, http.MethodPost, "/v1/check/bulk", req, &out)
 }
 
 // Expand returns the tree of subjects that have a permission.
-func (c *Client) Expand(ctx context.Context, req api.ExpandRequest) (*api.ExpandResponse, error) {
-	var out api.ExpandResponse
+func (c *Client) Expand(ctx context.Context, req wire.ExpandRequest) (*wire.ExpandResponse, error) {
+	var out wire.ExpandResponse
 	return &out, c.do(ctx, http.MethodPost, "/v1/expand", req, &out)
 }
 
 // LookupResources lists resources a subject has a permission on (one page).
-func (c *Client) LookupResources(ctx context.Context, req api.LookupResourcesRequest) (*api.LookupResourcesResponse, error) {
-	var out api.LookupResourcesResponse
+func (c *Client) LookupResources(ctx context.Context, req wire.LookupResourcesRequest) (*wire.LookupResourcesResponse, error) {
+	var out wire.LookupResourcesResponse
 	return &out, c.do(ctx, http.MethodPost, "/v1/lookup/resources", req, &out)
 }
 
 // LookupSubjects lists subjects that have a permission on a resource (one page).
-func (c *Client) LookupSubjects(ctx context.Context, req api.LookupSubjectsRequest) (*api.LookupSubjectsResponse, error) {
-	var out api.LookupSubjectsResponse
+func (c *Client) LookupSubjects(ctx context.Context, req wire.LookupSubjectsRequest) (*wire.LookupSubjectsResponse, error) {
+	var out wire.LookupSubjectsResponse
 	return &out, c.do(ctx, http.MethodPost, "/v1/lookup/subjects", req, &out)
 }
 
 // ReadRelationships reads one page of relationships matching a filter.
-func (c *Client) ReadRelationships(ctx context.Context, req api.ReadRelationshipsRequest) (*api.ReadRelationshipsResponse, error) {
-	var out api.ReadRelationshipsResponse
+func (c *Client) ReadRelationships(ctx context.Context, req wire.ReadRelationshipsRequest) (*wire.ReadRelationshipsResponse, error) {
+	var out wire.ReadRelationshipsResponse
 	return &out, c.do(ctx, http.MethodPost, "/v1/relationships/read", req, &out)
 }
 
 // WriteRelationships applies updates all or nothing.
-func (c *Client) WriteRelationships(ctx context.Context, req api.WriteRelationshipsRequest) (*api.WriteResponse, error) {
-	var out api.WriteResponse
+func (c *Client) WriteRelationships(ctx context.Context, req wire.WriteRelationshipsRequest) (*wire.WriteResponse, error) {
+	var out wire.WriteResponse
 	return &out, c.do(ctx, http.MethodPost, "/v1/relationships/write", req, &out)
 }
 
 // DeleteRelationships deletes every relationship matching a filter.
-func (c *Client) DeleteRelationships(ctx context.Context, req api.DeleteRelationshipsRequest) (*api.DeleteRelationshipsResponse, error) {
-	var out api.DeleteRelationshipsResponse
+func (c *Client) DeleteRelationships(ctx context.Context, req wire.DeleteRelationshipsRequest) (*wire.DeleteRelationshipsResponse, error) {
+	var out wire.DeleteRelationshipsResponse
 	return &out, c.do(ctx, http.MethodPost, "/v1/relationships/delete", req, &out)
 }
 
 // Schema reads the schema; c may be nil for minimize_latency.
-func (c *Client) Schema(ctx context.Context, cons *api.Consistency) (*api.SchemaResponse, error) {
-	var out api.SchemaResponse
+func (c *Client) Schema(ctx context.Context, cons *wire.Consistency) (*wire.SchemaResponse, error) {
+	var out wire.SchemaResponse
 	return &out, c.do(ctx, http.MethodGet, "/v1/schema"+consistencyQuery(cons, nil), nil, &out)
 }
 
 // WriteSchema replaces the schema.
-func (c *Client) WriteSchema(ctx context.Context, req api.WriteSchemaRequest) (*api.WriteSchemaResponse, error) {
-	var out api.WriteSchemaResponse
+func (c *Client) WriteSchema(ctx context.Context, req wire.WriteSchemaRequest) (*wire.WriteSchemaResponse, error) {
+	var out wire.WriteSchemaResponse
 	return &out, c.do(ctx, http.MethodPut, "/v1/schema", req, &out)
 }
 
 // DiffSchema compares a proposed schema with the stored one.
-func (c *Client) DiffSchema(ctx context.Context, req api.DiffSchemaRequest) (*api.DiffSchemaResponse, error) {
-	var out api.DiffSchemaResponse
+func (c *Client) DiffSchema(ctx context.Context, req wire.DiffSchemaRequest) (*wire.DiffSchemaResponse, error) {
+	var out wire.DiffSchemaResponse
 	return &out, c.do(ctx, http.MethodPost, "/v1/schema/diff", req, &out)
 }
 
@@ -206,7 +205,7 @@ func (c *Client) Health(ctx context.Context) error {
 func (c *Client) Ready(ctx context.Context) error {
 	err := c.do(ctx, http.MethodGet, "/readyz", nil, nil)
 	if e, ok := err.(*Error); ok && e.Code == "http_503" {
-		var h api.HealthResponse
+		var h wire.HealthResponse
 		if json.Unmarshal([]byte(e.Message), &h) == nil && h.Reason != "" {
 			e.Code, e.Message = "not_ready", h.Reason
 		}
@@ -243,13 +242,13 @@ func (c *Client) getText(ctx context.Context, path string) (string, error) {
 }
 
 // consistencyQuery renders a consistency (and extra values) as a query string.
-func consistencyQuery(cons *api.Consistency, q url.Values) string {
+func consistencyQuery(cons *wire.Consistency, q url.Values) string {
 	if q == nil {
 		q = url.Values{}
 	}
 	if cons != nil {
 		switch cons.Mode {
-		case api.AtLeastAsFresh, api.AtExactSnapshot:
+		case wire.AtLeastAsFresh, wire.AtExactSnapshot:
 			q.Set(cons.Mode, cons.Token)
 		case "":
 		default:

@@ -3,13 +3,13 @@ package client_test
 import (
 	"context"
 	"errors"
+	"github.com/trellis-authz/trellis/wire"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/client"
 	"github.com/trellis-authz/trellis/tuple"
 )
@@ -41,38 +41,38 @@ func TestEveryEndpoint(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	_, err := c.WriteSchema(ctx, api.WriteSchemaRequest{Schema: exampleSchema})
+	_, err := c.WriteSchema(ctx, wire.WriteSchemaRequest{Schema: exampleSchema})
 	step("WriteSchema", err)
-	w, err := c.WriteRelationships(ctx, api.WriteRelationshipsRequest{Updates: []api.Update{{Op: "touch", Relationship: "dataset:claims#reader@user:ana"}}})
+	w, err := c.WriteRelationships(ctx, wire.WriteRelationshipsRequest{Updates: []wire.Update{{Op: "touch", Relationship: "dataset:claims#reader@user:ana"}}})
 	step("WriteRelationships", err)
-	at := &api.Consistency{Mode: api.AtLeastAsFresh, Token: w.WrittenAt}
-	_, err = c.Check(ctx, api.CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana", Consistency: at})
+	at := &wire.Consistency{Mode: wire.AtLeastAsFresh, Token: w.WrittenAt}
+	_, err = c.Check(ctx, wire.CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana", Consistency: at})
 	step("Check", err)
-	b, err := c.CheckBulk(ctx, api.CheckBulkRequest{Items: []api.CheckItem{{Resource: "dataset:claims", Permission: "read", Subject: "user:bob"}}, Consistency: at})
+	b, err := c.CheckBulk(ctx, wire.CheckBulkRequest{Items: []wire.CheckItem{{Resource: "dataset:claims", Permission: "read", Subject: "user:bob"}}, Consistency: at})
 	step("CheckBulk", err)
 	if b.Results[0].Result != "denied" {
 		t.Errorf("bulk: got %q, want denied", b.Results[0].Result)
 	}
-	_, err = c.Expand(ctx, api.ExpandRequest{Resource: "dataset:claims", Permission: "read", Consistency: at})
+	_, err = c.Expand(ctx, wire.ExpandRequest{Resource: "dataset:claims", Permission: "read", Consistency: at})
 	step("Expand", err)
-	lr, err := c.LookupResources(ctx, api.LookupResourcesRequest{ResourceType: "dataset", Permission: "read", Subject: "user:ana", Consistency: at})
+	lr, err := c.LookupResources(ctx, wire.LookupResourcesRequest{ResourceType: "dataset", Permission: "read", Subject: "user:ana", Consistency: at})
 	step("LookupResources", err)
 	if len(lr.Resources) != 1 || lr.Resources[0].ID != "claims" {
 		t.Errorf("LookupResources: got %+v", lr.Resources)
 	}
-	ls, err := c.LookupSubjects(ctx, api.LookupSubjectsRequest{Resource: "dataset:claims", Permission: "read", SubjectType: "user", Consistency: at})
+	ls, err := c.LookupSubjects(ctx, wire.LookupSubjectsRequest{Resource: "dataset:claims", Permission: "read", SubjectType: "user", Consistency: at})
 	step("LookupSubjects", err)
 	if len(ls.Subjects) != 1 || ls.Subjects[0].ID != "ana" {
 		t.Errorf("LookupSubjects: got %+v", ls.Subjects)
 	}
-	rr, err := c.ReadRelationships(ctx, api.ReadRelationshipsRequest{Filter: tuple.Filter{ResourceType: "dataset"}, Consistency: at})
+	rr, err := c.ReadRelationships(ctx, wire.ReadRelationshipsRequest{Filter: tuple.Filter{ResourceType: "dataset"}, Consistency: at})
 	step("ReadRelationships", err)
 	if len(rr.Relationships) != 1 {
 		t.Errorf("ReadRelationships: got %v", rr.Relationships)
 	}
 	imp, err := c.Import(ctx, strings.NewReader("team:ml#member@user:bob\n"), client.ImportOptions{})
 	step("Import", err)
-	exp, err := c.Export(ctx, &tuple.Filter{ResourceType: "team"}, &api.Consistency{Mode: api.AtExactSnapshot, Token: imp.WrittenAt})
+	exp, err := c.Export(ctx, &tuple.Filter{ResourceType: "team"}, &wire.Consistency{Mode: wire.AtExactSnapshot, Token: imp.WrittenAt})
 	step("Export", err)
 	var got []string
 	for rel, err := range exp.All() {
@@ -82,17 +82,17 @@ func TestEveryEndpoint(t *testing.T) {
 	if len(got) != 1 || got[0] != "team:ml#member@user:bob" || exp.ReadAt != imp.WrittenAt {
 		t.Errorf("Export: got %v at %q, want [team:ml#member@user:bob] at %q", got, exp.ReadAt, imp.WrittenAt)
 	}
-	d, err := c.DeleteRelationships(ctx, api.DeleteRelationshipsRequest{Filter: tuple.Filter{ResourceType: "team"}})
+	d, err := c.DeleteRelationships(ctx, wire.DeleteRelationshipsRequest{Filter: tuple.Filter{ResourceType: "team"}})
 	step("DeleteRelationships", err)
 	if d.Deleted != 1 {
 		t.Errorf("DeleteRelationships: got %d, want 1", d.Deleted)
 	}
-	sr, err := c.Schema(ctx, &api.Consistency{Mode: api.FullyConsistent})
+	sr, err := c.Schema(ctx, &wire.Consistency{Mode: wire.FullyConsistent})
 	step("Schema", err)
 	if sr.Schema != exampleSchema {
 		t.Errorf("Schema: got %q", sr.Schema)
 	}
-	_, err = c.DiffSchema(ctx, api.DiffSchemaRequest{Schema: exampleSchema})
+	_, err = c.DiffSchema(ctx, wire.DiffSchemaRequest{Schema: exampleSchema})
 	step("DiffSchema", err)
 	step("Health", c.Health(ctx))
 	step("Ready", c.Ready(ctx))
@@ -116,13 +116,13 @@ func TestTypedErrors(t *testing.T) {
 	defer srv.Close()
 	ctx := context.Background()
 	reader := client.New(srv.URL, client.WithToken(srv.Reader))
-	_, err := reader.WriteSchema(ctx, api.WriteSchemaRequest{Schema: exampleSchema})
+	_, err := reader.WriteSchema(ctx, wire.WriteSchemaRequest{Schema: exampleSchema})
 	var e *client.Error
 	if !errors.As(err, &e) || e.Status != 403 || e.Code != "permission_denied" || e.RequestID == "" {
 		t.Errorf("reader writing the schema: got %#v, want 403 permission_denied with a request id", err)
 	}
 	anon := client.New(srv.URL)
-	_, err = anon.Check(ctx, api.CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana"})
+	_, err = anon.Check(ctx, wire.CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana"})
 	if !errors.As(err, &e) || e.Status != 401 || e.Code != "unauthenticated" {
 		t.Errorf("no token: got %v, want 401 unauthenticated", err)
 	}

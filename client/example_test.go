@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"strings"
 
-	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/client"
 )
 
@@ -17,12 +17,12 @@ func ExampleClient_Check() {
 	ctx := context.Background()
 	c := client.New(srv.URL, client.WithToken(srv.Admin))
 
-	if _, err := c.WriteSchema(ctx, api.WriteSchemaRequest{Schema: exampleSchema, Reason: "initial schema"}); err != nil {
+	if _, err := c.WriteSchema(ctx, wire.WriteSchemaRequest{Schema: exampleSchema, Reason: "initial schema"}); err != nil {
 		fmt.Println(err)
 		return
 	}
-	w, err := c.WriteRelationships(ctx, api.WriteRelationshipsRequest{
-		Updates: []api.Update{
+	w, err := c.WriteRelationships(ctx, wire.WriteRelationshipsRequest{
+		Updates: []wire.Update{
 			{Op: "touch", Relationship: "team:ml#member@user:ana"},
 			{Op: "touch", Relationship: "dataset:claims#reader@team:ml#member"},
 		},
@@ -32,9 +32,9 @@ func ExampleClient_Check() {
 		fmt.Println(err)
 		return
 	}
-	res, err := c.Check(ctx, api.CheckRequest{
+	res, err := c.Check(ctx, wire.CheckRequest{
 		Resource: "dataset:claims", Permission: "read", Subject: "user:ana",
-		Consistency: &api.Consistency{Mode: api.AtLeastAsFresh, Token: w.WrittenAt},
+		Consistency: &wire.Consistency{Mode: wire.AtLeastAsFresh, Token: w.WrittenAt},
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -50,11 +50,11 @@ func ExampleError() {
 	defer srv.Close()
 	ctx := context.Background()
 	c := client.New(srv.URL, client.WithToken(srv.Admin))
-	if _, err := c.WriteSchema(ctx, api.WriteSchemaRequest{Schema: exampleSchema}); err != nil {
+	if _, err := c.WriteSchema(ctx, wire.WriteSchemaRequest{Schema: exampleSchema}); err != nil {
 		fmt.Println(err)
 		return
 	}
-	create := api.WriteRelationshipsRequest{Updates: []api.Update{{Op: "create", Relationship: "dataset:claims#reader@user:bob"}}}
+	create := wire.WriteRelationshipsRequest{Updates: []wire.Update{{Op: "create", Relationship: "dataset:claims#reader@user:bob"}}}
 	if _, err := c.WriteRelationships(ctx, create); err != nil {
 		fmt.Println(err)
 		return
@@ -73,7 +73,7 @@ func ExampleClient_Import() {
 	defer srv.Close()
 	ctx := context.Background()
 	c := client.New(srv.URL, client.WithToken(srv.Admin))
-	if _, err := c.WriteSchema(ctx, api.WriteSchemaRequest{Schema: exampleSchema}); err != nil {
+	if _, err := c.WriteSchema(ctx, wire.WriteSchemaRequest{Schema: exampleSchema}); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -88,7 +88,7 @@ team:ml#member@user:bob
 	}
 	fmt.Println("imported", imp.Imported)
 
-	exp, err := c.Export(ctx, nil, &api.Consistency{Mode: api.AtLeastAsFresh, Token: imp.WrittenAt})
+	exp, err := c.Export(ctx, nil, &wire.Consistency{Mode: wire.AtLeastAsFresh, Token: imp.WrittenAt})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"github.com/trellis-authz/trellis/service"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -98,17 +99,20 @@ func startServerWith(withAudit bool) *testServer {
 		{Principal: "admin", Role: api.RoleAdmin, SHA256: adminHash},
 		{Principal: "reader", Role: api.RoleReader, SHA256: readerHash},
 	}}
-	srv, err := api.New(cfg, api.Deps{
+	svc, err := service.New(cfg.Config, service.Deps{
 		Engine:    eng,
 		Revisions: node,
-		Snapshots: api.SnapshotsOf[*storage.Snapshot](st),
-		Writer:    api.ConsensusWriter(node),
-		Stats:     api.NodeStatsFunc(node),
+		Snapshots: service.SnapshotsOf[*storage.Snapshot](st),
+		Writer:    service.ConsensusWriter(node),
 	})
+	if err != nil {
+		panic(err)
+	}
+	srv, err := api.New(cfg, svc, api.NodeStatsFunc(node))
 	must(err)
 	if withAudit {
-		api.RegisterAudit(srv, log, signer)
-		api.RegisterWatch(srv, st)
+		api.RegisterAudit(srv, service.NewAudit(log, signer))
+		api.RegisterWatch(srv, service.NewWatch(st, srv.Tokens()))
 	}
 	hs := httptest.NewServer(srv.Handler())
 	return &testServer{URL: hs.URL, Admin: admin, Reader: reader, srv: srv, pub: pub, close: func() {

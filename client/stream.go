@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"iter"
 	"net/http"
 	"net/url"
 
-	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/tuple"
 )
 
@@ -38,8 +38,8 @@ func (e *Export) All() iter.Seq2[string, error] {
 		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 		for sc.Scan() {
 			var line struct {
-				Relationship string     `json:"relationship"`
-				Error        *api.Error `json:"error"`
+				Relationship string      `json:"relationship"`
+				Error        *wire.Error `json:"error"`
 			}
 			if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
 				yield("", fmt.Errorf("trellis: export line %q: %w", sc.Text(), err))
@@ -61,7 +61,7 @@ func (e *Export) All() iter.Seq2[string, error] {
 
 // Export streams every relationship matching f (nil: all) at the given
 // consistency (nil: minimize_latency). The caller must drain All or Close it.
-func (c *Client) Export(ctx context.Context, f *tuple.Filter, cons *api.Consistency) (*Export, error) {
+func (c *Client) Export(ctx context.Context, f *tuple.Filter, cons *wire.Consistency) (*Export, error) {
 	q := url.Values{}
 	if f != nil {
 		set := func(k, v string) {
@@ -93,7 +93,7 @@ func (c *Client) Export(ctx context.Context, f *tuple.Filter, cons *api.Consiste
 		defer resp.Body.Close()
 		return nil, readError(resp)
 	}
-	return &Export{ReadAt: resp.Header.Get(api.ReadAtHeader), body: resp.Body}, nil
+	return &Export{ReadAt: resp.Header.Get(wire.ReadAtHeader), body: resp.Body}, nil
 }
 
 // ImportOptions are the optional parameters of Import.
@@ -105,7 +105,7 @@ type ImportOptions struct {
 
 // Import streams NDJSON (one {"relationship": ...} or plain relationship per
 // line) to the server, which writes it in chunks.
-func (c *Client) Import(ctx context.Context, ndjson io.Reader, opts ImportOptions) (*api.ImportResponse, error) {
+func (c *Client) Import(ctx context.Context, ndjson io.Reader, opts ImportOptions) (*wire.ImportResponse, error) {
 	q := url.Values{}
 	if opts.Reason != "" {
 		q.Set("reason", opts.Reason)
@@ -129,7 +129,7 @@ func (c *Client) Import(ctx context.Context, ndjson io.Reader, opts ImportOption
 	if resp.StatusCode != http.StatusOK {
 		return nil, readError(resp)
 	}
-	var out api.ImportResponse
+	var out wire.ImportResponse
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		return nil, fmt.Errorf("trellis: decoding the import answer: %w", err)
 	}

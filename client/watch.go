@@ -5,12 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
-
-	"github.com/trellis-authz/trellis/api"
 )
 
 // WatchOptions are the parameters of Watch.
@@ -47,7 +46,7 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error)
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	if opts.Since != "" {
-		req.Header.Set(api.LastEventIDHeader, opts.Since)
+		req.Header.Set(wire.LastEventIDHeader, opts.Since)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -64,7 +63,7 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error)
 
 // Next blocks for the next change event. It returns io.EOF when the server
 // ended the stream, and *Error when the server sent an error event.
-func (w *Watcher) Next() (*api.WatchEvent, error) {
+func (w *Watcher) Next() (*wire.WatchEvent, error) {
 	var event, id string
 	var data strings.Builder
 	for w.sc.Scan() {
@@ -76,13 +75,13 @@ func (w *Watcher) Next() (*api.WatchEvent, error) {
 			}
 			switch event {
 			case "error":
-				var we api.WatchError
+				var we wire.WatchError
 				if err := json.Unmarshal([]byte(data.String()), &we); err != nil {
 					return nil, fmt.Errorf("trellis: watch error event %q: %w", data.String(), err)
 				}
 				return nil, &Error{Status: http.StatusOK, Code: we.Code, Message: we.Message}
 			case "", "change":
-				var ev api.WatchEvent
+				var ev wire.WatchEvent
 				if err := json.Unmarshal([]byte(data.String()), &ev); err != nil {
 					return nil, fmt.Errorf("trellis: watch event %q: %w", data.String(), err)
 				}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/verdict"
 	"log/slog"
 	"time"
 
@@ -182,26 +183,13 @@ func (a *applier) apply(index uint64, data []byte) (WriteResult, error) {
 		}
 	}
 	res, err := h(a, index, c)
-	if err != nil && !IsFatal(err) && isStoreFailure(err) {
+	// A verdict (bad input, a failed precondition, a schema rule) is the
+	// same on every replica: the command is rejected. Anything else is a
+	// failure of this replica's store, after which it must not go on.
+	if err != nil && !IsFatal(err) && !verdict.Is(err) {
 		return res, &fatalError{fmt.Errorf("log index %d: applying %s: %w", index, c.Type(), err)}
 	}
 	return res, err
-}
-
-// isStoreFailure tells a storage error that is a verdict on the request
-// (deterministic) from a failure of the store itself.
-func isStoreFailure(err error) bool {
-	for _, verdict := range []error{
-		storage.ErrPreconditionFailed, storage.ErrAlreadyExists, storage.ErrLimitExceeded,
-		ErrInvalidCommand, ErrNoSchema, ErrSchemaInvalid, ErrSchemaViolation, ErrUnsafeSchemaChange,
-		ErrIdempotencyKeyReused, storage.ErrDuplicateUpdate, storage.ErrInvalidBatch, storage.ErrBatchTooLarge,
-	} {
-		if errors.Is(err, verdict) {
-			return false
-		}
-	}
-	var te *tuple.Error
-	return !errors.As(err, &te)
 }
 
 type idemRecord struct {

@@ -206,19 +206,8 @@ func Validate(c Command) error {
 		if len(c.Updates) == 0 {
 			return fmt.Errorf("%w: a write needs at least one update", ErrInvalidCommand)
 		}
-		seen := make(map[tuple.Ident]int, len(c.Updates))
-		for i, u := range c.Updates {
-			if u.Op != tuple.OpCreate && u.Op != tuple.OpTouch && u.Op != tuple.OpDelete {
-				return fmt.Errorf("%w: updates[%d]: unknown op %v; use create, touch or delete", ErrInvalidCommand, i, u.Op)
-			}
-			if err := u.Relationship.Validate(); err != nil {
-				return fmt.Errorf("%w: updates[%d]: %w", ErrInvalidCommand, i, err)
-			}
-			k := u.Relationship.Ident()
-			if j, dup := seen[k]; dup {
-				return fmt.Errorf("%w: updates[%d] and updates[%d] both change %s; a write names each relationship once", ErrInvalidCommand, j, i, u.Relationship.Key())
-			}
-			seen[k] = i
+		if err := tuple.CheckUpdates(c.Updates); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidCommand, err)
 		}
 		return validatePreconditions(c.Preconditions)
 	case *DeleteCommand:
@@ -230,15 +219,8 @@ func Validate(c Command) error {
 		}
 		return validatePreconditions(c.Preconditions)
 	case *ImportCommand:
-		seen := make(map[tuple.Ident]int, len(c.Relationships))
-		for i, r := range c.Relationships {
-			if err := r.Validate(); err != nil {
-				return fmt.Errorf("%w: relationships[%d]: %w", ErrInvalidCommand, i, err)
-			}
-			if j, dup := seen[r.Ident()]; dup {
-				return fmt.Errorf("%w: relationships[%d] and [%d] are both %s", ErrInvalidCommand, j, i, r.Key())
-			}
-			seen[r.Ident()] = i
+		if err := tuple.CheckDistinct(c.Relationships); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidCommand, err)
 		}
 	case *SchemaCommand:
 		if c.Text == "" {

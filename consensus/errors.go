@@ -1,6 +1,10 @@
 package consensus
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/trellis-authz/trellis/verdict"
+)
 
 // Sentinel errors. Errors returned by Node.Write wrap one of these, or an error
 // of package storage (storage.ErrPreconditionFailed, storage.ErrAlreadyExists,
@@ -19,7 +23,7 @@ var (
 	ErrClosed = errors.New("consensus node is closed")
 	// ErrInvalidCommand is returned for a command that cannot be encoded or
 	// decoded (malformed relationship, missing field).
-	ErrInvalidCommand = errors.New("invalid command")
+	ErrInvalidCommand = verdict.New("invalid command")
 	// ErrUnknownCommand is the fatal error for a log entry whose command type
 	// this binary does not know. The FSM halts rather than skip it.
 	ErrUnknownCommand = errors.New("unknown command type")
@@ -27,17 +31,17 @@ var (
 	// stopped applying so that it cannot diverge from its peers.
 	ErrHalted = errors.New("state machine halted after a fatal error")
 	// ErrNoSchema rejects relationship writes before any schema was written.
-	ErrNoSchema = errors.New("no schema has been written yet")
+	ErrNoSchema = verdict.New("no schema has been written yet")
 	// ErrSchemaInvalid rejects a schema write whose text does not compile.
-	ErrSchemaInvalid = errors.New("schema is invalid")
+	ErrSchemaInvalid = verdict.New("schema is invalid")
 	// ErrSchemaViolation rejects a relationship the schema in force does not
 	// allow; the error also wraps the schema package's finer sentinel
 	// (schema.ErrUnknownType, schema.ErrSubjectNotAllowed, ...).
-	ErrSchemaViolation = errors.New("relationship not allowed by the schema")
+	ErrSchemaViolation = verdict.New("relationship not allowed by the schema")
 	// ErrUnsafeSchemaChange rejects a schema write that would remove a type or
 	// relation that still has relationships.
-	ErrUnsafeSchemaChange = errors.New("unsafe schema change")
+	ErrUnsafeSchemaChange = verdict.New("unsafe schema change")
 	// ErrIdempotencyKeyReused rejects a request that reuses an idempotency key
 	// of a different request within the idempotency window.
-	ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different request")
+	ErrIdempotencyKeyReused = verdict.New("idempotency key reused with a different request")
 )

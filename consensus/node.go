@@ -349,6 +349,10 @@ func (n *Node) AppliedRevision() uint64 { return n.store.AppliedRevision() }
 // (writes and non-writes alike); it is at least AppliedRevision.
 func (n *Node) AppliedIndex() uint64 { return n.fsm.applied.Load() }
 
+// CommitIndex is the newest raft log index this node knows to be committed
+// (at or above AppliedIndex).
+func (n *Node) CommitIndex() uint64 { return n.raft.CommitIndex() }
+
 // WaitApplied blocks until this node has applied every log entry up to index
 // (a revision, or an index from ReadIndex), or ctx ends.
 func (n *Node) WaitApplied(ctx context.Context, index uint64) error {

@@ -1,8 +1,8 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/verdict"
 	"time"
 
 	"github.com/trellis-authz/trellis/schema"
@@ -12,22 +12,22 @@ import (
 // Errors the engine returns. The API maps them to HTTP statuses.
 var (
 	// ErrUnknownType: the resource or subject type is not defined in the schema.
-	ErrUnknownType = errors.New("unknown object type")
+	ErrUnknownType = verdict.New("unknown object type")
 	// ErrUnknownPermission: the definition has no such relation or permission.
-	ErrUnknownPermission = errors.New("unknown relation or permission")
+	ErrUnknownPermission = verdict.New("unknown relation or permission")
 	// ErrDepthExceeded: the check needed more than the depth budget of nested steps.
-	ErrDepthExceeded = errors.New("maximum check depth exceeded")
+	ErrDepthExceeded = verdict.New("maximum check depth exceeded")
 	// ErrCycle: the answer depends on a cycle in the data that passes through
 	// the subtracted side of an exclusion (view = viewer - blocked, where
 	// blocked leads back to view), so it would depend on itself. It wraps
 	// ErrDepthExceeded, so callers that handle that error handle this one.
 	ErrCycle = fmt.Errorf("%w: the answer depends on a cycle through an exclusion", ErrDepthExceeded)
 	// ErrInvalidContext: caveat context could not be converted to the parameter types.
-	ErrInvalidContext = errors.New("invalid caveat context")
+	ErrInvalidContext = verdict.New("invalid caveat context")
 	// ErrCaveatEvaluation: a caveat failed to evaluate (cost limit, runtime error).
-	ErrCaveatEvaluation = errors.New("caveat evaluation failed")
+	ErrCaveatEvaluation = verdict.New("caveat evaluation failed")
 	// ErrInvalidCursor: a lookup cursor is malformed or from another query.
-	ErrInvalidCursor = errors.New("invalid cursor")
+	ErrInvalidCursor = verdict.New("invalid cursor")
 )
 
 // View is what every query reads: a compiled schema and the store as of one

@@ -8,7 +8,7 @@ package schema
 
 import (
 	"context"
-	"errors"
+	"github.com/trellis-authz/trellis/verdict"
 	"time"
 )
 
@@ -153,7 +153,7 @@ type CaveatResult struct {
 // ErrInvalidContext is what a CaveatProgram's error wraps when a context value
 // does not fit the declared type of its parameter (the caller's mistake, not
 // the caveat's).
-var ErrInvalidContext = errors.New("invalid caveat context")
+var ErrInvalidContext = verdict.New("invalid caveat context")
 
 // CaveatProgram evaluates a compiled caveat against context (parameter name →
 // value decoded from JSON; the engine merges relationship context over request

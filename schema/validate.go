@@ -1,8 +1,8 @@
 package schema
 
 import (
-	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/verdict"
 	"strings"
 
 	"github.com/trellis-authz/trellis/tuple"
@@ -12,29 +12,29 @@ import (
 // wrapped with the details (what was written, what is allowed).
 var (
 	// ErrUnknownType is returned for an object type the schema does not define.
-	ErrUnknownType = errors.New("unknown object type")
+	ErrUnknownType = verdict.New("unknown object type")
 	// ErrUnknownRelation is returned for a relation the definition does not have.
-	ErrUnknownRelation = errors.New("unknown relation")
+	ErrUnknownRelation = verdict.New("unknown relation")
 	// ErrNotRelation is returned when a relationship names a permission: only
 	// relations are stored.
-	ErrNotRelation = errors.New("permission cannot be written")
+	ErrNotRelation = verdict.New("permission cannot be written")
 	// ErrUnknownPermission is returned for a relation or permission that does
 	// not exist where one is checked.
-	ErrUnknownPermission = errors.New("unknown permission")
+	ErrUnknownPermission = verdict.New("unknown permission")
 	// ErrSubjectNotAllowed is returned when the relation does not allow the
 	// subject's type, wildcard or subject relation.
-	ErrSubjectNotAllowed = errors.New("subject not allowed")
+	ErrSubjectNotAllowed = verdict.New("subject not allowed")
 	// ErrCaveatNotAllowed is returned when the caveat (or its absence) does not
 	// match the relation's allowed subject types.
-	ErrCaveatNotAllowed = errors.New("caveat not allowed")
+	ErrCaveatNotAllowed = verdict.New("caveat not allowed")
 	// ErrExpirationNotAllowed is returned when the expiration (or its absence)
 	// does not match the relation's allowed subject types.
-	ErrExpirationNotAllowed = errors.New("expiration not allowed")
+	ErrExpirationNotAllowed = verdict.New("expiration not allowed")
 	// ErrUnknownCaveat is returned for a caveat the schema does not define.
-	ErrUnknownCaveat = errors.New("unknown caveat")
+	ErrUnknownCaveat = verdict.New("unknown caveat")
 	// ErrUnknownCaveatParameter is returned for context keys that are not
 	// parameters of the caveat.
-	ErrUnknownCaveatParameter = errors.New("unknown caveat parameter")
+	ErrUnknownCaveatParameter = verdict.New("unknown caveat parameter")
 )
 
 // String formats the allowed subject type as written in a schema: "user",
@@ -162,17 +162,7 @@ func (s *Schema) validateContext(r tuple.Relationship, where string) error {
 	if !ok {
 		return fmt.Errorf("%w %q on %s: the schema declares no such caveat", ErrUnknownCaveat, r.Caveat.Name, where)
 	}
-	var unknown []string
-	for _, k := range tuple.SortedContextKeys(r.Caveat.Context) {
-		if _, ok := cv.Params[k]; !ok {
-			unknown = append(unknown, fmt.Sprintf("%q", k))
-		}
-	}
-	if len(unknown) > 0 {
-		return fmt.Errorf("%w: caveat %q has no parameter %s; its parameters are: %s",
-			ErrUnknownCaveatParameter, cv.Name, strings.Join(unknown, ", "), strings.Join(cv.ParamOrder, ", "))
-	}
-	return nil
+	return cv.CheckContext(r.Caveat.Context)
 }
 
 func subjectKind(s tuple.SubjectRef) string {

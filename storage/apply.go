@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/verdict"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -56,7 +57,7 @@ func (s *Store) Apply(rev uint64, b Batch) (Result, error) {
 			return Result{Revision: rev, Changes: changes}, nil
 		}
 	}
-	if rejected(err) {
+	if verdict.Is(err) {
 		txn.Discard()
 		if merr := s.commitApplied(rev); merr != nil {
 			return Result{}, errors.Join(err, merr)
@@ -108,15 +109,6 @@ func (s *Store) published(rev, horizon, changeHorizon uint64) {
 	s.notifyApplied()
 }
 
-func rejected(err error) bool {
-	for _, e := range []error{ErrPreconditionFailed, ErrAlreadyExists, ErrLimitExceeded, ErrDuplicateUpdate, ErrInvalidBatch, ErrBatchTooLarge} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *Store) wrapTxnErr(rev uint64, what string, err error) error {
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		return fmt.Errorf("%w: batch at revision %d does not fit in one transaction (%s); split it or raise MemTableSize (now %d bytes; a transaction may use 15%% of it)", ErrBatchTooLarge, rev, what, s.cfg.MemTableSize)
@@ -130,24 +122,19 @@ func (s *Store) stage(txn *badger.Txn, rev uint64, b *Batch) ([]Change, error) {
 	// Keys are built once here. Both keys of an update share one allocation.
 	type keys struct{ fwd, rvk []byte }
 	ks := make([]keys, len(b.Updates))
-	seen := make(map[tuple.Ident]struct{}, len(b.Updates))
+	if err := tuple.CheckUpdates(b.Updates); err != nil {
+		var ue *tuple.UpdateError
+		if errors.As(err, &ue) && ue.Duplicate() {
+			return nil, fmt.Errorf("%w: %v", ErrDuplicateUpdate, err)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrInvalidBatch, err)
+	}
 	for i := range b.Updates {
-		u := &b.Updates[i]
-		if u.Op != tuple.OpCreate && u.Op != tuple.OpTouch && u.Op != tuple.OpDelete {
-			return nil, fmt.Errorf("%w: update %d: unknown op %v; use create, touch or delete", ErrInvalidBatch, i, u.Op)
-		}
-		r := &u.Relationship
-		if err := r.Validate(); err != nil {
-			return nil, fmt.Errorf("%w: update %d: %v", ErrInvalidBatch, i, err)
-		}
+		r := &b.Updates[i].Relationship
 		n := len(pfxForward) + len(r.Resource.Type) + len(r.Resource.ID) + len(r.Relation) + len(r.Subject.Type) + len(r.Subject.ID) + len(r.Subject.Relation) + 5
 		buf := make([]byte, 0, 2*n)
 		fwd := appendForwardKey(buf, r)
 		ks[i] = keys{fwd: fwd[:len(fwd):len(fwd)], rvk: appendReverseKey(fwd[len(fwd):], r)}
-		if _, dup := seen[r.Ident()]; dup {
-			return nil, fmt.Errorf("%w: %s appears more than once; send each relationship once per batch", ErrDuplicateUpdate, r.Key())
-		}
-		seen[r.Ident()] = struct{}{}
 	}
 	for i, p := range b.Preconditions {
 		if p.Op != tuple.MustMatch && p.Op != tuple.MustNotMatch {

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/trellis-authz/trellis/verdict"
 )
 
 // Error is a syntax or validation error in a relationship, object or subject
@@ -17,6 +19,9 @@ type Error struct {
 	Part  string
 	Msg   string
 }
+
+// Is makes every Error a verdict: it is the caller's input that is wrong.
+func (e *Error) Is(target error) bool { return target == verdict.Err }
 
 func (e *Error) Error() string {
 	if e.Input == "" {

@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/trellis-authz/trellis/service"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -81,13 +82,18 @@ func runE2E(t *testing.T, cyclic bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := api.Deps{Engine: eng, Revisions: node, Snapshots: api.SnapshotsOf[*storage.Snapshot](st),
-		Writer: api.ConsensusWriter(node), Stats: api.NodeStatsFunc(node)}
+	stats := api.NodeStatsFunc(node)
+	deps := service.Deps{Engine: eng, Revisions: node, Snapshots: service.SnapshotsOf[*storage.Snapshot](st),
+		Writer: service.ConsensusWriter(node)}
 	cfg := api.DefaultConfig()
 	cfg.ClusterID = "bench"
 	cfg.Logger = log
 	cfg.Auth = api.AuthConfig{Mode: api.AuthInsecureNoAuth}
-	srv, err := api.New(cfg, deps)
+	svc, err := service.New(cfg.Config, deps)
+	if err != nil {
+		panic(err)
+	}
+	srv, err := api.New(cfg, svc, stats)
 	if err != nil {
 		t.Fatal(err)
 	}

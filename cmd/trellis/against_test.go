@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"github.com/trellis-authz/trellis/service"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -74,13 +76,16 @@ func startServer(t *testing.T) (url, admin, reader string) {
 		{Principal: "admin", Role: api.RoleAdmin, SHA256: adminHash},
 		{Principal: "reader", Role: api.RoleReader, SHA256: readerHash},
 	}}
-	srv, err := api.New(cfg, api.Deps{
+	svc, err := service.New(cfg.Config, service.Deps{
 		Engine:    eng,
 		Revisions: node,
-		Snapshots: api.SnapshotsOf[*storage.Snapshot](st),
-		Writer:    api.ConsensusWriter(node),
-		Stats:     api.NodeStatsFunc(node),
+		Snapshots: service.SnapshotsOf[*storage.Snapshot](st),
+		Writer:    service.ConsensusWriter(node),
 	})
+	if err != nil {
+		panic(err)
+	}
+	srv, err := api.New(cfg, svc, api.NodeStatsFunc(node))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +108,7 @@ func TestValidateAgainstServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.WriteSchema(ctx, api.WriteSchemaRequest{Schema: string(schemaText)}); err != nil {
+	if _, err := c.WriteSchema(ctx, wire.WriteSchemaRequest{Schema: string(schemaText)}); err != nil {
 		t.Fatal(err)
 	}
 	txt, err := os.ReadFile(filepath.Join(exampleDir, "relationships.txt"))
@@ -114,11 +119,11 @@ func TestValidateAgainstServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var updates []api.Update
+	var updates []wire.Update
 	for _, r := range rels {
-		updates = append(updates, api.Update{Op: "touch", Relationship: r.Rel.String()})
+		updates = append(updates, wire.Update{Op: "touch", Relationship: r.Rel.String()})
 	}
-	if _, err := c.WriteRelationships(ctx, api.WriteRelationshipsRequest{Updates: updates}); err != nil {
+	if _, err := c.WriteRelationships(ctx, wire.WriteRelationshipsRequest{Updates: updates}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -129,7 +134,7 @@ func TestValidateAgainstServer(t *testing.T) {
 	}
 
 	const unblock = "dataset:claims#blocked@user:ben"
-	if _, err := c.WriteRelationships(ctx, api.WriteRelationshipsRequest{Updates: []api.Update{{Op: "delete", Relationship: unblock}}}); err != nil {
+	if _, err := c.WriteRelationships(ctx, wire.WriteRelationshipsRequest{Updates: []wire.Update{{Op: "delete", Relationship: unblock}}}); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TRELLIS_TOKEN", reader)

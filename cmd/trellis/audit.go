@@ -269,7 +269,7 @@ func newAuditCheckpointCommand() *cobra.Command {
 				enc.SetIndent("", "  ")
 				err = enc.Encode(cp)
 			} else {
-				_, err = w.Write(cp.Checkpoint.Marshal())
+				_, err = io.WriteString(w, cp.Checkpoint.Note)
 			}
 			if err != nil {
 				closeOut()
@@ -307,7 +307,11 @@ func readCheckpointFile(path string) (*audit.Checkpoint, error) {
 		return nil, fmt.Errorf("--checkpoint: %w", err)
 	}
 	if t := strings.TrimSpace(string(b)); strings.HasPrefix(t, "{") {
-		var resp api.AuditCheckpointResponse
+		// The answer of GET /v1/audit/checkpoint (wire.AuditCheckpointResponse),
+		// read with audit's own type, which checks the fields against the note.
+		var resp struct {
+			Checkpoint *audit.Checkpoint `json:"checkpoint"`
+		}
 		if err := json.Unmarshal(b, &resp); err == nil && resp.Checkpoint != nil {
 			return resp.Checkpoint, nil
 		}

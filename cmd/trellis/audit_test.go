@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/trellis-authz/trellis/service"
+	"github.com/trellis-authz/trellis/wire"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/client"
 	"github.com/trellis-authz/trellis/tuple"
 )
@@ -28,11 +29,11 @@ func TestAuditVerifyCLI(t *testing.T) {
 	ctx := context.Background()
 	cl := client.New(url, client.WithToken(c.admin), client.WithTimeout(10*time.Second))
 	for _, rel := range []string{"doc:a#viewer@user:x", "doc:b#viewer@user:y", "doc:c#viewer@user:z", "doc:d#viewer@user:w"} {
-		if _, err := cl.WriteRelationships(ctx, api.WriteRelationshipsRequest{Updates: []api.Update{{Op: "touch", Relationship: rel}}, Reason: "test " + rel}); err != nil {
+		if _, err := cl.WriteRelationships(ctx, wire.WriteRelationshipsRequest{Updates: []wire.Update{{Op: "touch", Relationship: rel}}, Reason: "test " + rel}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := cl.DeleteRelationships(ctx, api.DeleteRelationshipsRequest{Filter: tuple.Filter{ResourceType: "doc", ResourceID: "a"}, Reason: "revoke"}); err != nil {
+	if _, err := cl.DeleteRelationships(ctx, wire.DeleteRelationshipsRequest{Filter: tuple.Filter{ResourceType: "doc", ResourceID: "a"}, Reason: "revoke"}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -155,7 +156,7 @@ func TestAuditVerifyCLI(t *testing.T) {
 			Revision uint64 `json:"revision"`
 		}
 		json.Unmarshal([]byte(lines[0]), &first)
-		since := api.NewTokens(c.opts[0].ClusterID).Encode(first.Revision)
+		since := service.NewTokens(c.opts[0].ClusterID).Encode(first.Revision)
 		code, out, errOut := run(t, "watch", "--endpoint", url, "--token", c.reader, "--since", since, "--count", "5")
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)

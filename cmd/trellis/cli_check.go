@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"maps"
 	"slices"
@@ -10,8 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/trellis-authz/trellis/api"
-	"github.com/trellis-authz/trellis/engine"
 	"github.com/trellis-authz/trellis/tuple"
 )
 
@@ -63,7 +62,7 @@ Exit status (also with --json):
 			if err != nil {
 				return err
 			}
-			res, err := c.Check(cmd.Context(), api.CheckRequest{
+			res, err := c.Check(cmd.Context(), wire.CheckRequest{
 				Resource: args[0], Permission: args[1], Subject: args[2],
 				Context: rawCtx, Consistency: cons, Explain: explain,
 			})
@@ -113,7 +112,7 @@ func checkCLIRefs(resource, subject string) error {
 
 // checkLine is the one-line human answer, e.g.
 // "allowed  (checked at t1.AbC)" or "conditional: missing purpose  (checked at ...)".
-func checkLine(res *api.CheckResponse) string {
+func checkLine(res *wire.CheckResponse) string {
 	var b strings.Builder
 	b.WriteString(res.Result)
 	if len(res.MissingContext) > 0 {
@@ -131,7 +130,7 @@ func checkLine(res *api.CheckResponse) string {
 //	allowed  check dataset:claims#read @ user:ana
 //	└─ allowed  union
 //	   ├─ allowed  relation dataset:claims#reader  [dataset:claims#reader@user:ana]
-func printTrace(w io.Writer, t *engine.Trace, prefix, branch string, root bool) {
+func printTrace(w io.Writer, t *wire.Trace, prefix, branch string, root bool) {
 	var b strings.Builder
 	b.WriteString(prefix + branch)
 	fmt.Fprintf(&b, "%-11s %s", t.Result, t.Kind)
@@ -154,8 +153,8 @@ func printTrace(w io.Writer, t *engine.Trace, prefix, branch string, root bool) 
 	if len(t.Missing) > 0 {
 		b.WriteString("  missing: " + strings.Join(t.Missing, ", "))
 	}
-	if len(t.Tuples) > 0 {
-		b.WriteString("  [" + strings.Join(t.Tuples, ", ") + "]")
+	if len(t.Relationships) > 0 {
+		b.WriteString("  [" + strings.Join(t.Relationships, ", ") + "]")
 	}
 	for _, k := range slices.Sorted(maps.Keys(detail)) {
 		fmt.Fprintf(&b, "  %s=%s", k, detail[k])
@@ -210,7 +209,7 @@ Exit status: 0 on success, 1 on an error, 2 on a usage error.`,
 			if err != nil {
 				return err
 			}
-			res, err := c.Expand(cmd.Context(), api.ExpandRequest{Resource: args[0], Permission: args[1], Consistency: cons})
+			res, err := c.Expand(cmd.Context(), wire.ExpandRequest{Resource: args[0], Permission: args[1], Consistency: cons})
 			if err != nil {
 				return conn.serverError(err)
 			}
@@ -232,7 +231,7 @@ Exit status: 0 on success, 1 on an error, 2 on a usage error.`,
 
 // printExpand prints an expand tree: operation nodes name their kind and
 // object#relation, leaves list their subjects as children.
-func printExpand(w io.Writer, n *engine.ExpandNode, prefix, branch string, root bool) {
+func printExpand(w io.Writer, n *wire.ExpandNode, prefix, branch string, root bool) {
 	line := prefix + branch
 	ref := n.Resource
 	if n.Relation != "" && !strings.Contains(ref, "#") {
@@ -280,7 +279,7 @@ func printExpand(w io.Writer, n *engine.ExpandNode, prefix, branch string, root 
 }
 
 // expandSubjectText is a subject with its caveat and expiration, if any.
-func expandSubjectText(s engine.ExpandSubject) string {
+func expandSubjectText(s wire.ExpandSubject) string {
 	t := s.Subject
 	if s.Caveat != "" {
 		t += " [" + s.Caveat + "]"

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"net/url"
 	"strings"
@@ -12,7 +13,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/client"
 	"github.com/trellis-authz/trellis/tuple"
 )
@@ -95,24 +95,24 @@ func addConsistencyFlag(cmd *cobra.Command, s *string) {
 }
 
 // parseConsistency reads the --consistency flag; "" means the server default.
-func parseConsistency(s string) (*api.Consistency, error) {
+func parseConsistency(s string) (*wire.Consistency, error) {
 	mode, token, hasToken := strings.Cut(strings.TrimSpace(s), ":")
 	switch mode {
 	case "":
 		return nil, nil
-	case api.MinimizeLatency, api.FullyConsistent:
+	case wire.MinimizeLatency, wire.FullyConsistent:
 		if hasToken {
 			return nil, usageError{fmt.Errorf("--consistency %s takes no token; drop %q", mode, ":"+token)}
 		}
-		return &api.Consistency{Mode: mode}, nil
-	case api.AtLeastAsFresh, "exact", api.AtExactSnapshot:
+		return &wire.Consistency{Mode: mode}, nil
+	case wire.AtLeastAsFresh, "exact", wire.AtExactSnapshot:
 		if token == "" {
 			return nil, usageError{fmt.Errorf("--consistency %s needs a token: %s:TOKEN, with a token printed by a write or read (e.g. t1.AbC...)", mode, mode)}
 		}
 		if mode == "exact" {
-			mode = api.AtExactSnapshot
+			mode = wire.AtExactSnapshot
 		}
-		return &api.Consistency{Mode: mode, Token: token}, nil
+		return &wire.Consistency{Mode: mode, Token: token}, nil
 	}
 	return nil, usageError{fmt.Errorf("--consistency %q: use minimize_latency, fully_consistent, at_least_as_fresh:TOKEN or exact:TOKEN", s)}
 }

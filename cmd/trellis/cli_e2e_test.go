@@ -2,14 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/trellis-authz/trellis/wire"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/trellis-authz/trellis/api"
 )
 
 func TestCLICheck(t *testing.T) {
@@ -43,7 +42,7 @@ func TestCLICheckJSONAndExplain(t *testing.T) {
 	n := sharedNode(t)
 	r := n.cli(t, "check", "dataset:claims", "read", "user:dan", "--json")
 	wantExit(t, r, exitConditional)
-	var res api.CheckResponse
+	var res wire.CheckResponse
 	if err := json.Unmarshal([]byte(r.out), &res); err != nil {
 		t.Fatalf("--json output is not JSON: %v\n%s", err, r.out)
 	}
@@ -263,7 +262,7 @@ func TestCLIRead(t *testing.T) {
 	}
 	r = n.cli(t, "read", "team#member@team:research#member", "--json")
 	wantExit(t, r, 0)
-	var res api.ReadRelationshipsResponse
+	var res wire.ReadRelationshipsResponse
 	if err := json.Unmarshal([]byte(r.out), &res); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, r.out)
 	}
@@ -309,12 +308,12 @@ func TestCLILookups(t *testing.T) {
 
 	r = n.cli(t, "lookup-subjects", "dataset:claims", "read", "user", "--json")
 	wantExit(t, r, 0)
-	var res api.LookupSubjectsResponse
+	var res wire.LookupSubjectsResponse
 	if err := json.Unmarshal([]byte(r.out), &res); err != nil || len(res.Subjects) == 0 || res.ReadAt == "" {
 		t.Errorf("got %q (%v), want JSON subjects", r.out, err)
 	}
 	r = n.cli(t, "lookup-resources", "dataset", "read", "user:ana", "--json")
-	var lr api.LookupResourcesResponse
+	var lr wire.LookupResourcesResponse
 	if err := json.Unmarshal([]byte(r.out), &lr); err != nil || len(lr.Resources) != 1 || lr.Resources[0].ID != "claims" {
 		t.Errorf("got %q (%v), want JSON with claims", r.out, err)
 	}
@@ -338,7 +337,7 @@ func TestCLIExpand(t *testing.T) {
 		}
 	}
 	r = n.cli(t, "expand", "dataset:claims", "read", "--json")
-	var res api.ExpandResponse
+	var res wire.ExpandResponse
 	if err := json.Unmarshal([]byte(r.out), &res); err != nil || res.Tree == nil {
 		t.Errorf("got %q (%v), want a JSON tree", r.out, err)
 	}
@@ -358,7 +357,7 @@ func TestCLIImportExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	for line := range strings.Lines(string(first)) {
-		var l api.ExportLine
+		var l wire.ExportLine
 		if err := json.Unmarshal([]byte(line), &l); err != nil || l.Relationship == "" {
 			t.Fatalf("export line %q is not {\"relationship\": ...}: %v", line, err)
 		}
@@ -435,7 +434,7 @@ func TestCLISchemaReadWrite(t *testing.T) {
 	}
 	r = fresh.cli(t, "schema", "read", "--json", "--consistency", "at_least_as_fresh:"+printedToken(t, r.out))
 	wantExit(t, r, 0)
-	var res api.SchemaResponse
+	var res wire.SchemaResponse
 	if err := json.Unmarshal([]byte(r.out), &res); err != nil || res.Schema != next {
 		t.Errorf("got %q (%v), want the new schema", r.out, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"os"
 	"strings"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/client"
 	"github.com/trellis-authz/trellis/tuple"
 )
@@ -161,7 +161,7 @@ func convertLine(line []byte) []byte {
 	case t[0] == '{':
 		return append(t, '\n')
 	}
-	b, _ := json.Marshal(api.ExportLine{Relationship: string(t)})
+	b, _ := json.Marshal(wire.ExportLine{Relationship: string(t)})
 	return append(b, '\n')
 }
 
@@ -324,7 +324,7 @@ on a usage error.`,
 					bw.WriteString(rel)
 					bw.WriteByte('\n')
 				} else {
-					b, _ := json.Marshal(api.ExportLine{Relationship: rel})
+					b, _ := json.Marshal(wire.ExportLine{Relationship: rel})
 					bw.Write(b)
 					bw.WriteByte('\n')
 				}

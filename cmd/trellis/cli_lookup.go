@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/tuple"
 )
 
@@ -55,9 +55,9 @@ usage error.`,
 			if err != nil {
 				return err
 			}
-			req := api.LookupResourcesRequest{ResourceType: args[0], Permission: args[1], Subject: args[2], Context: rawCtx}
-			var all api.LookupResourcesResponse
-			all.Resources, all.ReadAt, err = readPages(cons, limit, func(size int, cursor string, cons *api.Consistency) ([]api.LookupResource, string, string, error) {
+			req := wire.LookupResourcesRequest{ResourceType: args[0], Permission: args[1], Subject: args[2], Context: rawCtx}
+			var all wire.LookupResourcesResponse
+			all.Resources, all.ReadAt, err = readPages(cons, limit, func(size int, cursor string, cons *wire.Consistency) ([]wire.LookupResource, string, string, error) {
 				req.Limit, req.Cursor, req.Consistency = size, cursor, cons
 				res, err := c.LookupResources(cmd.Context(), req)
 				if err != nil {
@@ -133,9 +133,9 @@ usage error.`,
 			if err != nil {
 				return err
 			}
-			req := api.LookupSubjectsRequest{Resource: args[0], Permission: args[1], SubjectType: subjectType, SubjectRelation: subjectRel, Context: rawCtx}
-			var all api.LookupSubjectsResponse
-			all.Subjects, all.ReadAt, err = readPages(cons, limit, func(size int, cursor string, cons *api.Consistency) ([]api.LookupSubject, string, string, error) {
+			req := wire.LookupSubjectsRequest{Resource: args[0], Permission: args[1], SubjectType: subjectType, SubjectRelation: subjectRel, Context: rawCtx}
+			var all wire.LookupSubjectsResponse
+			all.Subjects, all.ReadAt, err = readPages(cons, limit, func(size int, cursor string, cons *wire.Consistency) ([]wire.LookupSubject, string, string, error) {
 				req.Limit, req.Cursor, req.Consistency = size, cursor, cons
 				res, err := c.LookupSubjects(cmd.Context(), req)
 				if err != nil {

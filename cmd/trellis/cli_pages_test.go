@@ -3,10 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"slices"
 	"testing"
-
-	"github.com/trellis-authz/trellis/api"
 )
 
 // TestReadPages drives readPages with a fake server of 2*cliPageSize+3 items
@@ -21,10 +20,10 @@ func TestReadPages(t *testing.T) {
 	type call struct {
 		size   int
 		cursor string
-		cons   *api.Consistency
+		cons   *wire.Consistency
 	}
 	var calls []call
-	fetch := func(size int, cursor string, cons *api.Consistency) ([]int, string, string, error) {
+	fetch := func(size int, cursor string, cons *wire.Consistency) ([]int, string, string, error) {
 		calls = append(calls, call{size, cursor, cons})
 		start := 0
 		if cursor != "" {
@@ -49,7 +48,7 @@ func TestReadPages(t *testing.T) {
 		t.Errorf("got read_at %s after %d calls, want t1.rev1 after 3", readAt, len(calls))
 	}
 	for i, c := range calls[1:] {
-		if c.cons == nil || c.cons.Mode != api.AtExactSnapshot || c.cons.Token != "t1.rev1" {
+		if c.cons == nil || c.cons.Mode != wire.AtExactSnapshot || c.cons.Token != "t1.rev1" {
 			t.Errorf("page %d: got consistency %+v, want at_exact_snapshot t1.rev1", i+2, c.cons)
 		}
 	}
@@ -61,7 +60,7 @@ func TestReadPages(t *testing.T) {
 	}
 
 	boom := errors.New("boom")
-	if _, _, err := readPages(nil, 0, func(int, string, *api.Consistency) ([]int, string, string, error) { return nil, "", "", boom }); !errors.Is(err, boom) {
+	if _, _, err := readPages(nil, 0, func(int, string, *wire.Consistency) ([]int, string, string, error) { return nil, "", "", boom }); !errors.Is(err, boom) {
 		t.Errorf("got %v, want the fetch error", err)
 	}
 }

@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/client"
 	"github.com/trellis-authz/trellis/tuple"
 )
@@ -81,9 +81,9 @@ Exit status: 0 written, 1 refused by the server or failed, 2 usage error
 			if err != nil {
 				return err
 			}
-			req := api.WriteRelationshipsRequest{Reason: wf.reason, IdempotencyKey: key}
+			req := wire.WriteRelationshipsRequest{Reason: wf.reason, IdempotencyKey: key}
 			for _, r := range rels {
-				req.Updates = append(req.Updates, api.Update{Op: o.String(), Relationship: r})
+				req.Updates = append(req.Updates, wire.Update{Op: o.String(), Relationship: r})
 			}
 			res, err := c.WriteRelationships(cmd.Context(), req)
 			if err != nil {
@@ -191,7 +191,7 @@ usage error.`,
 			}
 			out := cmd.OutOrStdout()
 			if conn.json {
-				return printJSON(out, api.ReadRelationshipsResponse{Relationships: rels, ReadAt: readAt})
+				return printJSON(out, wire.ReadRelationshipsResponse{Relationships: rels, ReadAt: readAt})
 			}
 			for _, r := range rels {
 				fmt.Fprintln(out, r)
@@ -209,9 +209,9 @@ usage error.`,
 
 // readAll reads every page (up to limit, 0: all). Pages after the first are
 // read at the first page's revision, so the list is one consistent snapshot.
-func readAllRelationships(cmd *cobra.Command, c *client.Client, f tuple.Filter, cons *api.Consistency, limit int) ([]string, string, error) {
-	return readPages(cons, limit, func(size int, cursor string, cons *api.Consistency) ([]string, string, string, error) {
-		res, err := c.ReadRelationships(cmd.Context(), api.ReadRelationshipsRequest{Filter: f, Limit: size, Cursor: cursor, Consistency: cons})
+func readAllRelationships(cmd *cobra.Command, c *client.Client, f tuple.Filter, cons *wire.Consistency, limit int) ([]string, string, error) {
+	return readPages(cons, limit, func(size int, cursor string, cons *wire.Consistency) ([]string, string, string, error) {
+		res, err := c.ReadRelationships(cmd.Context(), wire.ReadRelationshipsRequest{Filter: f, Limit: size, Cursor: cursor, Consistency: cons})
 		if err != nil {
 			return nil, "", "", err
 		}
@@ -224,7 +224,7 @@ func readAllRelationships(cmd *cobra.Command, c *client.Client, f tuple.Filter, 
 // revision, so the whole answer is one snapshot. fetch gets the page size, the
 // cursor and the consistency, and returns the page, the next cursor and the
 // token it read at.
-func readPages[T any](cons *api.Consistency, limit int, fetch func(size int, cursor string, cons *api.Consistency) ([]T, string, string, error)) ([]T, string, error) {
+func readPages[T any](cons *wire.Consistency, limit int, fetch func(size int, cursor string, cons *wire.Consistency) ([]T, string, string, error)) ([]T, string, error) {
 	all := []T{}
 	cursor, readAt := "", ""
 	for {
@@ -244,7 +244,7 @@ func readPages[T any](cons *api.Consistency, limit int, fetch func(size int, cur
 			return all, readAt, nil
 		}
 		cursor = next
-		cons = &api.Consistency{Mode: api.AtExactSnapshot, Token: readAt}
+		cons = &wire.Consistency{Mode: wire.AtExactSnapshot, Token: readAt}
 	}
 }
 
@@ -286,7 +286,7 @@ usage error.`,
 			if err != nil {
 				return err
 			}
-			res, err := c.DeleteRelationships(cmd.Context(), api.DeleteRelationshipsRequest{
+			res, err := c.DeleteRelationships(cmd.Context(), wire.DeleteRelationshipsRequest{
 				Filter: filter, Limit: limit, Reason: wf.reason, IdempotencyKey: key,
 			})
 			if err != nil {

@@ -2,13 +2,13 @@ package main
 
 import (
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/schema/compile"
 )
 
@@ -107,7 +107,7 @@ Exit status: 0 written, 1 when the file has errors or the server refuses it,
 			if err != nil {
 				return err
 			}
-			res, err := c.WriteSchema(cmd.Context(), api.WriteSchemaRequest{Schema: string(src), Reason: wf.reason, IdempotencyKey: key})
+			res, err := c.WriteSchema(cmd.Context(), wire.WriteSchemaRequest{Schema: string(src), Reason: wf.reason, IdempotencyKey: key})
 			if err != nil {
 				return wf.failed(conn.serverError(err), false)
 			}

@@ -4,28 +4,27 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/trellis-authz/trellis/api"
-	"github.com/trellis-authz/trellis/engine"
 	"github.com/trellis-authz/trellis/tuple"
 )
 
 func TestParseConsistency(t *testing.T) {
 	tests := []struct {
 		in      string
-		want    *api.Consistency
+		want    *wire.Consistency
 		wantErr string
 	}{
 		{"", nil, ""},
-		{"minimize_latency", &api.Consistency{Mode: api.MinimizeLatency}, ""},
-		{"fully_consistent", &api.Consistency{Mode: api.FullyConsistent}, ""},
-		{"at_least_as_fresh:t1.AbC", &api.Consistency{Mode: api.AtLeastAsFresh, Token: "t1.AbC"}, ""},
-		{"exact:t1.AbC", &api.Consistency{Mode: api.AtExactSnapshot, Token: "t1.AbC"}, ""},
-		{"at_exact_snapshot:t1.AbC", &api.Consistency{Mode: api.AtExactSnapshot, Token: "t1.AbC"}, ""},
+		{"minimize_latency", &wire.Consistency{Mode: wire.MinimizeLatency}, ""},
+		{"fully_consistent", &wire.Consistency{Mode: wire.FullyConsistent}, ""},
+		{"at_least_as_fresh:t1.AbC", &wire.Consistency{Mode: wire.AtLeastAsFresh, Token: "t1.AbC"}, ""},
+		{"exact:t1.AbC", &wire.Consistency{Mode: wire.AtExactSnapshot, Token: "t1.AbC"}, ""},
+		{"at_exact_snapshot:t1.AbC", &wire.Consistency{Mode: wire.AtExactSnapshot, Token: "t1.AbC"}, ""},
 		{"exact", nil, "needs a token"},
 		{"at_least_as_fresh:", nil, "needs a token"},
 		{"fully_consistent:t1.x", nil, "takes no token"},
@@ -139,7 +138,7 @@ func TestNDJSONConverterKeepsLineNumbers(t *testing.T) {
 		t.Fatalf("got %d lines, want 5 (one per input line):\n%s", len(lines), out)
 	}
 	for i, want := range []string{"", "a:1#r@u:a", "", "a:2#r@u:b", "last:3#r@u:c"} {
-		var l api.ExportLine
+		var l wire.ExportLine
 		if want == "" {
 			if lines[i] != "" {
 				t.Errorf("line %d: got %q, want blank", i+1, lines[i])
@@ -171,9 +170,9 @@ func TestProgressLine(t *testing.T) {
 }
 
 func TestPrintTrace(t *testing.T) {
-	tr := &engine.Trace{Kind: "check", Resource: "dataset:claims", Relation: "read", Subject: "user:ana", Result: "allowed", Children: []*engine.Trace{
-		{Kind: "union", Result: "allowed", Children: []*engine.Trace{
-			{Kind: "relation", Resource: "dataset:claims", Relation: "reader", Subject: "user:ana", Result: "allowed", Tuples: []string{"dataset:claims#reader@user:ana"}},
+	tr := &wire.Trace{Kind: "check", Resource: "dataset:claims", Relation: "read", Subject: "user:ana", Result: "allowed", Children: []*wire.Trace{
+		{Kind: "union", Result: "allowed", Children: []*wire.Trace{
+			{Kind: "relation", Resource: "dataset:claims", Relation: "reader", Subject: "user:ana", Result: "allowed", Relationships: []string{"dataset:claims#reader@user:ana"}},
 			{Kind: "arrow", Relation: "project", Result: "denied", Detail: map[string]string{"computed": "admin"}},
 		}},
 		{Kind: "caveat", Result: "conditional", Missing: []string{"purpose"}, Cached: true},
@@ -193,8 +192,8 @@ func TestPrintTrace(t *testing.T) {
 
 func TestPrintExpand(t *testing.T) {
 	exp := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
-	n := &engine.ExpandNode{Kind: "union", Resource: "dataset:claims", Relation: "read", Children: []*engine.ExpandNode{
-		{Kind: "leaf", Resource: "dataset:claims", Relation: "reader", Subjects: []engine.ExpandSubject{{Subject: "user:ana"}, {Subject: "user:dan", Caveat: "purpose_is", Expiration: &exp}}},
+	n := &wire.ExpandNode{Kind: "union", Resource: "dataset:claims", Relation: "read", Children: []*wire.ExpandNode{
+		{Kind: "leaf", Resource: "dataset:claims", Relation: "reader", Subjects: []wire.ExpandSubject{{Subject: "user:ana"}, {Subject: "user:dan", Caveat: "purpose_is", Expiration: &exp}}},
 		{Kind: "leaf", Resource: "dataset:claims", Relation: "steward"},
 	}}
 	var b bytes.Buffer

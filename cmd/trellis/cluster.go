@@ -2,12 +2,11 @@ package main
 
 import (
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-
-	"github.com/trellis-authz/trellis/api"
 )
 
 // newClusterCommand groups the cluster operations: status, join, remove.
@@ -42,7 +41,7 @@ answers; changes (admin token) are forwarded to the leader.`,
 		},
 	}
 
-	var in api.AddMemberRequest
+	var in wire.AddMemberRequest
 	join := &cobra.Command{
 		Use:     "join --id ID --raft-addr HOST:PORT --api-addr URL",
 		Short:   "Add a voting member (admin); start that node with `serve --join` or add it here first",
@@ -87,7 +86,7 @@ answers; changes (admin token) are forwarded to the leader.`,
 	return cmd
 }
 
-func printClusterStatus(w io.Writer, st *api.ClusterResponse) {
+func printClusterStatus(w io.Writer, st *wire.ClusterResponse) {
 	leader := st.Leader
 	if leader == "" {
 		leader = "(none known)"
@@ -111,7 +110,7 @@ func printClusterStatus(w io.Writer, st *api.ClusterResponse) {
 	fmt.Fprintln(w)
 }
 
-func printMembers(w io.Writer, asJSON bool, ms *api.MembersResponse) error {
+func printMembers(w io.Writer, asJSON bool, ms *wire.MembersResponse) error {
 	if asJSON {
 		return printJSON(w, ms)
 	}

@@ -2,11 +2,10 @@ package main
 
 import (
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"net/http"
 	"sync/atomic"
 	"testing"
-
-	"github.com/trellis-authz/trellis/api"
 )
 
 // Cluster benchmarks: three real nodes in this process (Badger on disk with
@@ -21,11 +20,11 @@ func benchWrite(b *testing.B, c *testCluster, node, batch int, parallel bool) {
 	var seq atomic.Int64
 	one := func() {
 		k := seq.Add(1)
-		ups := make([]api.Update, batch)
+		ups := make([]wire.Update, batch)
 		for i := range ups {
-			ups[i] = api.Update{Op: "touch", Relationship: fmt.Sprintf("doc:b%d#viewer@user:u%d", k, i)}
+			ups[i] = wire.Update{Op: "touch", Relationship: fmt.Sprintf("doc:b%d#viewer@user:u%d", k, i)}
 		}
-		status, body := c.do(node, http.MethodPost, "/v1/relationships/write", c.admin, api.WriteRelationshipsRequest{Updates: ups}, nil)
+		status, body := c.do(node, http.MethodPost, "/v1/relationships/write", c.admin, wire.WriteRelationshipsRequest{Updates: ups}, nil)
 		if status != http.StatusOK {
 			b.Errorf("write: %d %s", status, body)
 		}
@@ -66,7 +65,7 @@ func BenchmarkClusterCheck(b *testing.B) {
 	for _, tc := range []struct {
 		name string
 		node int
-		cons *api.Consistency
+		cons *wire.Consistency
 	}{
 		{"leader/minimize_latency", l, minimizeLatency},
 		{"follower/minimize_latency", f, minimizeLatency},

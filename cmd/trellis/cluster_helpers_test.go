@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"log/slog"
 	"net/http"
@@ -281,8 +282,8 @@ func httpJSON(cl *http.Client, base, method, path, token string, body any, out a
 // write touches (or deletes) one relationship through node i.
 func (c *testCluster) write(i int, op, rel, key string) (token string, status int, body string) {
 	c.t.Helper()
-	var out api.WriteResponse
-	req := api.WriteRelationshipsRequest{Updates: []api.Update{{Op: op, Relationship: rel}}, IdempotencyKey: key}
+	var out wire.WriteResponse
+	req := wire.WriteRelationshipsRequest{Updates: []wire.Update{{Op: op, Relationship: rel}}, IdempotencyKey: key}
 	status, body = c.do(i, http.MethodPost, "/v1/relationships/write", c.admin, req, &out)
 	return out.WrittenAt, status, body
 }
@@ -310,16 +311,16 @@ func (c *testCluster) mustWrite(i int, op, rel string) string {
 }
 
 // check runs a check on node i with the given consistency.
-func (c *testCluster) check(i int, resource, perm, subject string, cons *api.Consistency) (string, int, string) {
+func (c *testCluster) check(i int, resource, perm, subject string, cons *wire.Consistency) (string, int, string) {
 	c.t.Helper()
-	var out api.CheckResponse
+	var out wire.CheckResponse
 	status, body := c.do(i, http.MethodPost, "/v1/check", c.reader,
-		api.CheckRequest{Resource: resource, Permission: perm, Subject: subject, Consistency: cons}, &out)
+		wire.CheckRequest{Resource: resource, Permission: perm, Subject: subject, Consistency: cons}, &out)
 	return out.Result, status, body
 }
 
 // mustCheck fails the test unless the check answers 200 with want.
-func (c *testCluster) mustCheck(i int, resource, perm, subject string, cons *api.Consistency, want string) {
+func (c *testCluster) mustCheck(i int, resource, perm, subject string, cons *wire.Consistency, want string) {
 	c.t.Helper()
 	got, status, body := c.check(i, resource, perm, subject, cons)
 	for deadline := time.Now().Add(10 * time.Second); retryable(status) && time.Now().Before(deadline); {
@@ -331,9 +332,9 @@ func (c *testCluster) mustCheck(i int, resource, perm, subject string, cons *api
 	}
 }
 
-func fresh(token string) *api.Consistency {
-	return &api.Consistency{Mode: api.AtLeastAsFresh, Token: token}
+func fresh(token string) *wire.Consistency {
+	return &wire.Consistency{Mode: wire.AtLeastAsFresh, Token: token}
 }
 
-var fullyConsistent = &api.Consistency{Mode: api.FullyConsistent}
-var minimizeLatency = &api.Consistency{Mode: api.MinimizeLatency}
+var fullyConsistent = &wire.Consistency{Mode: wire.FullyConsistent}
+var minimizeLatency = &wire.Consistency{Mode: wire.MinimizeLatency}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"net/http"
 	"strconv"
@@ -38,7 +39,7 @@ func TestClusterThreeNodes(t *testing.T) {
 			c.mustCheck(i, "doc:readme", "view", "user:ana", fullyConsistent, "allowed")
 		}
 		// at_exact_snapshot at the write's token works on another follower.
-		c.mustCheck(fs[1], "doc:readme", "view", "user:ana", &api.Consistency{Mode: api.AtExactSnapshot, Token: tok}, "allowed")
+		c.mustCheck(fs[1], "doc:readme", "view", "user:ana", &wire.Consistency{Mode: wire.AtExactSnapshot, Token: tok}, "allowed")
 	})
 
 	t.Run("fully_consistent on a follower sees the latest write without a token", func(t *testing.T) {
@@ -82,7 +83,7 @@ func TestClusterThreeNodes(t *testing.T) {
 
 	t.Run("a forwarded request on a non-leader is 503 no_leader, not forwarded again", func(t *testing.T) {
 		c.t = t
-		body := api.WriteRelationshipsRequest{Updates: []api.Update{{Op: "touch", Relationship: "doc:loop#viewer@user:ana"}}}
+		body := wire.WriteRelationshipsRequest{Updates: []wire.Update{{Op: "touch", Relationship: "doc:loop#viewer@user:ana"}}}
 		status, b, err := httpJSON(c.client, c.urls[fs[0]], http.MethodPost, "/v1/relationships/write", c.admin, body, nil,
 			http.Header{api.ForwardedHeader: {"n9"}})
 		if err != nil || status != http.StatusServiceUnavailable || !strings.Contains(b, "no_leader") {
@@ -92,7 +93,7 @@ func TestClusterThreeNodes(t *testing.T) {
 
 	t.Run("the follower checks credentials before forwarding", func(t *testing.T) {
 		c.t = t
-		body := api.WriteRelationshipsRequest{Updates: []api.Update{{Op: "touch", Relationship: "doc:x#viewer@user:ana"}}}
+		body := wire.WriteRelationshipsRequest{Updates: []wire.Update{{Op: "touch", Relationship: "doc:x#viewer@user:ana"}}}
 		if status, b := c.do(fs[0], http.MethodPost, "/v1/relationships/write", c.reader, body, nil); status != http.StatusForbidden {
 			t.Fatalf("reader token write on a follower: got %d %s, want 403", status, b)
 		}
@@ -100,7 +101,7 @@ func TestClusterThreeNodes(t *testing.T) {
 			t.Fatalf("unknown token write on a follower: got %d %s, want 401", status, b)
 		}
 		// Bad input is judged by the leader, and its answer relayed.
-		bad := api.WriteRelationshipsRequest{Updates: []api.Update{{Op: "touch", Relationship: "doc:x#nope@user:ana"}}}
+		bad := wire.WriteRelationshipsRequest{Updates: []wire.Update{{Op: "touch", Relationship: "doc:x#nope@user:ana"}}}
 		if status, b := c.do(fs[0], http.MethodPost, "/v1/relationships/write", c.admin, bad, nil); status != http.StatusNotFound || !strings.Contains(b, "unknown_relation") {
 			t.Fatalf("unknown relation through a follower: got %d %s, want 404 unknown_relation", status, b)
 		}
@@ -119,7 +120,7 @@ func TestClusterThreeNodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out api.ImportResponse
+		var out wire.ImportResponse
 		err = json.NewDecoder(resp.Body).Decode(&out)
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != 200 || out.Imported != 2500 {
@@ -130,8 +131,8 @@ func TestClusterThreeNodes(t *testing.T) {
 
 	t.Run("schema change through a follower", func(t *testing.T) {
 		c.t = t
-		var out api.WriteSchemaResponse
-		status, b := c.do(fs[1], http.MethodPut, "/v1/schema", c.admin, api.WriteSchemaRequest{Schema: clusterSchema + "\ndefinition team {}\n"}, &out)
+		var out wire.WriteSchemaResponse
+		status, b := c.do(fs[1], http.MethodPut, "/v1/schema", c.admin, wire.WriteSchemaRequest{Schema: clusterSchema + "\ndefinition team {}\n"}, &out)
 		if status != http.StatusOK {
 			t.Fatalf("PUT /v1/schema on a follower: got %d %s, want 200", status, b)
 		}
@@ -139,7 +140,7 @@ func TestClusterThreeNodes(t *testing.T) {
 
 	t.Run("cluster status", func(t *testing.T) {
 		c.t = t
-		var st api.ClusterResponse
+		var st wire.ClusterResponse
 		if status, b := c.do(fs[0], http.MethodGet, "/v1/cluster", c.reader, nil, &st); status != 200 {
 			t.Fatalf("GET /v1/cluster: got %d %s", status, b)
 		}
@@ -158,10 +159,10 @@ func TestClusterThreeNodes(t *testing.T) {
 		if leaders != 1 {
 			t.Errorf("got %d members with role leader, want 1", leaders)
 		}
-		if status, b := c.do(fs[0], http.MethodPost, "/v1/cluster/members", c.reader, api.AddMemberRequest{ID: "n9", RaftAddr: "127.0.0.1:1", APIAddr: "http://127.0.0.1:1"}, nil); status != http.StatusForbidden {
+		if status, b := c.do(fs[0], http.MethodPost, "/v1/cluster/members", c.reader, wire.AddMemberRequest{ID: "n9", RaftAddr: "127.0.0.1:1", APIAddr: "http://127.0.0.1:1"}, nil); status != http.StatusForbidden {
 			t.Errorf("add member with a reader token: got %d %s, want 403", status, b)
 		}
-		if status, b := c.do(fs[0], http.MethodPost, "/v1/cluster/members", c.admin, api.AddMemberRequest{ID: "n9", RaftAddr: "nope", APIAddr: "http://127.0.0.1:1"}, nil); status != http.StatusBadRequest {
+		if status, b := c.do(fs[0], http.MethodPost, "/v1/cluster/members", c.admin, wire.AddMemberRequest{ID: "n9", RaftAddr: "nope", APIAddr: "http://127.0.0.1:1"}, nil); status != http.StatusBadRequest {
 			t.Errorf("add member with a bad raft_addr: got %d %s, want 400", status, b)
 		}
 		if status, b := c.do(fs[0], http.MethodDelete, "/v1/cluster/members/n9", c.admin, nil, nil); status != http.StatusNotFound {
@@ -348,7 +349,7 @@ func TestClusterPartition(t *testing.T) {
 			if status != http.StatusServiceUnavailable {
 				t.Fatalf("fully_consistent check on a cut-off %s: got %d %s, want 503", lone, status, body)
 			}
-			var st api.ClusterResponse
+			var st wire.ClusterResponse
 			if status, b := c.do(i, http.MethodGet, "/v1/cluster", c.reader, nil, &st); status != 200 {
 				t.Fatalf("GET /v1/cluster: got %d %s", status, b)
 			}
@@ -400,7 +401,7 @@ func TestClusterJoinAndRemove(t *testing.T) {
 		t.Fatalf("start n2 with --join: %v", err)
 	}
 	c.waitReady(1)
-	var st api.ClusterResponse
+	var st wire.ClusterResponse
 	if status, b := c.do(1, http.MethodGet, "/v1/cluster", c.reader, nil, &st); status != 200 || len(st.Members) != 2 {
 		t.Fatalf("GET /v1/cluster on the joined node: got %d %s, want 200 with 2 members", status, b)
 	}
@@ -408,7 +409,7 @@ func TestClusterJoinAndRemove(t *testing.T) {
 	c.mustCheck(0, "doc:joined", "view", "user:ana", fresh(tok), "allowed")
 	c.mustCheck(1, "doc:joined", "view", "user:ana", fullyConsistent, "allowed")
 
-	var ms api.MembersResponse
+	var ms wire.MembersResponse
 	if status, b := c.do(1, http.MethodDelete, "/v1/cluster/members/n2", c.admin, nil, &ms); status != 200 || len(ms.Members) != 1 || ms.Members[0].ID != "n1" {
 		t.Fatalf("remove n2 through n2: got %d %s, want 200 with only n1 left", status, b)
 	}

@@ -227,7 +227,16 @@ the first bad record index), 2 for a usage error.`,
 				if len(page.Entries) == 0 || page.Entries[0].Seq != uint64(anchorSeq) {
 					return fmt.Errorf("audit entry %d does not exist (the log has %d entries)", anchorSeq, page.Size)
 				}
-				anchor = &page.Entries[0]
+				// The wire form is audit.Entry's JSON; read it back as one.
+				b, err := json.Marshal(page.Entries[0])
+				if err != nil {
+					return err
+				}
+				var e audit.Entry
+				if err := json.Unmarshal(b, &e); err != nil {
+					return fmt.Errorf("audit entry %d: %w", anchorSeq, err)
+				}
+				anchor = &e
 			}
 			var in io.Reader = cmd.InOrStdin()
 			if args[0] != "-" {

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
+	"github.com/trellis-authz/trellis/wire"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/audit"
 	"github.com/trellis-authz/trellis/client"
 )
@@ -86,18 +87,18 @@ func TestDecisionLogEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	admin := client.New(url, client.WithToken(c.admin), client.WithTimeout(10*time.Second))
 	reader := client.New(url, client.WithToken(c.reader), client.WithTimeout(10*time.Second))
-	if _, err := admin.WriteRelationships(ctx, api.WriteRelationshipsRequest{Updates: []api.Update{{Op: "touch", Relationship: "doc:a#viewer@user:x"}}}); err != nil {
+	if _, err := admin.WriteRelationships(ctx, wire.WriteRelationshipsRequest{Updates: []wire.Update{{Op: "touch", Relationship: "doc:a#viewer@user:x"}}}); err != nil {
 		t.Fatal(err)
 	}
-	allowed, err := reader.Check(ctx, api.CheckRequest{Resource: "doc:a", Permission: "view", Subject: "user:x"})
+	allowed, err := reader.Check(ctx, wire.CheckRequest{Resource: "doc:a", Permission: "view", Subject: "user:x"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	denied, err := reader.Check(ctx, api.CheckRequest{Resource: "doc:a", Permission: "view", Subject: "user:y"})
+	denied, err := reader.Check(ctx, wire.CheckRequest{Resource: "doc:a", Permission: "view", Subject: "user:y"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bulk, err := admin.CheckBulk(ctx, api.CheckBulkRequest{Items: []api.CheckItem{
+	bulk, err := admin.CheckBulk(ctx, wire.CheckBulkRequest{Items: []wire.CheckItem{
 		{Resource: "doc:a", Permission: "view", Subject: "user:x"},
 		{Resource: "doc:b", Permission: "view", Subject: "user:x"},
 	}})
@@ -149,7 +150,7 @@ func TestDecisionLogEndToEnd(t *testing.T) {
 	}
 	anchor := page.Entries[0]
 	head := verifyDecisionFile(t, file, nil)
-	if anchor.Principal != "node:n1" || uint64(anchor.ChangeCount) != head.Count || !bytes.Equal(anchor.ChangeDigest, head.Hash) {
+	if anchor.Principal != "node:n1" || uint64(anchor.ChangeCount) != head.Count || anchor.ChangeDigest != hex.EncodeToString(head.Hash) {
 		t.Fatalf("got anchor %+v, want principal node:n1, change_count %d, digest %x (the file's head)", anchor, head.Count, head.Hash)
 	}
 
@@ -209,10 +210,10 @@ func TestDecisionLogEndToEnd(t *testing.T) {
 	}
 	c.waitReady(0)
 	reader = client.New(c.urls[0], client.WithToken(c.reader), client.WithTimeout(10*time.Second))
-	if _, err := reader.Check(ctx, api.CheckRequest{Resource: "doc:a", Permission: "view", Subject: "user:x"}); err != nil {
+	if _, err := reader.Check(ctx, wire.CheckRequest{Resource: "doc:a", Permission: "view", Subject: "user:x"}); err != nil {
 		t.Fatal(err)
 	}
-	after := verifyDecisionFile(t, file, &anchor) // still reaches the old anchor
+	after := verifyDecisionFile(t, file, asAuditEntry(t, anchor)) // still reaches the old anchor
 	if after.Count != head.Count+1 {
 		t.Fatalf("got %d records after the restart, want %d", after.Count, head.Count+1)
 	}
@@ -231,7 +232,7 @@ func TestDecisionLogSampleZero(t *testing.T) {
 	ctx := context.Background()
 	cl := client.New(c.urls[0], client.WithToken(c.admin), client.WithTimeout(10*time.Second))
 	for _, s := range []string{"user:x", "user:y", "user:z"} {
-		if _, err := cl.Check(ctx, api.CheckRequest{Resource: "doc:a", Permission: "view", Subject: s}); err != nil {
+		if _, err := cl.Check(ctx, wire.CheckRequest{Resource: "doc:a", Permission: "view", Subject: s}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -291,7 +292,7 @@ func TestDecisionAnchorTicker(t *testing.T) {
 	}, nil)
 	ctx := context.Background()
 	cl := client.New(c.urls[0], client.WithToken(c.admin), client.WithTimeout(10*time.Second))
-	if _, err := cl.Check(ctx, api.CheckRequest{Resource: "doc:a", Permission: "view", Subject: "user:x"}); err != nil {
+	if _, err := cl.Check(ctx, wire.CheckRequest{Resource: "doc:a", Permission: "view", Subject: "user:x"}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
@@ -302,7 +303,7 @@ func TestDecisionAnchorTicker(t *testing.T) {
 		}
 		if len(page.Entries) > 0 {
 			e := page.Entries[0]
-			head := verifyDecisionFile(t, file, &e)
+			head := verifyDecisionFile(t, file, asAuditEntry(t, e))
 			if e.ChangeCount != 1 || head.Count != 1 {
 				t.Fatalf("got anchor covering %d records and a file of %d, want 1 and 1", e.ChangeCount, head.Count)
 			}
@@ -316,4 +317,15 @@ func TestDecisionAnchorTicker(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// asAuditEntry reads an entry of the API (wire form, which is audit.Entry's
+// JSON) back as an audit.Entry.
+func asAuditEntry(t *testing.T, e wire.AuditEntry) *audit.Entry {
+	t.Helper()
+	var out audit.Entry
+	if b, err := json.Marshal(e); err != nil || json.Unmarshal(b, &out) != nil {
+		t.Fatalf("entry %+v does not read back as an audit.Entry", e)
+	}
+	return &out
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"log/slog"
 	"net"
@@ -10,8 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/trellis-authz/trellis/api"
 )
 
 // freeRun finds n consecutive free loopback ports and returns the first.
@@ -99,10 +98,10 @@ func TestDevCluster(t *testing.T) {
 		if !strings.Contains(text, n.URL()) {
 			t.Errorf("output does not list node %d's URL %s:\n%s", i+1, n.URL(), text)
 		}
-		var res api.CheckResponse
+		var res wire.CheckResponse
 		status, body, err := httpJSON(cl, n.URL(), http.MethodPost, "/v1/check", tok,
-			api.CheckRequest{Resource: "organization:acme", Permission: "administer", Subject: "user:olivia",
-				Consistency: &api.Consistency{Mode: api.FullyConsistent}}, &res, nil)
+			wire.CheckRequest{Resource: "organization:acme", Permission: "administer", Subject: "user:olivia",
+				Consistency: &wire.Consistency{Mode: wire.FullyConsistent}}, &res, nil)
 		if err != nil || status != http.StatusOK || res.Result != "allowed" {
 			t.Errorf("example check on node %d: got %d %s %v, want allowed", i+1, status, body, err)
 		}

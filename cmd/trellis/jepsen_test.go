@@ -4,6 +4,8 @@ package main
 
 import (
 	"fmt"
+	"github.com/trellis-authz/trellis/service"
+	"github.com/trellis-authz/trellis/wire"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -15,7 +17,6 @@ import (
 	"github.com/anishathalye/porcupine"
 	"github.com/google/uuid"
 
-	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/consensus"
 	"github.com/trellis-authz/trellis/tuple"
 )
@@ -99,7 +100,7 @@ func TestJepsenRegisters(t *testing.T) {
 		latestRev uint64
 		acked     = map[int][]porcupine.Operation{}
 	)
-	tokens := api.NewTokens(defaultNodeOptions().ClusterID)
+	tokens := service.NewTokens(defaultNodeOptions().ClusterID)
 	publish := func(tok string) {
 		rev, err := tokens.Decode(tok)
 		if err != nil {
@@ -200,9 +201,9 @@ func TestJepsenRegisters(t *testing.T) {
 				if r%2 == 0 && tok != "" {
 					cons = fresh(tok)
 				}
-				var out api.CheckResponse
+				var out wire.CheckResponse
 				status, _ := c.do(rng.IntN(3), http.MethodPost, "/v1/check", c.reader,
-					api.CheckRequest{Resource: fmt.Sprintf("doc:k%d", k), Permission: "view", Subject: "user:x", Consistency: cons}, &out)
+					wire.CheckRequest{Resource: fmt.Sprintf("doc:k%d", k), Permission: "view", Subject: "user:x", Consistency: cons}, &out)
 				if status == http.StatusOK {
 					publish(out.CheckedAt) // before the return time, as for writes
 				}
@@ -254,9 +255,9 @@ func TestJepsenRegisters(t *testing.T) {
 	for k := range keys {
 		for i := range 3 {
 			call := now()
-			var out api.CheckResponse
+			var out wire.CheckResponse
 			status, body := c.do(i, http.MethodPost, "/v1/check", c.reader,
-				api.CheckRequest{Resource: fmt.Sprintf("doc:k%d", k), Permission: "view", Subject: "user:x", Consistency: fullyConsistent}, &out)
+				wire.CheckRequest{Resource: fmt.Sprintf("doc:k%d", k), Permission: "view", Subject: "user:x", Consistency: fullyConsistent}, &out)
 			if status != http.StatusOK {
 				t.Fatalf("final read of k%d on n%d: got %d %s", k, i+1, status, body)
 			}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"net"
 	"net/http"
@@ -83,7 +84,7 @@ func (r *runningNode) join(ctx context.Context, client *http.Client, raftAddr, a
 	if token == "" {
 		token = os.Getenv("TRELLIS_TOKEN")
 	}
-	body, _ := json.Marshal(api.AddMemberRequest{ID: o.NodeID, RaftAddr: raftAddr, APIAddr: apiURL})
+	body, _ := json.Marshal(wire.AddMemberRequest{ID: o.NodeID, RaftAddr: raftAddr, APIAddr: apiURL})
 	url := strings.TrimRight(o.Join, "/") + "/v1/cluster/members"
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()

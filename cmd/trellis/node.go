@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/service"
 	"io"
 	"log/slog"
 	"net"
@@ -284,12 +285,14 @@ func startNode(ctx context.Context, o nodeOptions) (_ *runningNode, err error) {
 		}
 	}()
 
-	deps := api.Deps{
+	reg := prometheus.NewRegistry()
+	deps := service.Deps{
 		Engine:    eng,
 		Revisions: node,
-		Snapshots: api.SnapshotsOf[*storage.Snapshot](store),
-		Writer:    api.ConsensusWriter(node),
-		Stats:     api.NodeStatsFunc(node),
+		Snapshots: service.SnapshotsOf[*storage.Snapshot](store),
+		Writer:    service.ConsensusWriter(node),
+		Registry:  reg,
+		Logger:    o.Log.With("component", "service"),
 	}
 	var dec *decisionRuntime
 	if o.Decisions.File != "" {
@@ -308,15 +311,20 @@ func startNode(ctx context.Context, o nodeOptions) (_ *runningNode, err error) {
 	ac := api.DefaultConfig()
 	ac.ClusterID = o.ClusterID
 	ac.Quantization = o.Quantization
+	ac.WriteTimeout = ac.RequestTimeout
 	ac.Auth = auth
 	ac.Logger = o.Log.With("component", "api")
-	ac.Registry = prometheus.NewRegistry()
-	srv, err := api.New(ac, deps)
+	ac.Registry = reg
+	svc, err := service.New(ac.Config, deps)
 	if err != nil {
 		return nil, err
 	}
-	api.RegisterAudit(srv, aud.log, aud.signer)
-	api.RegisterWatch(srv, store)
+	srv, err := api.New(ac, svc, api.NodeStatsFunc(node))
+	if err != nil {
+		return nil, err
+	}
+	api.RegisterAudit(srv, service.NewAudit(aud.log, aud.signer))
+	api.RegisterWatch(srv, service.NewWatch(store, srv.Tokens()))
 	r := &runningNode{opts: o, store: store, node: node, srv: srv, eng: eng, ln: ln, log: o.Log, served: make(chan error, 1), dec: dec}
 	if err := r.enableCluster(peerClient); err != nil {
 		return nil, err

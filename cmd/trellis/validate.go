@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/client"
 	"github.com/trellis-authz/trellis/engine"
 	"github.com/trellis-authz/trellis/tuple"
@@ -193,7 +193,7 @@ func updateFile(path string, rep *validation.Report) error {
 // remote adapts the REST client to validation.Evaluator for --against.
 type remote struct{ c *client.Client }
 
-var full = &api.Consistency{Mode: api.FullyConsistent}
+var full = &wire.Consistency{Mode: wire.FullyConsistent}
 
 func contextJSON(m map[string]any) (json.RawMessage, error) {
 	if m == nil {
@@ -207,7 +207,7 @@ func (r remote) Check(ctx context.Context, req engine.CheckRequest) (engine.Chec
 	if err != nil {
 		return engine.CheckResult{}, err
 	}
-	resp, err := r.c.Check(ctx, api.CheckRequest{Resource: req.Resource.String(), Permission: req.Permission,
+	resp, err := r.c.Check(ctx, wire.CheckRequest{Resource: req.Resource.String(), Permission: req.Permission,
 		Subject: req.Subject.String(), Context: cj, Consistency: full, Explain: req.Explain})
 	if err != nil {
 		return engine.CheckResult{}, engineError(err)
@@ -216,7 +216,21 @@ func (r remote) Check(ctx context.Context, req engine.CheckRequest) (engine.Chec
 	if err != nil {
 		return engine.CheckResult{}, err
 	}
-	return engine.CheckResult{Result: res, MissingContext: resp.MissingContext, ExpiresAt: resp.ExpiresAt, Trace: resp.Trace}, nil
+	return engine.CheckResult{Result: res, MissingContext: resp.MissingContext, ExpiresAt: resp.ExpiresAt, Trace: traceFromWire(resp.Trace)}, nil
+}
+
+// traceFromWire turns a remote explain trace back into the engine's shape,
+// which the policy report prints.
+func traceFromWire(t *wire.Trace) *engine.Trace {
+	if t == nil {
+		return nil
+	}
+	out := &engine.Trace{Kind: t.Kind, Resource: t.Resource, Relation: t.Relation, Subject: t.Subject, Result: t.Result,
+		Missing: t.Missing, Tuples: t.Relationships, Cached: t.Cached, Detail: t.Detail}
+	for _, c := range t.Children {
+		out.Children = append(out.Children, traceFromWire(c))
+	}
+	return out
 }
 
 func (r remote) LookupSubjects(ctx context.Context, req engine.LookupSubjectsRequest) (engine.LookupSubjectsResult, error) {
@@ -224,7 +238,7 @@ func (r remote) LookupSubjects(ctx context.Context, req engine.LookupSubjectsReq
 	if err != nil {
 		return engine.LookupSubjectsResult{}, err
 	}
-	resp, err := r.c.LookupSubjects(ctx, api.LookupSubjectsRequest{Resource: req.Resource.String(), Permission: req.Permission,
+	resp, err := r.c.LookupSubjects(ctx, wire.LookupSubjectsRequest{Resource: req.Resource.String(), Permission: req.Permission,
 		SubjectType: req.SubjectType, SubjectRelation: req.SubjectRelation, Context: cj, Limit: req.Limit, Cursor: req.Cursor, Consistency: full})
 	if err != nil {
 		return engine.LookupSubjectsResult{}, err
@@ -241,11 +255,29 @@ func (r remote) LookupSubjects(ctx context.Context, req engine.LookupSubjectsReq
 }
 
 func (r remote) Expand(ctx context.Context, resource tuple.ObjectRef, permission string) (*engine.ExpandNode, error) {
-	resp, err := r.c.Expand(ctx, api.ExpandRequest{Resource: resource.String(), Permission: permission, Consistency: full})
+	resp, err := r.c.Expand(ctx, wire.ExpandRequest{Resource: resource.String(), Permission: permission, Consistency: full})
 	if err != nil {
 		return nil, err
 	}
-	return resp.Tree, nil
+	return expandFromWire(resp.Tree), nil
+}
+
+// expandFromWire turns a remote expand tree back into the engine's shape.
+func expandFromWire(n *wire.ExpandNode) *engine.ExpandNode {
+	if n == nil {
+		return nil
+	}
+	out := &engine.ExpandNode{Kind: n.Kind, Resource: n.Resource, Relation: n.Relation}
+	if n.Via != nil {
+		out.Via = &engine.ExpandSubject{Subject: n.Via.Subject, Caveat: n.Via.Caveat, Expiration: n.Via.Expiration}
+	}
+	for _, s := range n.Subjects {
+		out.Subjects = append(out.Subjects, engine.ExpandSubject{Subject: s.Subject, Caveat: s.Caveat, Expiration: s.Expiration})
+	}
+	for _, c := range n.Children {
+		out.Children = append(out.Children, expandFromWire(c))
+	}
+	return out
 }
 
 // engineError gives the server's caveat errors back their engine sentinel,

@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/trellis-authz/trellis/wire"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/client"
 )
 
@@ -30,10 +30,10 @@ func TestWatchResumeAcrossLeaderChange(t *testing.T) {
 	write := func(via, batch int) string {
 		t.Helper()
 		rel := fmt.Sprintf("doc:b%d#viewer@user:u", batch)
-		var res *api.WriteResponse
+		var res *wire.WriteResponse
 		var err error
 		for attempt := 0; attempt < 50; attempt++ { // a new leader may still be settling
-			if res, err = writer(via).WriteRelationships(ctx, api.WriteRelationshipsRequest{Updates: []api.Update{{Op: "touch", Relationship: rel}}}); err == nil {
+			if res, err = writer(via).WriteRelationships(ctx, wire.WriteRelationshipsRequest{Updates: []wire.Update{{Op: "touch", Relationship: rel}}}); err == nil {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)

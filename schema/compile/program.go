@@ -105,8 +105,13 @@ func (p *program) missing(u *types.Unknown, params map[string]any) []string {
 // error text continues "parameter "x" of caveat "y" ...".
 func convertParam(t schema.ParamType, v any) (ref.Val, error) {
 	v = normalizeJSON(v)
+	// One rule decides which values fit (schema.ParamType.Check, also run by
+	// the API and the raft applier); below, only the conversion.
+	if err := t.Check(v); err != nil {
+		return nil, err
+	}
 	bad := func(want string) error {
-		return fmt.Errorf("must be %s, got %s", want, describe(v))
+		return fmt.Errorf("must be %s, got %s", want, schema.DescribeValue(v))
 	}
 	switch t.Name {
 	case "any":
@@ -115,7 +120,7 @@ func convertParam(t schema.ParamType, v any) (ref.Val, error) {
 		}
 		val := types.DefaultTypeAdapter.NativeToValue(v)
 		if types.IsError(val) {
-			return nil, fmt.Errorf("has an unsupported value %s", describe(v))
+			return nil, fmt.Errorf("has an unsupported value %s", schema.DescribeValue(v))
 		}
 		return val, nil
 	case "bool":
@@ -172,7 +177,7 @@ func convertParam(t schema.ParamType, v any) (ref.Val, error) {
 		if s, ok := v.(string); ok {
 			b, err := base64.StdEncoding.DecodeString(s)
 			if err != nil {
-				return nil, fmt.Errorf("must be bytes as a base64 string, got %s (%v)", describe(v), err)
+				return nil, fmt.Errorf("must be bytes as a base64 string, got %s (%v)", schema.DescribeValue(v), err)
 			}
 			return types.Bytes(b), nil
 		}
@@ -261,27 +266,3 @@ func normalizeJSON(v any) any {
 }
 
 // describe shows a JSON value in an error: its JSON text, shortened.
-func describe(v any) string {
-	if v == nil {
-		return "null"
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprintf("%v", v)
-	}
-	s := string(b)
-	if len(s) > 60 {
-		s = s[:57] + "..."
-	}
-	switch v.(type) {
-	case string:
-		return "the string " + s
-	case []any:
-		return "the list " + s
-	case map[string]any:
-		return "the object " + s
-	case bool:
-		return "the bool " + s
-	}
-	return s // a number
-}

@@ -1,12 +1,11 @@
-package api
+package service
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
-	"net/netip"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -14,11 +13,7 @@ import (
 	"github.com/trellis-authz/trellis/tuple"
 )
 
-func argErr(field string, format string, args ...any) error {
-	return fail(ErrInvalidArgument, map[string]any{"field": field}, format, args...)
-}
-
-func (s *Server) parseObject(field, v string) (tuple.ObjectRef, error) {
+func parseObject(field, v string) (tuple.ObjectRef, error) {
 	if v == "" {
 		return tuple.ObjectRef{}, argErr(field, "%s is required: an object such as \"dataset:claims\"", field)
 	}
@@ -29,7 +24,7 @@ func (s *Server) parseObject(field, v string) (tuple.ObjectRef, error) {
 	return o, nil
 }
 
-func (s *Server) parseSubject(field, v string) (tuple.SubjectRef, error) {
+func parseSubject(field, v string) (tuple.SubjectRef, error) {
 	if v == "" {
 		return tuple.SubjectRef{}, argErr(field, "%s is required: a subject such as \"user:ana\" or \"team:ml#member\"", field)
 	}
@@ -51,13 +46,17 @@ func requireName(field, v string) error {
 }
 
 // parseContext decodes a request's caveat context, bounded in size.
-func (s *Server) parseContext(field string, raw json.RawMessage) (map[string]any, error) {
+func parseContext(cfg Config, field string, raw json.RawMessage) (map[string]any, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	if len(raw) > s.cfg.MaxContextBytes {
-		return nil, fail(ErrInvalidContext, map[string]any{"field": field, "limit_bytes": s.cfg.MaxContextBytes},
-			"%s is %d bytes of JSON; at most %d are allowed", field, len(raw), s.cfg.MaxContextBytes)
+	if len(raw) > cfg.MaxContextBytes {
+		return nil, fail(ErrInvalidContext, map[string]any{"field": field, "limit_bytes": cfg.MaxContextBytes},
+			"%s is %d bytes of JSON; at most %d are allowed", field, len(raw), cfg.MaxContextBytes)
+	}
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+		return nil, fail(ErrInvalidContext, map[string]any{"field": field},
+			"%s must be a JSON object of caveat parameters such as {\"purpose\": \"fraud-model\"}, not %s", field, truncate(string(raw), 40))
 	}
 	ctx, err := tuple.ParseContext(raw)
 	if err != nil {
@@ -67,12 +66,12 @@ func (s *Server) parseContext(field string, raw json.RawMessage) (map[string]any
 }
 
 // pageLimit checks a page size: 0 means the default (MaxPageSize).
-func (s *Server) pageLimit(limit int) (int, error) {
-	if limit < 0 || limit > s.cfg.MaxPageSize {
-		return 0, argErr("limit", "limit is %d; it must be between 0 (the default, %d) and %d", limit, s.cfg.MaxPageSize, s.cfg.MaxPageSize)
+func pageLimit(cfg Config, limit int) (int, error) {
+	if limit < 0 || limit > cfg.MaxPageSize {
+		return 0, argErr("limit", "limit is %d; it must be between 0 (the default, %d) and %d", limit, cfg.MaxPageSize, cfg.MaxPageSize)
 	}
 	if limit == 0 {
-		return s.cfg.MaxPageSize, nil
+		return cfg.MaxPageSize, nil
 	}
 	return limit, nil
 }
@@ -135,7 +134,7 @@ func schemaMember(sch *schema.Schema, field, typ, name string) error {
 // what exists), then schema.ValidateRelationship (the applier's own rule:
 // subject form, caveat and expiration traits, context keys), then the size and
 // value types of the caveat context.
-func (s *Server) validateRelationship(sch *schema.Schema, field string, r tuple.Relationship) error {
+func validateRelationship(cfg Config, sch *schema.Schema, field string, r tuple.Relationship) error {
 	d, err := schemaType(sch, field, r.Resource.Type)
 	if err != nil {
 		return err
@@ -160,8 +159,12 @@ func (s *Server) validateRelationship(sch *schema.Schema, field string, r tuple.
 		case errors.Is(err, schema.ErrUnknownCaveat):
 			details["caveat"] = r.Caveat.Name
 			return fail(ErrUnknownType, details, "%s: %v", field, err)
-		case errors.Is(err, schema.ErrUnknownCaveatParameter):
+		case errors.Is(err, schema.ErrUnknownCaveatParameter), errors.Is(err, schema.ErrInvalidContext):
 			details["caveat"] = r.Caveat.Name
+			var ce *schema.ContextError
+			if errors.As(err, &ce) {
+				details["parameter"], details["type"] = ce.Param, ce.Type
+			}
 			return fail(ErrInvalidContext, details, "%s: %v", field, err)
 		}
 		allowed := make([]string, len(rel.Allowed))
@@ -172,15 +175,12 @@ func (s *Server) validateRelationship(sch *schema.Schema, field string, r tuple.
 		return fail(ErrSubjectNotAllowed, details, "%s: %s: %v", field, r.String(), err)
 	}
 	if r.Caveat != nil && len(r.Caveat.Context) > 0 {
-		if n := len(tuple.FormatContext(r.Caveat.Context)); n > s.cfg.MaxContextBytes {
-			return fail(ErrInvalidContext, map[string]any{"field": field, "limit_bytes": s.cfg.MaxContextBytes},
-				"%s: caveat context is %d bytes; at most %d are allowed", field, n, s.cfg.MaxContextBytes)
+		if n := len(tuple.FormatContext(r.Caveat.Context)); n > cfg.MaxContextBytes {
+			return fail(ErrInvalidContext, map[string]any{"field": field, "limit_bytes": cfg.MaxContextBytes},
+				"%s: caveat context is %d bytes; at most %d are allowed", field, n, cfg.MaxContextBytes)
 		}
-		// ValidateRelationship checked that the caveat exists and knows each
-		// key; the value types are the API's to check (schema has no JSON).
-		if err := checkContextTypes(field, sch.Caveats[r.Caveat.Name], r.Caveat.Context); err != nil {
-			return err
-		}
+		// The value types were checked by ValidateRelationship (the one rule,
+		// schema.Caveat.CheckContext); only the size is the service's limit.
 	}
 	return nil
 }
@@ -193,122 +193,6 @@ func relationNames(d *schema.Definition) []string {
 		}
 	}
 	return out
-}
-
-// checkContextTypes checks each context value against the caveat's declared
-// parameter type.
-func checkContextTypes(field string, cav *schema.Caveat, ctx map[string]any) error {
-	keys := make([]string, 0, len(ctx))
-	for k := range ctx {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		pt, ok := cav.Params[k]
-		if !ok {
-			return fail(ErrInvalidContext, map[string]any{"field": field, "caveat": cav.Name, "parameter": k},
-				"%s: caveat %s has no parameter %q (parameters: %s)", field, cav.Name, k, strings.Join(cav.ParamOrder, ", "))
-		}
-		if !valueFits(pt, ctx[k]) {
-			return fail(ErrInvalidContext, map[string]any{"field": field, "caveat": cav.Name, "parameter": k, "type": pt.String()},
-				"%s: caveat %s parameter %q must be a %s; got %s", field, cav.Name, k, pt.String(), jsonKind(ctx[k]))
-		}
-	}
-	return nil
-}
-
-// valueFits reports whether the JSON value v fits the parameter type t. A
-// null fits only "any": stored, it would make every check reaching the
-// relationship fail.
-func valueFits(t schema.ParamType, v any) bool {
-	if v == nil {
-		return t.Name == "any"
-	}
-	switch t.Name {
-	case "any":
-		return true
-	case "bool":
-		_, ok := v.(bool)
-		return ok
-	case "string":
-		_, ok := v.(string)
-		return ok
-	case "int":
-		_, ok := v.(int64)
-		return ok
-	case "uint":
-		i, ok := v.(int64)
-		return ok && i >= 0
-	case "double":
-		switch v.(type) {
-		case int64, float64:
-			return true
-		}
-		return false
-	case "bytes":
-		_, ok := v.(string)
-		return ok
-	case "duration":
-		s, ok := v.(string)
-		if !ok {
-			return false
-		}
-		_, err := time.ParseDuration(s)
-		return err == nil
-	case "timestamp":
-		s, ok := v.(string)
-		if !ok {
-			return false
-		}
-		_, err := time.Parse(time.RFC3339Nano, s)
-		return err == nil
-	case "ipaddress":
-		s, ok := v.(string)
-		if !ok {
-			return false
-		}
-		_, err := netip.ParseAddr(s)
-		return err == nil
-	case "list":
-		l, ok := v.([]any)
-		if !ok {
-			return false
-		}
-		for _, e := range l {
-			if t.Elem != nil && !valueFits(*t.Elem, e) {
-				return false
-			}
-		}
-		return true
-	case "map":
-		m, ok := v.(map[string]any)
-		if !ok {
-			return false
-		}
-		for _, e := range m {
-			if t.Elem != nil && !valueFits(*t.Elem, e) {
-				return false
-			}
-		}
-		return true
-	}
-	return true
-}
-
-func jsonKind(v any) string {
-	switch x := v.(type) {
-	case bool:
-		return "a boolean"
-	case string:
-		return "the string " + truncate(`"`+x+`"`, 40)
-	case int64, float64:
-		return "a number"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "an object"
-	}
-	return "null"
 }
 
 // validateFilter checks a filter's syntax and, given a schema, its type and

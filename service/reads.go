@@ -1,10 +1,12 @@
-package api
+package service
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
+	"github.com/trellis-authz/trellis/wire"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trellis-authz/trellis/schema"
@@ -20,6 +22,36 @@ type readView struct {
 	token  string
 }
 
+// Reads decides which revision a read runs at, for every service: it
+// resolves a request's consistency to a revision, opens the snapshot there and
+// the compiled schema in force at it.
+type Reads struct {
+	cfg    Config
+	revs   Revisions
+	snaps  Snapshots
+	tokens Tokens
+	// quantum is the revision minimize_latency reads use until its window ends.
+	quantum atomic.Pointer[quantum]
+
+	mu      sync.Mutex
+	schemas map[string]*schema.Schema // compiled schemas by hash
+}
+
+// NewReads returns the read resolver over a node's revisions and store.
+func NewReads(cfg Config, revs Revisions, snaps Snapshots) *Reads {
+	return &Reads{cfg: cfg, revs: revs, snaps: snaps, tokens: NewTokens(cfg.ClusterID), schemas: map[string]*schema.Schema{}}
+}
+
+// Tokens returns the consistency-token codec.
+func (s *Reads) Tokens() Tokens { return s.tokens }
+
+// SetRevisions replaces the revision source (a cluster transport wraps it so
+// that fully_consistent reads on a follower ask the leader for its read index).
+func (s *Reads) SetRevisions(r Revisions) { s.revs = r }
+
+// Revisions returns the revision source in use.
+func (s *Reads) Revisions() Revisions { return s.revs }
+
 // quantum is a revision and the time until which minimize_latency reads use it.
 type quantum struct {
 	rev   uint64
@@ -30,7 +62,7 @@ type quantum struct {
 // applied revision, sampled at most once per Config.Quantization, so that the
 // reads of one window share a revision (and the engine's cache) while writes
 // stream in. It never goes backwards and is never older than the window.
-func (s *Server) quantized(applied uint64) uint64 {
+func (s *Reads) quantized(applied uint64) uint64 {
 	if s.cfg.Quantization <= 0 {
 		return applied
 	}
@@ -44,30 +76,30 @@ func (s *Server) quantized(applied uint64) uint64 {
 
 // resolve picks the revision a read runs at, per its consistency, and opens
 // the snapshot there.
-func (s *Server) resolve(ctx context.Context, c *Consistency) (*readView, error) {
+func (s *Reads) resolve(ctx context.Context, c *wire.Consistency) (*readView, error) {
 	return s.resolveRead(ctx, c, true)
 }
 
 // latest opens the newest applied state, never a quantized one: writes are
 // validated against it, and health checks report it.
-func (s *Server) latest(ctx context.Context) (*readView, error) {
+func (s *Reads) latest(ctx context.Context) (*readView, error) {
 	return s.resolveRead(ctx, nil, false)
 }
 
-func (s *Server) resolveRead(ctx context.Context, c *Consistency, quantize bool) (*readView, error) {
-	var cons Consistency
+func (s *Reads) resolveRead(ctx context.Context, c *wire.Consistency, quantize bool) (*readView, error) {
+	var cons wire.Consistency
 	if c != nil {
 		cons = *c
 	}
-	revs := s.deps.Revisions
+	revs := s.revs
 	var rev uint64
 	switch cons.Mode {
-	case "", MinimizeLatency:
+	case "", wire.MinimizeLatency:
 		rev = revs.AppliedRevision()
 		if quantize {
 			rev = s.quantized(rev)
 		}
-	case AtLeastAsFresh:
+	case wire.AtLeastAsFresh:
 		want, err := s.tokens.Decode(cons.Token)
 		if err != nil {
 			return nil, err
@@ -79,7 +111,7 @@ func (s *Server) resolveRead(ctx context.Context, c *Consistency, quantize bool)
 		if quantize {
 			rev = max(s.quantized(revs.AppliedRevision()), want)
 		}
-	case AtExactSnapshot:
+	case wire.AtExactSnapshot:
 		want, err := s.tokens.Decode(cons.Token)
 		if err != nil {
 			return nil, err
@@ -88,7 +120,7 @@ func (s *Server) resolveRead(ctx context.Context, c *Consistency, quantize bool)
 			return nil, err
 		}
 		rev = want
-	case FullyConsistent:
+	case wire.FullyConsistent:
 		// Bounded by MaxWait too: streaming routes have no request deadline.
 		rctx, cancel := context.WithTimeout(ctx, s.cfg.MaxWait)
 		idx, err := revs.ReadIndex(rctx)
@@ -109,12 +141,12 @@ func (s *Server) resolveRead(ctx context.Context, c *Consistency, quantize bool)
 	default:
 		return nil, fail(ErrInvalidArgument, map[string]any{"field": "consistency"}, "unknown consistency mode %q", cons.Mode)
 	}
-	snap, err := s.deps.Snapshots.Snapshot(rev)
-	if err != nil && cons.Mode != AtExactSnapshot && rev != revs.AppliedRevision() {
+	snap, err := s.snaps.Snapshot(rev)
+	if err != nil && cons.Mode != wire.AtExactSnapshot && rev != revs.AppliedRevision() {
 		// A quantized revision can fall below the GC horizon; these modes
 		// may always read the newest state instead.
 		rev = revs.AppliedRevision()
-		snap, err = s.deps.Snapshots.Snapshot(rev)
+		snap, err = s.snaps.Snapshot(rev)
 	}
 	if err != nil {
 		return nil, s.snapshotError(rev, err)
@@ -138,8 +170,8 @@ func (s *Server) resolveRead(ctx context.Context, c *Consistency, quantize bool)
 
 // waitFor waits until this node has applied rev, bounded by ctx and by
 // Config.MaxWait (streaming routes have no request deadline).
-func (s *Server) waitFor(ctx context.Context, rev uint64) error {
-	revs := s.deps.Revisions
+func (s *Reads) waitFor(ctx context.Context, rev uint64) error {
+	revs := s.revs
 	if revs.AppliedRevision() >= rev {
 		return nil
 	}
@@ -155,7 +187,7 @@ func (s *Server) waitFor(ctx context.Context, rev uint64) error {
 	return nil
 }
 
-func (s *Server) snapshotError(rev uint64, err error) error {
+func (s *Reads) snapshotError(rev uint64, err error) error {
 	if isSnapshotExpired(err) {
 		return fail(ErrSnapshotExpired, map[string]any{"revision": rev},
 			"revision %d is older than this node keeps (below the garbage-collection horizon); read at a newer token or with minimize_latency", rev)
@@ -164,7 +196,7 @@ func (s *Server) snapshotError(rev uint64, err error) error {
 }
 
 // compiled returns the compiled form of stored schema text, caching by hash.
-func (s *Server) compiled(text, hash string) (*schema.Schema, error) {
+func (s *Reads) compiled(text, hash string) (*schema.Schema, error) {
 	s.mu.Lock()
 	sch, ok := s.schemas[hash]
 	s.mu.Unlock()
@@ -186,7 +218,7 @@ func (s *Server) compiled(text, hash string) (*schema.Schema, error) {
 
 // latestSchema returns the schema at this node's applied revision, for
 // validating writes; ErrNoSchema when none is stored.
-func (s *Server) latestSchema(ctx context.Context) (*readView, error) {
+func (s *Reads) latestSchema(ctx context.Context) (*readView, error) {
 	v, err := s.latest(ctx)
 	if err != nil {
 		return nil, err
@@ -196,35 +228,4 @@ func (s *Server) latestSchema(ctx context.Context) (*readView, error) {
 		return nil, fail(ErrNoSchema, nil, "no schema is stored yet; PUT /v1/schema first")
 	}
 	return v, nil
-}
-
-// consistencyFromQuery reads consistency from query parameters for GET
-// routes: consistency=minimize_latency|fully_consistent, at_least_as_fresh=T
-// or at_exact_snapshot=T.
-func consistencyFromQuery(q url.Values) (*Consistency, error) {
-	var c *Consistency
-	set := func(mode, token string) error {
-		if c != nil {
-			return fail(ErrInvalidArgument, map[string]any{"field": "consistency"}, "give one of consistency, at_least_as_fresh and at_exact_snapshot, not several")
-		}
-		c = &Consistency{Mode: mode, Token: token}
-		return nil
-	}
-	if m := q.Get("consistency"); m != "" {
-		if m != MinimizeLatency && m != FullyConsistent {
-			return nil, fail(ErrInvalidArgument, map[string]any{"field": "consistency"},
-				"consistency=%q is unknown; use minimize_latency or fully_consistent, or pass at_least_as_fresh=TOKEN or at_exact_snapshot=TOKEN", m)
-		}
-		if err := set(m, ""); err != nil {
-			return nil, err
-		}
-	}
-	for _, mode := range []string{AtLeastAsFresh, AtExactSnapshot} {
-		if q.Has(mode) {
-			if err := set(mode, q.Get(mode)); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return c, nil
 }

@@ -1,9 +1,7 @@
-package api
+package service
 
 import (
 	"time"
-
-	"github.com/labstack/echo/v4"
 
 	"github.com/trellis-authz/trellis/audit"
 	"github.com/trellis-authz/trellis/engine"
@@ -18,17 +16,17 @@ type DecisionRecorder interface {
 
 var _ DecisionRecorder = (*audit.DecisionLog)(nil)
 
-// recordDecision offers one answered check to Deps.Decisions, when set. The
+// recordDecision offers one answered check to the decision log, when set. The
 // request id is the sampling key; a bulk item uses "<request id>#<index>" so
 // that items are sampled and identified one by one. A failure to record is
 // logged and does not change the answer already computed.
-func (s *Server) recordDecision(c echo.Context, requestKey string, req engine.CheckRequest, result, token string) {
-	if s.deps.Decisions == nil {
+func (p *Permissions) recordDecision(c Caller, requestKey string, req engine.CheckRequest, result, token string) {
+	if p.decisions == nil {
 		return
 	}
 	d := audit.Decision{
 		Time:       time.Now().UTC(),
-		Principal:  principalOf(c).Name,
+		Principal:  c.Principal,
 		RequestID:  requestKey,
 		Resource:   req.Resource.String(),
 		Permission: req.Permission,
@@ -36,7 +34,7 @@ func (s *Server) recordDecision(c echo.Context, requestKey string, req engine.Ch
 		Result:     result,
 		Token:      token,
 	}
-	if _, err := s.deps.Decisions.Record(d); err != nil {
-		s.log.Error("decision log: recording a check decision failed", "request_id", requestID(c), "err", err)
+	if _, err := p.decisions.Record(d); err != nil {
+		p.log.Error("decision log: recording a check decision failed", "request_id", c.RequestID, "err", err)
 	}
 }

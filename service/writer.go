@@ -1,7 +1,9 @@
-package api
+package service
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/trellis-authz/trellis/consensus"
 )
@@ -24,7 +26,11 @@ func ConsensusWriter(n CommandWriter) Writer {
 type consensusWriter struct{ n CommandWriter }
 
 func (w consensusWriter) Write(ctx context.Context, m Mutation) (MutationResult, error) {
-	return mutationResult(w.n.Write(ctx, command(m)))
+	c, err := command(m)
+	if err != nil {
+		return MutationResult{}, err
+	}
+	return mutationResult(w.n.Write(ctx, c))
 }
 
 func mutationResult(res consensus.WriteResult, err error) (MutationResult, error) {
@@ -54,41 +60,47 @@ type consensusSubmitter struct {
 }
 
 func (w consensusSubmitter) Submit(ctx context.Context, m Mutation) (func() (MutationResult, error), error) {
-	wait, err := w.s.Submit(ctx, command(m))
+	c, err := command(m)
+	if err != nil {
+		return nil, err
+	}
+	wait, err := w.s.Submit(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	return func() (MutationResult, error) { return mutationResult(wait()) }, nil
 }
 
-// command turns a Mutation into the replicated command that carries it.
-func command(m Mutation) consensus.Command {
+// command turns a Mutation into the replicated command that carries it. A
+// Mutation is one kind of write: updates (with preconditions), a delete by
+// filter (with preconditions), an import chunk or a schema. One that sets
+// two is refused instead of silently dropping one of them.
+func command(m Mutation) (consensus.Command, error) {
 	meta := consensus.Meta{Principal: m.Principal, Reason: m.Reason, RequestID: m.RequestID, IdempotencyKey: m.IdempotencyKey}
-	var c consensus.Command
+	var kinds []string
+	if len(m.Updates) > 0 {
+		kinds = append(kinds, "updates")
+	}
+	if m.DeleteFilter != nil {
+		kinds = append(kinds, "a delete filter")
+	}
+	if m.Import != nil {
+		kinds = append(kinds, "an import chunk")
+	}
+	if m.Schema != nil {
+		kinds = append(kinds, "a schema")
+	}
 	switch {
+	case len(kinds) > 1:
+		return nil, fmt.Errorf("%w: a write carries %s; send each as its own write", ErrInvalidArgument, strings.Join(kinds, " and "))
+	case len(m.Preconditions) > 0 && (m.Import != nil || m.Schema != nil):
+		return nil, fmt.Errorf("%w: preconditions go with updates or a delete filter, not with %s", ErrInvalidArgument, kinds[0])
 	case m.Schema != nil:
-		c = &consensus.SchemaCommand{Meta: meta, Text: m.Schema.Text}
+		return &consensus.SchemaCommand{Meta: meta, Text: m.Schema.Text}, nil
 	case m.Import != nil:
-		c = &consensus.ImportCommand{Meta: meta, Relationships: m.Import}
+		return &consensus.ImportCommand{Meta: meta, Relationships: m.Import}, nil
 	case m.DeleteFilter != nil:
-		c = &consensus.DeleteCommand{Meta: meta, Filter: *m.DeleteFilter, Limit: m.DeleteLimit, Preconditions: m.Preconditions}
-	default:
-		c = &consensus.WriteCommand{Meta: meta, Updates: m.Updates, Preconditions: m.Preconditions}
+		return &consensus.DeleteCommand{Meta: meta, Filter: *m.DeleteFilter, Limit: m.DeleteLimit, Preconditions: m.Preconditions}, nil
 	}
-	return c
-}
-
-// NodeStatsSource is what NodeStatsFunc needs: consensus.Node satisfies it.
-type NodeStatsSource interface {
-	State() string
-	AppliedIndex() uint64
-	Leader() (id, raftAddr string)
-}
-
-// NodeStatsFunc returns a Deps.Stats function reading a consensus node.
-func NodeStatsFunc(n NodeStatsSource) func() NodeStats {
-	return func() NodeStats {
-		id, _ := n.Leader()
-		return NodeStats{State: n.State(), AppliedIndex: n.AppliedIndex(), CommitIndex: n.AppliedIndex(), HasLeader: id != ""}
-	}
+	return &consensus.WriteCommand{Meta: meta, Updates: m.Updates, Preconditions: m.Preconditions}, nil
 }

@@ -1,7 +1,8 @@
-package api
+package service
 
 import (
 	"context"
+	"github.com/trellis-authz/trellis/wire"
 	"strings"
 
 	"github.com/trellis-authz/trellis/schema"
@@ -30,10 +31,10 @@ func orphansInUse(ctx context.Context, snap Snapshot, old, next *schema.Schema) 
 
 // diffSchemas lists the changes from old (nil: none stored) to next, as the
 // CLI's `trellis schema diff` does (both use compile.Diff).
-func diffSchemas(old, next *schema.Schema) []SchemaChange {
-	out := []SchemaChange{}
+func diffSchemas(old, next *schema.Schema) []wire.SchemaChange {
+	out := []wire.SchemaChange{}
 	for _, c := range compile.Diff(old, next) {
-		out = append(out, SchemaChange{
+		out = append(out, wire.SchemaChange{
 			Kind:         strings.ReplaceAll(c.Kind.String(), " ", "_"),
 			Target:       c.Path,
 			Description:  c.Description,

@@ -1,8 +1,11 @@
-package api
+package service
 
 import (
 	"context"
+	"errors"
+	"github.com/prometheus/client_golang/prometheus"
 	"iter"
+	"log/slog"
 
 	"github.com/trellis-authz/trellis/engine"
 	"github.com/trellis-authz/trellis/storage"
@@ -126,25 +129,70 @@ type Writer interface {
 	Write(ctx context.Context, m Mutation) (MutationResult, error)
 }
 
-// NodeStats is what the metrics report about the replication layer.
-type NodeStats struct {
-	State        string // "leader", "follower", "candidate", "shutdown"
-	AppliedIndex uint64
-	CommitIndex  uint64
-	HasLeader    bool
-}
-
-// Deps are the parts the API serves from. Engine, Revisions, Snapshots and
-// Writer are required.
+// Deps are the parts the services run on. Engine, Revisions, Snapshots and
+// Writer are required; the others enable their service when set.
 type Deps struct {
 	Engine    Engine
 	Revisions Revisions
 	Snapshots Snapshots
 	Writer    Writer
-	// Stats reports the node's replication state for /readyz and /metrics.
-	// When nil the node is taken to have a leader.
-	Stats func() NodeStats
 	// Decisions, when set, is offered every answered check (the decision
 	// log, see DecisionRecorder). When nil, nothing is recorded.
 	Decisions DecisionRecorder
+	// Registry, when set, receives the services' metrics: check outcomes and
+	// (when the engine reports them) its cache counters.
+	Registry *prometheus.Registry
+	// Logger receives what the services log (a failed decision record);
+	// nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Services are the per-area services of one node, sharing one read resolver.
+type Services struct {
+	Reads         *Reads
+	Permissions   *Permissions
+	Relationships *Relationships
+	Schema        *Schemas
+}
+
+// New builds the services from cfg and deps.
+func New(cfg Config, deps Deps) (*Services, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	switch {
+	case deps.Engine == nil:
+		return nil, errors.New("service: Deps.Engine is nil")
+	case deps.Revisions == nil:
+		return nil, errors.New("service: Deps.Revisions is nil")
+	case deps.Snapshots == nil:
+		return nil, errors.New("service: Deps.Snapshots is nil")
+	case deps.Writer == nil:
+		return nil, errors.New("service: Deps.Writer is nil")
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	onCheck, err := registerMetrics(deps.Registry, deps.Engine)
+	if err != nil {
+		return nil, err
+	}
+	reads := NewReads(cfg, deps.Revisions, deps.Snapshots)
+	return &Services{
+		Reads:         reads,
+		Permissions:   &Permissions{cfg: cfg, reads: reads, engine: deps.Engine, decisions: deps.Decisions, onCheck: onCheck, log: log},
+		Relationships: &Relationships{cfg: cfg, reads: reads, writer: deps.Writer},
+		Schema:        &Schemas{reads: reads, writer: deps.Writer},
+	}, nil
+}
+
+// Caller is who makes a request, as the transport authenticated it.
+type Caller struct {
+	Principal string
+	RequestID string
+}
+
+func isSnapshotExpired(err error) bool {
+	return errors.Is(err, storage.ErrSnapshotExpired) || errors.Is(err, ErrSnapshotExpired)
 }

@@ -1,0 +1,18 @@
+package wire
+
+// HTTP headers of the API.
+const (
+	// RequestIDHeader carries the request id in both directions.
+	RequestIDHeader = "X-Request-Id"
+	// ReadAtHeader carries the read token of a streamed answer (export).
+	ReadAtHeader = "Trellis-Read-At"
+	// LastEventIDHeader is the header an SSE watch client resumes with.
+	LastEventIDHeader = "Last-Event-ID"
+	// AuditSizeHeader carries the number of entries in an audit export.
+	AuditSizeHeader = "Trellis-Audit-Size"
+	// ForwardedHeader marks a request that a follower forwarded to the
+	// leader; its value is the forwarding node's ID.
+	ForwardedHeader = "Trellis-Forwarded-By"
+	// ServedByHeader names the node that answered a forwarded request.
+	ServedByHeader = "Trellis-Served-By"
+)
