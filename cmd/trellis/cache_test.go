@@ -12,7 +12,7 @@ func TestCacheAcrossWrites(t *testing.T) {
 	c := newTestCluster(t, 3, nil)
 	last := c.mustWrite(c.leader(), "touch", "doc:1#viewer@user:x")
 	for _, i := range []int{c.leader(), c.followers()[0]} {
-		eng := c.node(i).eng
+		eng := c.node(i).Engine()
 		c.mustCheck(i, "doc:1", "view", "user:x", fresh(last), "allowed")
 		_, before := eng.CacheStats()
 

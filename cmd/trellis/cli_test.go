@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/trellis-authz/trellis/server"
 	"io"
 	"log/slog"
 	"os"
@@ -29,7 +30,7 @@ var (
 
 // cliTestNode is a running node and the tokens it accepts.
 type cliTestNode struct {
-	n      *runningNode
+	n      *server.Node
 	url    string
 	admin  string
 	reader string
@@ -71,7 +72,7 @@ func startTestNode(dir string, withRelationships bool) (*cliTestNode, error) {
 	}); err != nil {
 		return nil, err
 	}
-	o := defaultNodeOptions()
+	o := server.DefaultConfig()
 	o.DataDir = filepath.Join(dir, "data")
 	o.HTTPAddr = "127.0.0.1:0"
 	o.RaftAddr = "127.0.0.1:0"
@@ -85,7 +86,7 @@ func startTestNode(dir string, withRelationships bool) (*cliTestNode, error) {
 	o.Out = io.Discard
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	n, err := startNode(ctx, o)
+	n, err := server.Open(ctx, o)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/trellis-authz/trellis/server"
 	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"log/slog"
@@ -38,8 +39,8 @@ definition doc {
 type testCluster struct {
 	t      testing.TB
 	mu     sync.Mutex
-	opts   []nodeOptions
-	nodes  []*runningNode // nil while a node is stopped
+	opts   []server.Config
+	nodes  []*server.Node // nil while a node is stopped
 	urls   []string
 	admin  string
 	reader string
@@ -58,7 +59,7 @@ func newTestCluster(t testing.TB, n int, tune func(*consensus.Config)) *testClus
 
 // newTestClusterWith is newTestCluster with each node's options edited by
 // edit (may be nil) and the test's HTTP client given (nil: plain HTTP).
-func newTestClusterWith(t testing.TB, n int, tune func(*consensus.Config), edit func(*nodeOptions), hc *http.Client) *testCluster {
+func newTestClusterWith(t testing.TB, n int, tune func(*consensus.Config), edit func(*server.Config), hc *http.Client) *testCluster {
 	t.Helper()
 	dir := t.TempDir()
 	admin, adminHash := api.GenerateToken()
@@ -98,11 +99,11 @@ func newTestClusterWith(t testing.TB, n int, tune func(*consensus.Config), edit 
 
 // startTestCluster starts n nodes on fresh ports under dir; on an error it
 // closes whatever it started.
-func startTestCluster(t testing.TB, n int, dir, tokens, schemaFile, admin, reader string, tune func(*consensus.Config), edit func(*nodeOptions), hc *http.Client) (*testCluster, error) {
-	c := &testCluster{t: t, admin: admin, reader: reader, nodes: make([]*runningNode, n), client: hc}
+func startTestCluster(t testing.TB, n int, dir, tokens, schemaFile, admin, reader string, tune func(*consensus.Config), edit func(*server.Config), hc *http.Client) (*testCluster, error) {
+	c := &testCluster{t: t, admin: admin, reader: reader, nodes: make([]*server.Node, n), client: hc}
 	var peers []string
 	for i := range n {
-		o := defaultNodeOptions()
+		o := server.DefaultConfig()
 		o.NodeID = fmt.Sprintf("n%d", i+1)
 		o.HTTPAddr = freeAddr(t)
 		o.RaftAddr = freeAddr(t)
@@ -112,7 +113,7 @@ func startTestCluster(t testing.TB, n int, dir, tokens, schemaFile, admin, reade
 		o.RaftTimeouts = 500 * time.Millisecond
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 		o.Out = io.Discard
-		o.tuneRaft = tune
+		o.TuneRaft = tune
 		if edit != nil {
 			edit(&o)
 		}
@@ -145,7 +146,7 @@ func startTestCluster(t testing.TB, n int, dir, tokens, schemaFile, admin, reade
 
 // start (re)starts node i with its options.
 func (c *testCluster) start(i int) error {
-	r, err := startNode(context.Background(), c.opts[i])
+	r, err := server.Open(context.Background(), c.opts[i])
 	if err != nil {
 		return err
 	}
@@ -174,7 +175,7 @@ func (c *testCluster) closeAll() {
 	}
 }
 
-func (c *testCluster) node(i int) *runningNode {
+func (c *testCluster) node(i int) *server.Node {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.nodes[i]
@@ -186,7 +187,7 @@ func (c *testCluster) leader() int {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		for i := range c.nodes {
-			if r := c.node(i); r != nil && r.node.IsLeader() {
+			if r := c.node(i); r != nil && r.Consensus().IsLeader() {
 				return i
 			}
 		}

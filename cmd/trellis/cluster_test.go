@@ -292,7 +292,7 @@ func TestClusterFailover(t *testing.T) {
 	t.Logf("%d acknowledged writes, all present on the new leader", len(acked))
 
 	// Force a snapshot so the log the old leader misses is compacted.
-	if err := c.node(newLeader).node.Snapshot(); err != nil {
+	if err := c.node(newLeader).Consensus().Snapshot(); err != nil {
 		t.Fatalf("snapshot on the new leader: %v", err)
 	}
 	last := acked[len(acked)-1]
@@ -303,11 +303,11 @@ func TestClusterFailover(t *testing.T) {
 	res := last.rel[:strings.Index(last.rel, "#")]
 	user := last.rel[strings.Index(last.rel, "@")+1:]
 	c.mustCheck(old, res, "view", user, fresh(last.token), "allowed")
-	want := c.node(newLeader).node.AppliedRevision()
-	if got := c.node(old).node.AppliedRevision(); got < want {
+	want := c.node(newLeader).Consensus().AppliedRevision()
+	if got := c.node(old).Consensus().AppliedRevision(); got < want {
 		t.Fatalf("old leader at revision %d after the token wait, want >= %d", got, want)
 	}
-	restores, _ := strconv.Atoi(c.node(old).node.Stats()["fsm_restores"])
+	restores, _ := strconv.Atoi(c.node(old).Consensus().Stats()["fsm_restores"])
 	if restores < 1 {
 		t.Errorf("the old leader caught up without installing a snapshot (fsm_restores=%d); want >= 1 since the leader compacted its log", restores)
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"github.com/trellis-authz/trellis/server"
 	"math/big"
 	"net"
 	"net/http"
@@ -71,7 +72,7 @@ func TestClusterTLS(t *testing.T) {
 	}
 	caFile, certFile, keyFile, pool := writeTestPKI(t)
 	hc := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	c := newTestClusterWith(t, 3, nil, func(o *nodeOptions) {
+	c := newTestClusterWith(t, 3, nil, func(o *server.Config) {
 		o.TLSCert, o.TLSKey, o.TLSCA = certFile, keyFile, caFile
 	}, hc)
 	fs := c.followers()

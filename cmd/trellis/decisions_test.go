@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/trellis-authz/trellis/server"
 	"github.com/trellis-authz/trellis/wire"
 	"os"
 	"path/filepath"
@@ -71,8 +72,8 @@ func decisionCluster(t *testing.T, sample float64) (*testCluster, string) {
 		t.Skip("starts a raft node; skipped with -short")
 	}
 	file := filepath.Join(t.TempDir(), "decisions.ndjson")
-	c := newTestClusterWith(t, 1, nil, func(o *nodeOptions) {
-		o.Decisions = decisionOptions{File: file, Sample: sample, AnchorInterval: time.Hour}
+	c := newTestClusterWith(t, 1, nil, func(o *server.Config) {
+		o.Decisions = server.DecisionConfig{File: file, Sample: sample, AnchorInterval: time.Hour}
 	}, nil)
 	return c, file
 }
@@ -134,11 +135,11 @@ func TestDecisionLogEndToEnd(t *testing.T) {
 	}
 
 	// Anchor the head through raft; the audit log gets one decision_anchor.
-	rt := c.node(0).dec
-	if ok, err := rt.anchorer.anchorOnce(ctx); err != nil || !ok {
+	n0 := c.node(0)
+	if ok, err := n0.AnchorDecisions(ctx); err != nil || !ok {
 		t.Fatalf("anchorOnce: got %v, %v; want true, nil", ok, err)
 	}
-	if ok, err := rt.anchorer.anchorOnce(ctx); err != nil || ok {
+	if ok, err := n0.AnchorDecisions(ctx); err != nil || ok {
 		t.Fatalf("second anchorOnce with an unchanged head: got %v, %v; want false, nil", ok, err)
 	}
 	page, err := admin.AuditEntries(ctx, client.AuditEntriesRequest{Limit: 100, Kind: audit.KindDecisionAnchor})
@@ -220,7 +221,7 @@ func TestDecisionLogEndToEnd(t *testing.T) {
 	if got := readDecisionLines(t, file); got[len(got)-1].Index != head.Count {
 		t.Errorf("got index %d for the first record after the restart, want %d", got[len(got)-1].Index, head.Count)
 	}
-	if h := c.node(0).dec.open.log.Head(); h.Count != after.Count || !bytes.Equal(h.Hash, after.Hash) {
+	if h := c.node(0).DecisionLog().Head(); h.Count != after.Count || !bytes.Equal(h.Hash, after.Hash) {
 		t.Errorf("in-memory head %d %x differs from the file's %d %x", h.Count, h.Hash, after.Count, after.Hash)
 	}
 }
@@ -244,42 +245,6 @@ func TestDecisionLogSampleZero(t *testing.T) {
 	}
 }
 
-// TestOpenDecisionLogRefusesBrokenChain: a node does not continue a chain
-// that fails verification; the error names the bad record.
-func TestOpenDecisionLogRefusesBrokenChain(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "d.ndjson")
-	o := decisionOptions{File: file, Sample: 1, AnchorInterval: time.Minute}
-	d, err := openDecisionLog(o, "n1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3 {
-		if _, err := d.log.Record(audit.Decision{Time: time.Now(), Principal: "p", RequestID: strconv.Itoa(i),
-			Resource: "doc:a", Permission: "view", Subject: "user:x", Result: "allowed", Token: "t"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(file)
-	if err := os.WriteFile(file, bytes.Replace(b, []byte(`"request_id":"2"`), []byte(`"request_id":"9"`), 1), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, err = openDecisionLog(o, "n1")
-	if err == nil || !strings.Contains(err.Error(), "record 2") {
-		t.Fatalf("got %v, want a refusal naming record 2", err)
-	}
-	for _, bad := range []decisionOptions{
-		{File: file, Sample: 1.5, AnchorInterval: time.Minute},
-		{File: file, Sample: 0.5},
-	} {
-		if err := bad.validate(); err == nil {
-			t.Errorf("validate(%+v): got nil, want an error", bad)
-		}
-	}
-}
-
 // TestDecisionAnchorTicker: the serve-time goroutine anchors a changed head
 // by itself (the test waits for the entry; it asserts no timing).
 func TestDecisionAnchorTicker(t *testing.T) {
@@ -287,8 +252,8 @@ func TestDecisionAnchorTicker(t *testing.T) {
 		t.Skip("starts a raft node; skipped with -short")
 	}
 	file := filepath.Join(t.TempDir(), "decisions.ndjson")
-	c := newTestClusterWith(t, 1, nil, func(o *nodeOptions) {
-		o.Decisions = decisionOptions{File: file, Sample: 1, AnchorInterval: 20 * time.Millisecond}
+	c := newTestClusterWith(t, 1, nil, func(o *server.Config) {
+		o.Decisions = server.DecisionConfig{File: file, Sample: 1, AnchorInterval: 20 * time.Millisecond}
 	}, nil)
 	ctx := context.Background()
 	cl := client.New(c.urls[0], client.WithToken(c.admin), client.WithTimeout(10*time.Second))

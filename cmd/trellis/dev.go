@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/server"
 	"io"
 	"log/slog"
 	"net"
@@ -76,7 +77,7 @@ with one admin token, printed once.`,
 }
 
 // devNodeOptions derives each node's options from the dev flags.
-func devNodeOptions(o devOptions, log *slog.Logger, out io.Writer) ([]nodeOptions, error) {
+func devNodeOptions(o devOptions, log *slog.Logger, out io.Writer) ([]server.Config, error) {
 	if o.Nodes < 1 || o.Nodes > 7 {
 		return nil, usageError{fmt.Errorf("--nodes %d: use 1 to 7", o.Nodes)}
 	}
@@ -117,9 +118,9 @@ func devNodeOptions(o devOptions, log *slog.Logger, out io.Writer) ([]nodeOption
 		}
 	}
 	var peers []string
-	var opts []nodeOptions
+	var opts []server.Config
 	for i := range o.Nodes {
-		n := defaultNodeOptions()
+		n := server.DefaultConfig()
 		n.NodeID = "n" + strconv.Itoa(i+1)
 		n.HTTPAddr = net.JoinHostPort(o.Host, strconv.Itoa(o.HTTPPort+i))
 		n.RaftAddr = net.JoinHostPort(o.Host, strconv.Itoa(o.RaftPort+i))
@@ -141,7 +142,7 @@ func devNodeOptions(o devOptions, log *slog.Logger, out io.Writer) ([]nodeOption
 
 // startDev starts every node of a dev cluster at once (each start waits for a
 // leader, which needs a quorum) and prints their URLs.
-func startDev(ctx context.Context, o devOptions, out, errOut io.Writer) ([]*runningNode, error) {
+func startDev(ctx context.Context, o devOptions, out, errOut io.Writer) ([]*server.Node, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
 		return nil, usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", o.LogLevel)}
@@ -151,12 +152,12 @@ func startDev(ctx context.Context, o devOptions, out, errOut io.Writer) ([]*runn
 	if err != nil {
 		return nil, err
 	}
-	nodes := make([]*runningNode, len(opts))
+	nodes := make([]*server.Node, len(opts))
 	errs := make([]error, len(opts))
 	var wg sync.WaitGroup
 	for i := range opts {
 		wg.Go(func() {
-			nodes[i], errs[i] = startNode(ctx, opts[i])
+			nodes[i], errs[i] = server.Open(ctx, opts[i])
 			if errs[i] != nil {
 				errs[i] = fmt.Errorf("node %s: %w", opts[i].NodeID, errs[i])
 			}
@@ -164,7 +165,7 @@ func startDev(ctx context.Context, o devOptions, out, errOut io.Writer) ([]*runn
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		var started []*runningNode
+		var started []*server.Node
 		for _, n := range nodes {
 			if n != nil {
 				started = append(started, n)
@@ -175,17 +176,17 @@ func startDev(ctx context.Context, o devOptions, out, errOut io.Writer) ([]*runn
 	fmt.Fprintf(out, "Trellis dev cluster: %d nodes, data in %s\n", len(nodes), o.Dir)
 	for _, n := range nodes {
 		role := "follower"
-		if n.node.IsLeader() {
+		if n.Consensus().IsLeader() {
 			role = "leader"
 		}
-		fmt.Fprintf(out, "  %s  %s  (raft %s, %s)\n", n.opts.NodeID, n.URL(), n.opts.RaftAddr, role)
+		fmt.Fprintf(out, "  %s  %s  (raft %s, %s)\n", n.Config().NodeID, n.URL(), n.Config().RaftAddr, role)
 	}
 	fmt.Fprintf(out, "Any node takes writes (followers forward them to the leader). Try:\n  trellis cluster status --endpoint %s\nCtrl-C stops the cluster.\n", nodes[0].URL())
 	return nodes, nil
 }
 
 // closeNodes closes every node, reporting all failures.
-func closeNodes(nodes []*runningNode) error {
+func closeNodes(nodes []*server.Node) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(nodes))
 	for i, n := range nodes {

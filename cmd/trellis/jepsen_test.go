@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/trellis-authz/trellis/server"
 	"github.com/trellis-authz/trellis/service"
 	"github.com/trellis-authz/trellis/wire"
 	"math"
@@ -100,7 +101,7 @@ func TestJepsenRegisters(t *testing.T) {
 		latestRev uint64
 		acked     = map[int][]porcupine.Operation{}
 	)
-	tokens := service.NewTokens(defaultNodeOptions().ClusterID)
+	tokens := service.NewTokens(server.DefaultConfig().ClusterID)
 	publish := func(tok string) {
 		rev, err := tokens.Decode(tok)
 		if err != nil {
@@ -316,7 +317,7 @@ func TestJepsenRegisters(t *testing.T) {
 		}
 		want := last.Input.(registerInput).Value
 		for i := range 3 {
-			snap, err := c.node(i).store.Snapshot(c.node(i).store.AppliedRevision())
+			snap, err := c.node(i).Store().Snapshot(c.node(i).Store().AppliedRevision())
 			if err != nil {
 				t.Fatal(err)
 			}

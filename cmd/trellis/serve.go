@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/trellis-authz/trellis/server"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -13,7 +14,7 @@ import (
 )
 
 // addNodeFlags binds the flags shared by serve (and documented in README).
-func addNodeFlags(fs *pflag.FlagSet, o *nodeOptions) {
+func addNodeFlags(fs *pflag.FlagSet, o *server.Config) {
 	fs.StringVar(&o.HTTPAddr, "http-addr", o.HTTPAddr, "host:port the REST API listens on")
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory for the store, the raft log and the token file")
 	fs.StringVar(&o.SchemaFile, "schema", "", "schema file (*.zed) to write at start when it differs from the stored one")
@@ -40,7 +41,7 @@ func addNodeFlags(fs *pflag.FlagSet, o *nodeOptions) {
 }
 
 func newServeCommand() *cobra.Command {
-	o := defaultNodeOptions()
+	o := server.DefaultConfig()
 	var logLevel, debugAddr, memLimit string
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -83,18 +84,23 @@ generated, printed once, and its hash kept in DATA-DIR/tokens.yaml.`,
 }
 
 // serve runs one node until ctx ends or the HTTP server fails.
-func serve(ctx context.Context, o nodeOptions) error {
-	n, err := startNode(ctx, o)
+func serve(ctx context.Context, o server.Config) error {
+	n, err := server.Open(ctx, o)
 	if err != nil {
 		return err
 	}
 	select {
 	case <-ctx.Done():
 		o.Log.Info("shutting down")
-	case err = <-n.served:
+	case err = <-n.Served():
 	}
 	if cerr := n.Close(); err == nil {
 		err = cerr
 	}
 	return err
+}
+func addDecisionFlags(fs *pflag.FlagSet, o *server.DecisionConfig) {
+	fs.StringVar(&o.File, "decision-log", o.File, "append-only file (created 0600) for this node's hash chain of check decisions; empty: no decision log")
+	fs.Float64Var(&o.Sample, "decision-sample", o.Sample, "fraction of checks recorded in --decision-log, 0..1 (chosen by a keyed hash of the request id with a per-process secret, so callers cannot pick ids that escape it)")
+	fs.DurationVar(&o.AnchorInterval, "decision-anchor-interval", o.AnchorInterval, "how often the decision chain's head is anchored in the replicated audit log (when it changed and this node leads)")
 }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/consensus"
 	"github.com/trellis-authz/trellis/wire"
 	"io"
 	"net"
@@ -23,7 +24,7 @@ import (
 // uses mutual TLS (both sides present certificates signed by the CA) and
 // node-to-node HTTP trusts the CA. It returns the raft TLS config (nil when
 // TLS is off) and the HTTP client nodes use to call each other.
-func clusterTLS(o nodeOptions, base *tls.Config) (*tls.Config, *http.Client, error) {
+func clusterTLS(o Config, base *tls.Config) (*tls.Config, *http.Client, error) {
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 64,
@@ -58,24 +59,24 @@ func clusterTLS(o nodeOptions, base *tls.Config) (*tls.Config, *http.Client, err
 
 // enableCluster turns on forwarding, follower reads and the /v1/cluster
 // endpoints.
-func (r *runningNode) enableCluster(client *http.Client) error {
+func (n *Node) enableCluster(client *http.Client) error {
 	cfg := api.DefaultClusterConfig()
-	cfg.NodeID = r.opts.NodeID
-	cfg.Node = r.node
+	cfg.NodeID = n.cfg.NodeID
+	cfg.Node = n.raft
 	cfg.Client = client
-	return r.srv.EnableCluster(cfg)
+	return n.srv.EnableCluster(cfg)
 }
 
 // join asks the member at --join to add this node as a voter: POST
 // /v1/cluster/members, which a follower forwards to the leader. The admin
 // token is $TRELLIS_TOKEN (or --join-token). It retries until the member
 // answers or ctx ends, and does nothing when this node is already a member.
-func (r *runningNode) join(ctx context.Context, client *http.Client, raftAddr, apiURL string) error {
-	o := r.opts
-	if ms, err := r.node.Members(); err == nil {
+func (n *Node) join(ctx context.Context, client *http.Client, raftAddr, apiURL string) error {
+	o := n.cfg
+	if ms, err := n.raft.Members(); err == nil {
 		for _, m := range ms {
 			if m.ID == o.NodeID {
-				r.log.Info("already a cluster member; not joining again", "node", o.NodeID)
+				n.log.Info("already a cluster member; not joining again", "node", o.NodeID)
 				return nil
 			}
 		}
@@ -104,7 +105,7 @@ func (r *runningNode) join(ctx context.Context, client *http.Client, raftAddr, a
 			resp.Body.Close()
 			switch {
 			case resp.StatusCode == http.StatusOK:
-				r.log.Info("joined the cluster", "through", o.Join, "node", o.NodeID, "attempts", attempt)
+				n.log.Info("joined the cluster", "through", o.Join, "node", o.NodeID, "attempts", attempt)
 				return nil
 			case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 				return fmt.Errorf("--join %s refused this node: %s %s (set TRELLIS_TOKEN or --join-token to an admin token of the cluster)", o.Join, resp.Status, strings.TrimSpace(string(b)))
@@ -115,7 +116,7 @@ func (r *runningNode) join(ctx context.Context, client *http.Client, raftAddr, a
 		} else {
 			last = err
 		}
-		r.log.Warn("join attempt failed; retrying", "through", o.Join, "attempt", attempt, "error", last)
+		n.log.Warn("join attempt failed; retrying", "through", o.Join, "attempt", attempt, "error", last)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("--join %s: gave up after %d attempts: %w", o.Join, attempt, last)
@@ -125,9 +126,29 @@ func (r *runningNode) join(ctx context.Context, client *http.Client, raftAddr, a
 }
 
 // raftAdvertise is the raft address other nodes dial.
-func raftAdvertise(o nodeOptions) string {
+func raftAdvertise(o Config) string {
 	if o.AdvertiseAddr != "" {
 		return o.AdvertiseAddr
 	}
 	return o.RaftAddr
+}
+
+// parsePeers reads "id=raftaddr=apiurl,..." (the API URL may be omitted).
+func parsePeers(s string) ([]consensus.Peer, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var peers []consensus.Peer
+	for i, part := range strings.Split(s, ",") {
+		f := strings.Split(strings.TrimSpace(part), "=")
+		if len(f) < 2 || len(f) > 3 || f[0] == "" || f[1] == "" {
+			return nil, fmt.Errorf("--peers entry %d %q: want id=raftaddr=apiurl, e.g. n1=10.0.0.1:7000=http://10.0.0.1:8080", i+1, part)
+		}
+		p := consensus.Peer{ID: f[0], RaftAddr: f[1]}
+		if len(f) == 3 {
+			p.APIAddr = f[2]
+		}
+		peers = append(peers, p)
+	}
+	return peers, nil
 }
