@@ -152,6 +152,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.Out == nil {
 		cfg.Out = os.Stderr
 	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	n := &Node{cfg: cfg, log: cfg.Log, served: make(chan error, 1)}
 	defer func() {
 		if err != nil {

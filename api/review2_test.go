@@ -1,0 +1,99 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/trellis-authz/trellis/wire"
+)
+
+// post sends a raw body to a route of hs and decodes the error answer.
+func postRaw(t *testing.T, url string, body []byte) (int, wire.Error) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e wire.ErrorResponse
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &e)
+	return resp.StatusCode, e.Error
+}
+
+// Error messages name the field and the JSON it must be, never a Go type.
+func TestJSONErrorsNameJSONShapes(t *testing.T) {
+	hs := fakeServer(t, nil)
+	cases := []struct {
+		name, path, body, want string
+	}{
+		{"number for a string", "/v1/check", `{"resource": 5, "permission": "read", "subject": "user:ana"}`, `field "resource" must be a string, not JSON number`},
+		{"array for an object", "/v1/relationships/write", `[]`, "the request body must be an object, not JSON array"},
+		{"string for updates", "/v1/relationships/write", `{"updates": "touch"}`, `field "updates" must be an array, not JSON string`},
+		{"string context", "/v1/check", `{"resource": "dataset:claims", "permission": "read", "subject": "user:ana", "context": "fraud"}`, "context must be a JSON object of caveat parameters"},
+	}
+	for _, c := range cases {
+		status, e := postRaw(t, hs.URL+c.path, []byte(c.body))
+		if status != http.StatusBadRequest || !strings.Contains(e.Message, c.want) {
+			t.Errorf("%s: got %d %q, want 400 containing %q", c.name, status, e.Message, c.want)
+		}
+		for _, goName := range []string{"api.", "wire.", "interface {}", "map[string]", "Go value"} {
+			if strings.Contains(e.Message, goName) {
+				t.Errorf("%s: message %q names a Go type (%s)", c.name, e.Message, goName)
+			}
+		}
+	}
+}
+
+// Invalid UTF-8 is refused with the byte offset, not decoded into U+FFFD
+// and echoed back as mojibake.
+func TestInvalidUTF8NamesOffset(t *testing.T) {
+	hs := fakeServer(t, nil)
+	body := []byte(`{"resource": "dataset:cl` + "\xff\xfe" + `aims", "permission": "read", "subject": "user:ana"}`)
+	status, e := postRaw(t, hs.URL+"/v1/check", body)
+	off := bytes.IndexByte(body, 0xff)
+	if status != http.StatusBadRequest || e.Code != "invalid_json" || e.Details["offset"] != float64(off) {
+		t.Fatalf("got %d %s %v %q, want 400 invalid_json at offset %d", status, e.Code, e.Details, e.Message, off)
+	}
+	if strings.ContainsRune(e.Message, '\uFFFD') {
+		t.Errorf("message %q echoes a replacement character", e.Message)
+	}
+}
+
+// The raft gauges: trellis_raft_is_leader is 1 on the leader (raft names the
+// state "Leader"), trellis_raft_commit_index is the commit index (not the
+// applied one).
+func TestRaftGauges(t *testing.T) {
+	hs := fakeServer(t, func(c *Config, d *testDeps) {
+		d.Stats = func() NodeStats { return NodeStats{State: "Leader", AppliedIndex: 5, CommitIndex: 7, HasLeader: true} }
+	})
+	resp, err := http.Get(hs.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"trellis_raft_is_leader 1\n", "trellis_raft_commit_index 7\n", "trellis_raft_applied_index 5\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %q", strings.TrimSpace(want))
+		}
+	}
+}
+
+type statsSource struct{ applied, commit uint64 }
+
+func (s statsSource) State() string                 { return "Follower" }
+func (s statsSource) AppliedIndex() uint64          { return s.applied }
+func (s statsSource) CommitIndex() uint64           { return s.commit }
+func (s statsSource) Leader() (id, raftAddr string) { return "n2", "127.0.0.1:7002" }
+
+func TestNodeStatsFuncReadsCommitIndex(t *testing.T) {
+	st := NodeStatsFunc(statsSource{applied: 3, commit: 9})()
+	if st.CommitIndex != 9 || st.AppliedIndex != 3 || !st.HasLeader {
+		t.Fatalf("got %+v, want commit 9, applied 3, a leader", st)
+	}
+}

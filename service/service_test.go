@@ -1,0 +1,243 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trellis-authz/trellis/consensus"
+	"github.com/trellis-authz/trellis/engine"
+	"github.com/trellis-authz/trellis/schema"
+	"github.com/trellis-authz/trellis/schema/compile"
+	"github.com/trellis-authz/trellis/service"
+	"github.com/trellis-authz/trellis/storage"
+	"github.com/trellis-authz/trellis/tuple"
+	"github.com/trellis-authz/trellis/wire"
+)
+
+// The services over a real node (Badger on disk, one raft voter on
+// loopback, the engine) and no transport at all.
+
+const testSchema = `caveat signed(sig bytes) { sig.size() > 0 }
+definition user {}
+definition team {
+  relation member: user | team#member
+}
+definition dataset {
+  relation reader: user | team#member | user with signed
+  relation blocked: user
+  permission read = reader - blocked
+}
+`
+
+type node struct {
+	svc   *service.Services
+	raft  *consensus.Node
+	store *storage.Store
+	admin service.Caller
+}
+
+func newNode(t *testing.T) *node {
+	t.Helper()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir := t.TempDir()
+	sc := storage.DefaultConfig(filepath.Join(dir, "store"))
+	sc.SyncWrites, sc.Logger = false, quiet
+	st, err := storage.Open(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := consensus.DefaultConfig()
+	cc.NodeID, cc.DataDir, cc.RaftAddr, cc.Bootstrap, cc.Store, cc.Logger = "n1", filepath.Join(dir, "raft"), "127.0.0.1:0", true, st, quiet
+	cc.Compile = func(text string) (*schema.Schema, error) {
+		s, errs := compile.CompileText("schema.zed", text)
+		return s, errs.Err()
+	}
+	cc.HeartbeatTimeout, cc.ElectionTimeout, cc.LeaderLeaseTimeout = 200*time.Millisecond, 200*time.Millisecond, 100*time.Millisecond
+	rn, err := consensus.Open(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rn.Close(); st.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := rn.WaitForLeader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := service.DefaultConfig()
+	cfg.Quantization = 0
+	svc, err := service.New(cfg, service.Deps{Engine: eng, Revisions: rn, Snapshots: service.SnapshotsOf[*storage.Snapshot](st),
+		Writer: service.ConsensusWriter(rn), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{svc: svc, raft: rn, store: st, admin: service.Caller{Principal: "admin", RequestID: "r1"}}
+	if _, err := svc.Schema.Put(ctx, n.admin, wire.WriteSchemaRequest{Schema: testSchema, Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (n *node) write(t *testing.T, ops ...string) string {
+	t.Helper()
+	var ups []wire.Update
+	for i := 0; i < len(ops); i += 2 {
+		ups = append(ups, wire.Update{Op: ops[i], Relationship: ops[i+1]})
+	}
+	res, err := n.svc.Relationships.Write(context.Background(), n.admin, wire.WriteRelationshipsRequest{Updates: ups})
+	if err != nil {
+		t.Fatalf("write %v: %v", ops, err)
+	}
+	return res.WrittenAt
+}
+
+func (n *node) check(t *testing.T, resource, subject, token string) string {
+	t.Helper()
+	res, err := n.svc.Permissions.Check(context.Background(), n.admin, wire.CheckRequest{Resource: resource, Permission: "read", Subject: subject,
+		Consistency: &wire.Consistency{Mode: wire.AtLeastAsFresh, Token: token}})
+	if err != nil {
+		t.Fatalf("check %s %s: %v", resource, subject, err)
+	}
+	return res.Result
+}
+
+// kindOf returns the service error's kind and details.
+func kindOf(t *testing.T, err error) (error, map[string]any) {
+	t.Helper()
+	var se *service.Error
+	if !errors.As(err, &se) {
+		t.Fatalf("got %v (%T), want a *service.Error", err, err)
+	}
+	return se.Kind, se.Details
+}
+
+func TestCheckThroughNestingAndRevoke(t *testing.T) {
+	n := newNode(t)
+	tok := n.write(t, "touch", "team:ml#member@user:ana", "touch", "dataset:claims#reader@team:ml#member")
+	if got := n.check(t, "dataset:claims", "user:ana", tok); got != "allowed" {
+		t.Fatalf("ana through team:ml: got %s, want allowed", got)
+	}
+	// A revoke acknowledged at a token is seen by every read at that token.
+	tok = n.write(t, "touch", "dataset:claims#blocked@user:ana")
+	if got := n.check(t, "dataset:claims", "user:ana", tok); got != "denied" {
+		t.Fatalf("after blocking ana: got %s, want denied", got)
+	}
+}
+
+// A bytes caveat parameter that is not base64 is refused at write time, as
+// invalid_context naming the parameter, and nothing is stored (it used to be
+// stored, and every later check failed on it).
+func TestBytesCaveatValueRefusedAtWrite(t *testing.T) {
+	n := newNode(t)
+	ctx := context.Background()
+	before := n.store.AppliedRevision()
+	_, err := n.svc.Relationships.Write(ctx, n.admin, wire.WriteRelationshipsRequest{Updates: []wire.Update{
+		{Op: "touch", Relationship: `dataset:claims#reader@user:bob[signed:{"sig":"not base64!"}]`}}})
+	kind, details := kindOf(t, err)
+	if kind != service.ErrInvalidContext || details["parameter"] != "sig" || !strings.Contains(err.Error(), "base64") {
+		t.Fatalf("got %v (kind %v, details %v), want invalid_context on parameter sig saying base64", err, kind, details)
+	}
+	if got := n.store.AppliedRevision(); got != before {
+		t.Fatalf("the store moved from revision %d to %d; nothing may be written", before, got)
+	}
+	if _, err := n.svc.Relationships.Write(ctx, n.admin, wire.WriteRelationshipsRequest{Updates: []wire.Update{
+		{Op: "touch", Relationship: `dataset:claims#reader@user:bob[signed:{"sig":"aGk="}]`}}}); err != nil {
+		t.Fatalf("a base64 value: %v", err)
+	}
+}
+
+func TestWriteNamesTheDuplicate(t *testing.T) {
+	n := newNode(t)
+	_, err := n.svc.Relationships.Write(context.Background(), n.admin, wire.WriteRelationshipsRequest{Updates: []wire.Update{
+		{Op: "touch", Relationship: "dataset:a#reader@user:ana"},
+		{Op: "touch", Relationship: "dataset:b#reader@user:ana"},
+		{Op: "delete", Relationship: "dataset:a#reader@user:ana"},
+	}})
+	kind, details := kindOf(t, err)
+	if kind != service.ErrInvalidArgument || details["field"] != "updates[2]" || !strings.Contains(err.Error(), "updates[0] and updates[2]") {
+		t.Fatalf("got %v (details %v), want invalid_argument on updates[2] naming updates[0]", err, details)
+	}
+}
+
+// An unknown resource type is reported on the resource field, not on the
+// permission.
+func TestCheckUnknownResourceTypeNamesResource(t *testing.T) {
+	n := newNode(t)
+	_, err := n.svc.Permissions.Check(context.Background(), n.admin, wire.CheckRequest{Resource: "model:gpt", Permission: "read", Subject: "user:ana"})
+	kind, details := kindOf(t, err)
+	if kind != service.ErrUnknownType || details["field"] != "resource" {
+		t.Fatalf("got %v (kind %v, details %v), want unknown_type on field resource", err, kind, details)
+	}
+}
+
+// A Mutation is one kind of write; one that carries updates and a delete
+// filter is refused (the delete used to win and the updates were dropped).
+func TestMutationWithTwoKindsRefused(t *testing.T) {
+	n := newNode(t)
+	before := n.store.AppliedRevision()
+	w := service.ConsensusWriter(n.raft)
+	r, _ := tuple.Parse("dataset:a#reader@user:ana")
+	_, err := w.Write(context.Background(), service.Mutation{
+		Updates:      []tuple.Update{{Op: tuple.OpTouch, Relationship: r}},
+		DeleteFilter: &tuple.Filter{ResourceType: "dataset"},
+	})
+	if !errors.Is(err, service.ErrInvalidArgument) || !strings.Contains(err.Error(), "updates and a delete filter") {
+		t.Fatalf("got %v, want invalid_argument naming both kinds", err)
+	}
+	if got := n.store.AppliedRevision(); got != before {
+		t.Fatalf("revision moved %d -> %d; nothing may be written", before, got)
+	}
+}
+
+func TestImportFromLines(t *testing.T) {
+	n := newNode(t)
+	lines := func(yield func(service.ImportLine, error) bool) {
+		for i, s := range []string{"team:ml#member@user:ana", "dataset:claims#reader@team:ml#member", "dataset:claims#nope@user:x"} {
+			if !yield(service.ImportLine{Line: i + 1, Text: s}, nil) {
+				return
+			}
+		}
+	}
+	describe := func(err error) (*wire.Error, bool) { return &wire.Error{Code: "x", Message: err.Error()}, true }
+	_, err := n.svc.Relationships.Import(context.Background(), n.admin, "seed", "", lines, describe)
+	var se *service.Error
+	if !errors.As(err, &se) || se.Details["line"] != 3 || se.Details["imported"] != 0 {
+		t.Fatalf("got %v, want a failure at line 3 with nothing imported (one chunk)", err)
+	}
+	ok := func(yield func(service.ImportLine, error) bool) {
+		yield(service.ImportLine{Line: 1, Text: "team:ml#member@user:ana"}, nil)
+		yield(service.ImportLine{Line: 2, Text: "dataset:claims#reader@team:ml#member"}, nil)
+	}
+	res, err := n.svc.Relationships.Import(context.Background(), n.admin, "seed", "", ok, describe)
+	if err != nil || res.Imported != 2 {
+		t.Fatalf("got %+v, %v; want 2 imported", res, err)
+	}
+	if got := n.check(t, "dataset:claims", "user:ana", res.WrittenAt); got != "allowed" {
+		t.Fatalf("after import: got %s, want allowed", got)
+	}
+}
+
+func TestSchemaChangeThatOrphansIsRefused(t *testing.T) {
+	n := newNode(t)
+	n.write(t, "touch", "dataset:claims#blocked@user:ana")
+	_, err := n.svc.Schema.Put(context.Background(), n.admin, wire.WriteSchemaRequest{Schema: strings.Replace(testSchema,
+		"  relation blocked: user\n  permission read = reader - blocked", "  permission read = reader", 1)})
+	kind, details := kindOf(t, err)
+	if kind != service.ErrUnsafeSchemaChange || !strings.Contains(strings.Join(toStrings(details["in_use"]), ","), "dataset#blocked") {
+		t.Fatalf("got %v (details %v), want unsafe_schema_change naming dataset#blocked", err, details)
+	}
+}
+
+func toStrings(v any) []string {
+	s, _ := v.([]string)
+	return s
+}
