@@ -1,30 +1,33 @@
-// Package api serves Trellis over HTTP (JSON, echo): checks, expansions,
-// lookups, relationship reads and writes, streamed import and export, the
-// schema, health, metrics and the OpenAPI document. It validates every input
-// before anything is proposed, maps every error to an HTTP status in one
-// function, authenticates bearer tokens and picks the revision each read runs
-// at.
+// Package api is the REST transport of Trellis (JSON over HTTP, echo):
+// checks, expansions, lookups, relationship reads and writes, streamed
+// import and export, the schema, watch, audit, cluster, health, metrics and
+// the OpenAPI document. Each handler decodes the request into a package wire
+// type, calls one method of package service (which validates it, resolves
+// its consistency and calls the engine or consensus) and encodes the answer;
+// the API adds authentication, the request deadline, body limits, admission
+// (in-flight and stream slots), forwarding of writes to the leader, and the
+// one mapping of errors to HTTP statuses.
 //
 // # Wiring
 //
-// api.New(cfg, deps) takes the engine, the replication node, the store and a
-// writer through small interfaces declared here (service.Engine, service.Revisions,
-// service.Snapshots, service.Writer). With the real packages:
+// Package server does this for a real node:
 //
-//	srv, err := api.New(cfg, api.Deps{
-//		Engine:    eng,                                    // *engine.Engine
-//		Revisions: node,                                   // *consensus.Node
-//		Snapshots: api.SnapshotsOf[*storage.Snapshot](store),
-//		Writer:    api.ConsensusWriter(node),
-//		Stats:     api.NodeStatsFunc(node),
+//	svc, err := service.New(cfg.Config, service.Deps{
+//		Engine:    eng,                                        // *engine.Engine
+//		Revisions: node,                                       // *consensus.Node
+//		Snapshots: service.SnapshotsOf[*storage.Snapshot](store),
+//		Writer:    service.ConsensusWriter(node),
 //	})
+//	srv, err := api.New(cfg, svc, api.NodeStatsFunc(node))
+//	api.RegisterAudit(srv, service.NewAudit(auditLog, signer))
+//	api.RegisterWatch(srv, service.NewWatch(store, srv.Tokens()))
 //	httpServer.Handler = srv.Handler()
 //
-// Later endpoints (audit, cluster, watch) register with Server.Handle, which
-// applies authentication, the deadline and the body limit, and adds them to
-// the OpenAPI document.
+// Later endpoints register with Server.Handle, which applies
+// authentication, the deadline and the body limit, and adds them to the
+// OpenAPI document.
 //
-// # wire.Consistency tokens
+// # Consistency tokens
 //
 // A token ("zookie") is "t1." followed by the unpadded base64url encoding of
 // the revision as a uvarint and the first 4 bytes of SHA-256(cluster id). It is
@@ -93,7 +96,7 @@
 //
 // # Authentication and roles
 //
-// Every /v1 route needs "Authorization: Bearer TOKEN". service.Tokens come from a token
+// Every /v1 route needs "Authorization: Bearer TOKEN". Tokens come from a token
 // file (YAML, or JSON) that stores only their SHA-256:
 //
 //	tokens:

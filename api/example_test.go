@@ -8,7 +8,7 @@ import (
 	"github.com/trellis-authz/trellis/api"
 )
 
-// service.Tokens are opaque to clients, versioned, and tied to one cluster.
+// Tokens are opaque to clients, versioned, and tied to one cluster.
 func ExampleNewTokens() {
 	tokens := service.NewTokens("prod-eu")
 	tok := tokens.Encode(42)

@@ -109,8 +109,7 @@ func filterFromQuery(c echo.Context) *tuple.Filter {
 	return &f
 }
 
-// handleExport streams the relationships as NDJSON; an error after the
-// header is out is the last line, as an error body.
+// handleExport streams the relationships as NDJSON.
 func (s *Server) handleExport(c echo.Context) error {
 	cons, err := consistencyFromQuery(c.QueryParams())
 	if err != nil {
@@ -121,9 +120,17 @@ func (s *Server) handleExport(c echo.Context) error {
 		return err
 	}
 	defer done()
+	c.Response().Header().Set(ReadAtHeader, token)
+	writeNDJSON(c, rels)
+	return nil
+}
+
+// writeNDJSON writes one {"relationship": ...} line per relationship,
+// flushing every 1,000; an error after the header is out is the last line,
+// as an error body.
+func writeNDJSON(c echo.Context, rels iter.Seq2[tuple.Relationship, error]) {
 	w := c.Response()
 	w.Header().Set(echo.HeaderContentType, "application/x-ndjson")
-	w.Header().Set(ReadAtHeader, token)
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
@@ -136,7 +143,7 @@ func (s *Server) handleExport(c echo.Context) error {
 			break
 		}
 		if err := enc.Encode(wire.ExportLine{Relationship: r.String()}); err != nil {
-			return nil // the client went away
+			return // the client went away
 		}
 		if n++; n%1000 == 0 {
 			_ = bw.Flush()
@@ -145,7 +152,6 @@ func (s *Server) handleExport(c echo.Context) error {
 	}
 	_ = bw.Flush()
 	w.Flush()
-	return nil
 }
 
 // handleImport streams NDJSON lines into the relationships service.

@@ -37,41 +37,58 @@ func handleWatch(c echo.Context, w *service.Watch) error {
 	if req.Since == "" {
 		req.Since, req.From = c.QueryParam("since"), "since"
 	}
-	resp := c.Response()
-	started := false
-	start := func() {
-		if !started {
-			started = true
-			h := resp.Header()
-			h.Set(echo.HeaderContentType, "text/event-stream")
-			h.Set("Cache-Control", "no-cache")
-			h.Set("X-Accel-Buffering", "no")
-			resp.WriteHeader(http.StatusOK)
-		}
-		resp.Flush()
+	sse := &sseWriter{resp: c.Response()}
+	err := w.Stream(c.Request().Context(), req, service.WatchSink{Event: sse.event, Flush: sse.flush, Heartbeat: sse.heartbeat})
+	if err == nil || !sse.started {
+		return err // before the first byte, the error is the answer
 	}
-	err := w.Stream(c.Request().Context(), req, service.WatchSink{
-		Event: func(ev wire.WatchEvent) error {
-			data, err := json.Marshal(ev)
-			if err != nil {
-				return err
-			}
-			start()
-			_, err = fmt.Fprintf(resp, "id: %s\nevent: change\ndata: %s\n\n", ev.Token, data)
-			return err
-		},
-		Flush:     func() error { start(); return nil },
-		Heartbeat: func() error { _, err := fmt.Fprint(resp, ": heartbeat\n\n"); return err },
-	})
-	if err == nil || !started {
+	if c.Request().Context().Err() == nil { // the client is still there
+		sse.fail(err)
+	}
+	return nil
+}
+
+// sseWriter writes a watch as server-sent events; the header goes out with
+// the first event or the first flush.
+type sseWriter struct {
+	resp    *echo.Response
+	started bool
+}
+
+func (s *sseWriter) flush() error {
+	if !s.started {
+		s.started = true
+		h := s.resp.Header()
+		h.Set(echo.HeaderContentType, "text/event-stream")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no")
+		s.resp.WriteHeader(http.StatusOK)
+	}
+	s.resp.Flush()
+	return nil
+}
+
+func (s *sseWriter) event(ev wire.WatchEvent) error {
+	data, err := json.Marshal(ev)
+	if err != nil {
 		return err
 	}
-	if c.Request().Context().Err() != nil {
-		return nil // the client went away
+	if !s.started {
+		s.flush()
 	}
+	_, err = fmt.Fprintf(s.resp, "id: %s\nevent: change\ndata: %s\n\n", ev.Token, data)
+	return err
+}
+
+func (s *sseWriter) heartbeat() error {
+	_, err := fmt.Fprint(s.resp, ": heartbeat\n\n")
+	return err
+}
+
+// fail ends a started stream with an "error" event carrying an API error code.
+func (s *sseWriter) fail(err error) {
 	_, body := httpError(err)
 	data, _ := json.Marshal(wire.WatchError{Code: body.Code, Message: body.Message})
-	fmt.Fprintf(resp, "event: error\ndata: %s\n\n", data)
-	resp.Flush()
-	return nil
+	fmt.Fprintf(s.resp, "event: error\ndata: %s\n\n", data)
+	s.resp.Flush()
 }
