@@ -103,7 +103,7 @@ func newAuditStack(t testing.TB) *auditStack {
 		t.Fatalf("api.New: %v", err)
 	}
 	RegisterAudit(srv, service.NewAudit(l, signer))
-	RegisterWatch(srv, service.NewWatch(st, srv.Tokens()))
+	RegisterWatch(srv, service.NewWatch(st, srv.Services().Reads))
 	s.srv = srv
 	s.http = httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {

@@ -20,7 +20,7 @@
 //	})
 //	srv, err := api.New(cfg, svc, api.NodeStatsFunc(node))
 //	api.RegisterAudit(srv, service.NewAudit(auditLog, signer))
-//	api.RegisterWatch(srv, service.NewWatch(store, srv.Tokens()))
+//	api.RegisterWatch(srv, service.NewWatch(store, srv.Services().Reads))
 //	httpServer.Handler = srv.Handler()
 //
 // Later endpoints register with Server.Handle, which applies
@@ -63,6 +63,7 @@
 //	400     invalid_argument          a field breaks a rule (details.field names it): syntax of objects, subjects,
 //	                                  relationships, filters, ops, limits, idempotency keys, duplicate updates
 //	400     invalid_token             a consistency token does not decode or is from another cluster
+//	400     token_from_the_future     a token names a revision the cluster has not committed (answered at once, no wait)
 //	400     invalid_cursor            a page cursor is malformed or from another query
 //	400     invalid_schema            the schema does not compile (details.errors: line, column, message)
 //	400     subject_not_allowed       the relation does not allow that subject type, wildcard, caveat or expiration

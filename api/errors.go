@@ -28,6 +28,7 @@ var errorTable = []struct {
 	{service.ErrInvalidJSON, statusCode{http.StatusBadRequest, "invalid_json"}},
 	{service.ErrInvalidArgument, statusCode{http.StatusBadRequest, "invalid_argument"}},
 	{service.ErrInvalidToken, statusCode{http.StatusBadRequest, "invalid_token"}},
+	{service.ErrTokenFromFuture, statusCode{http.StatusBadRequest, "token_from_the_future"}},
 	{service.ErrInvalidCursor, statusCode{http.StatusBadRequest, "invalid_cursor"}},
 	{engine.ErrInvalidCursor, statusCode{http.StatusBadRequest, "invalid_cursor"}},
 	{service.ErrInvalidSchema, statusCode{http.StatusBadRequest, "invalid_schema"}},

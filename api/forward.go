@@ -269,6 +269,14 @@ type clusterRevisions struct {
 	s *Server
 }
 
+// CommitIndex is the node's own commit index, when it knows one.
+func (r clusterRevisions) CommitIndex() uint64 {
+	if ci, ok := r.Revisions.(service.CommitIndexer); ok {
+		return ci.CommitIndex()
+	}
+	return 0
+}
+
 func (r clusterRevisions) ReadIndex(ctx context.Context) (uint64, error) {
 	idx, err := r.Revisions.ReadIndex(ctx)
 	if err == nil || !errors.Is(err, consensus.ErrNotLeader) {

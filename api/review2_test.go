@@ -3,8 +3,10 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/trellis-authz/trellis/service"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -95,5 +97,31 @@ func TestNodeStatsFuncReadsCommitIndex(t *testing.T) {
 	st := NodeStatsFunc(statsSource{applied: 3, commit: 9})()
 	if st.CommitIndex != 9 || st.AppliedIndex != 3 || !st.HasLeader {
 		t.Fatalf("got %+v, want commit 9, applied 3, a leader", st)
+	}
+}
+
+// A watch resuming from a token the cluster never committed is refused at
+// once (it used to send heartbeats forever, holding a stream slot), and its
+// type filter names types of the schema.
+func TestWatchRefusesFutureTokensAndUnknownTypes(t *testing.T) {
+	s := newStack(t)
+	s.putSchema(testSchema)
+	cfg := s.config()
+	cfg.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
+	srv, err := newTestServer(cfg, s.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	RegisterWatch(srv, service.NewWatch(s.store, srv.Services().Reads))
+	future := url.QueryEscape(srv.tokens.Encode(s.node.AppliedRevision() + 1000))
+	for _, c := range []struct{ query, code string }{
+		{"since=" + future, "token_from_the_future"},
+		{"types=dataset,modle", "unknown_type"},
+		{"types=Bad%20Name", "invalid_argument"},
+	} {
+		r := doHandler(t, srv, http.MethodGet, "/v1/watch?"+c.query, nil)
+		if r.status < 400 || r.errorBody(t).Code != c.code {
+			t.Errorf("watch?%s: got %d %s, want %s", c.query, r.status, r.body, c.code)
+		}
 	}
 }

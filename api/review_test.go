@@ -90,7 +90,7 @@ func TestStreamsHaveTheirOwnPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	RegisterWatch(srv, service.NewWatch(s.store, srv.Tokens()))
+	RegisterWatch(srv, service.NewWatch(s.store, srv.Services().Reads))
 	hs := newTestHTTP(srv)
 	defer hs.Close()
 	defer hs.CloseClientConnections()
@@ -121,7 +121,7 @@ func TestStreamsHaveTheirOwnPool(t *testing.T) {
 }
 
 // TestStreamWaitIsBounded: export has no request deadline, but waiting for a
-// token ahead of the node is still bounded by MaxWait (504, not forever).
+// token ahead of the cluster is refused at once (400), never a wait.
 func TestStreamWaitIsBounded(t *testing.T) {
 	s := newStack(t)
 	s.putSchema(testSchema)
@@ -136,8 +136,8 @@ func TestStreamWaitIsBounded(t *testing.T) {
 	ahead := srv.tokens.Encode(s.node.AppliedRevision() + 1000)
 	for _, mode := range []string{wire.AtLeastAsFresh, wire.AtExactSnapshot} {
 		r := doHandler(t, srv, http.MethodGet, "/v1/relationships/export?resource_type=dataset&"+mode+"="+url.QueryEscape(ahead), nil)
-		if r.status != http.StatusGatewayTimeout || r.errorBody(t).Code != "deadline_exceeded" {
-			t.Errorf("export %s a token ahead of the node: got %d %s, want 504 deadline_exceeded", mode, r.status, r.body)
+		if r.status != http.StatusBadRequest || r.errorBody(t).Code != "token_from_the_future" {
+			t.Errorf("export %s a token ahead of the cluster: got %d %s, want 400 token_from_the_future", mode, r.status, r.body)
 		}
 	}
 }

@@ -83,7 +83,7 @@ func TestNoSentinelIsA500(t *testing.T) {
 			"ErrInvalidContext": schema.ErrInvalidContext,
 		},
 		"../service": {
-			"ErrInvalidJSON": service.ErrInvalidJSON, "ErrInvalidArgument": service.ErrInvalidArgument, "ErrInvalidToken": service.ErrInvalidToken,
+			"ErrInvalidJSON": service.ErrInvalidJSON, "ErrInvalidArgument": service.ErrInvalidArgument, "ErrInvalidToken": service.ErrInvalidToken, "ErrTokenFromFuture": service.ErrTokenFromFuture,
 			"ErrInvalidCursor": service.ErrInvalidCursor, "ErrInvalidSchema": service.ErrInvalidSchema, "ErrSubjectNotAllowed": service.ErrSubjectNotAllowed,
 			"ErrInvalidContext": service.ErrInvalidContext, "ErrTooManyUpdates": service.ErrTooManyUpdates, "ErrUnauthenticated": service.ErrUnauthenticated,
 			"ErrForbidden": service.ErrForbidden, "ErrUnknownType": service.ErrUnknownType, "ErrUnknownRelation": service.ErrUnknownRelation,

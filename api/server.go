@@ -408,3 +408,6 @@ func quoteList(names []string) string {
 	}
 	return strings.Join(q, ", ")
 }
+
+// Services returns the services the server is a transport for.
+func (s *Server) Services() *service.Services { return s.svc }

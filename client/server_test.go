@@ -112,7 +112,7 @@ func startServerWith(withAudit bool) *testServer {
 	must(err)
 	if withAudit {
 		api.RegisterAudit(srv, service.NewAudit(log, signer))
-		api.RegisterWatch(srv, service.NewWatch(st, srv.Tokens()))
+		api.RegisterWatch(srv, service.NewWatch(st, srv.Services().Reads))
 	}
 	hs := httptest.NewServer(srv.Handler())
 	return &testServer{URL: hs.URL, Admin: admin, Reader: reader, srv: srv, pub: pub, close: func() {

@@ -392,7 +392,7 @@ func (n *Node) openServices(auth api.AuthConfig, peerClient *http.Client) error 
 		return err
 	}
 	api.RegisterAudit(srv, service.NewAudit(n.audit.log, n.audit.signer))
-	api.RegisterWatch(srv, service.NewWatch(n.store, srv.Tokens()))
+	api.RegisterWatch(srv, service.NewWatch(n.store, svc.Reads))
 	n.svc, n.srv = svc, srv
 	return n.enableCluster(peerClient)
 }

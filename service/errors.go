@@ -16,6 +16,7 @@ var (
 	ErrInvalidJSON        = verdict.New("request body is not valid JSON for this endpoint")
 	ErrInvalidArgument    = verdict.New("invalid argument")
 	ErrInvalidToken       = verdict.New("invalid consistency token")
+	ErrTokenFromFuture    = verdict.New("consistency token names a revision the cluster has not committed")
 	ErrInvalidCursor      = verdict.New("invalid cursor")
 	ErrInvalidSchema      = verdict.New("schema does not compile")
 	ErrSubjectNotAllowed  = verdict.New("subject type not allowed by the relation")

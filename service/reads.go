@@ -175,6 +175,12 @@ func (s *Reads) waitFor(ctx context.Context, rev uint64) error {
 	if revs.AppliedRevision() >= rev {
 		return nil
 	}
+	// Waiting is only for a revision the cluster has committed: a forged or
+	// foreign token naming one it has not is answered at once, so it cannot
+	// hold a request slot for the wait bound.
+	if err := s.committed(ctx, rev); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.MaxWait)
 	defer cancel()
 	if err := revs.WaitApplied(ctx, rev); err != nil {
@@ -187,6 +193,38 @@ func (s *Reads) waitFor(ctx context.Context, rev uint64) error {
 	return nil
 }
 
+// CommitIndexer is a revision source that knows its raft commit index
+// (consensus.Node): a revision at or below it is committed.
+type CommitIndexer interface {
+	CommitIndex() uint64
+}
+
+// commitCheckTimeout bounds asking the leader whether a revision is committed.
+const commitCheckTimeout = 3 * time.Second
+
+// committed returns nil when rev is a revision the cluster has committed (so
+// this node will apply it soon), ErrTokenFromFuture when it is not, and an
+// error when no leader can say.
+func (s *Reads) committed(ctx context.Context, rev uint64) error {
+	if ci, ok := s.revs.(CommitIndexer); ok && ci.CommitIndex() >= rev {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, min(s.cfg.MaxWait, commitCheckTimeout))
+	idx, err := s.revs.ReadIndex(rctx)
+	cancel()
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fail(ErrUnavailable, map[string]any{"wanted_revision": rev},
+				"revision %d is ahead of this node and no leader confirmed it in %v; retry", rev, commitCheckTimeout)
+		}
+		return err
+	}
+	if idx < rev {
+		return fail(ErrTokenFromFuture, map[string]any{"wanted_revision": rev, "committed_revision": idx},
+			"the token names revision %d, but the cluster has committed only up to %d; pass a token this cluster returned (written_at, checked_at, read_at)", rev, idx)
+	}
+	return nil
+}
 func (s *Reads) snapshotError(rev uint64, err error) error {
 	if isSnapshotExpired(err) {
 		return fail(ErrSnapshotExpired, map[string]any{"revision": rev},

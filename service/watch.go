@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/trellis-authz/trellis/storage"
+	"github.com/trellis-authz/trellis/tuple"
 	"github.com/trellis-authz/trellis/wire"
 )
 
@@ -30,11 +31,15 @@ var _ ChangeFeed = (*storage.Store)(nil)
 // Watch streams relationship changes.
 type Watch struct {
 	feed   ChangeFeed
+	reads  *Reads
 	tokens Tokens
 }
 
-// NewWatch returns the watch service over a change feed.
-func NewWatch(feed ChangeFeed, tokens Tokens) *Watch { return &Watch{feed: feed, tokens: tokens} }
+// NewWatch returns the watch service over a change feed; reads checks resume
+// tokens and type names.
+func NewWatch(feed ChangeFeed, reads *Reads) *Watch {
+	return &Watch{feed: feed, reads: reads, tokens: reads.Tokens()}
+}
 
 // WatchRequest says where a stream starts and what it shows.
 type WatchRequest struct {
@@ -75,16 +80,17 @@ func (w *Watch) Stream(ctx context.Context, req WatchRequest, sink WatchSink) er
 			}
 			return err
 		}
-		next = rev + 1
-	}
-	var types map[string]bool
-	if req.Types != "" {
-		types = map[string]bool{}
-		for _, name := range strings.Split(req.Types, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				types[name] = true
+		// A resume point the cluster never committed would wait forever.
+		if rev > w.feed.AppliedRevision() {
+			if err := w.reads.committed(ctx, rev); err != nil {
+				return err
 			}
 		}
+		next = rev + 1
+	}
+	types, err := w.types(ctx, req.Types)
+	if err != nil {
+		return err
 	}
 	send := func(rev uint64, changes []storage.Change, meta []byte) error {
 		ev := wire.WatchEvent{Revision: rev, Token: w.tokens.Encode(rev), Changes: []wire.WatchChange{}}
@@ -139,4 +145,32 @@ func (w *Watch) Stream(ctx context.Context, req WatchRequest, sink WatchSink) er
 			return err
 		}
 	}
+}
+
+// types parses the comma-separated type filter and checks each name against
+// the schema in force (nil: all types).
+func (w *Watch) types(ctx context.Context, list string) (map[string]bool, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, nil
+	}
+	v, err := w.reads.latest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer v.snap.Close()
+	types := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if err := tuple.ValidateTypeName(name); err != nil {
+			return nil, argErr("types", "types: %q: %v", name, err)
+		}
+		if _, err := schemaType(v.schema, "types", name); err != nil {
+			return nil, err
+		}
+		types[name] = true
+	}
+	return types, nil
 }
