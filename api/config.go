@@ -25,6 +25,18 @@ type Config struct {
 	// MaxStreams bounds concurrent long-lived streams (429 above it), in a
 	// pool of their own so streams cannot starve checks; 0 means no bound.
 	MaxStreams int
+	// MaxAdminInFlight bounds concurrent admin-role requests, in a pool of
+	// their own so data traffic cannot starve them; 0 means no bound.
+	MaxAdminInFlight int
+	// MaxInFlightPerPrincipal bounds one principal's concurrent requests
+	// (429 above it), so one token holder cannot take the whole pool; 0
+	// means no bound.
+	MaxInFlightPerPrincipal int
+	// RatePerPrincipal bounds one principal's requests per second (429 with
+	// Retry-After above it), with bursts of BurstPerPrincipal; 0 means no
+	// rate limit.
+	RatePerPrincipal  float64
+	BurstPerPrincipal int
 	// RequestTimeout is every request's deadline (504 when it passes).
 	RequestTimeout time.Duration
 	// Auth says who may call what.
@@ -45,7 +57,13 @@ func DefaultConfig() Config {
 		MaxImportBytes: 0,
 		MaxInFlight:    1024,
 		MaxStreams:     256,
-		RequestTimeout: 10 * time.Second,
+		// Admin calls are rare; their own small pool keeps them answering
+		// under any data load.
+		MaxAdminInFlight: 64,
+		// A quarter of the pool: four principals can fill it, none alone.
+		MaxInFlightPerPrincipal: 256,
+		BurstPerPrincipal:       100,
+		RequestTimeout:          10 * time.Second,
 	}
 }
 
@@ -60,6 +78,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("api config: MaxInFlight is %d; it must be 0 (no bound) or positive", c.MaxInFlight)
 	case c.MaxStreams < 0:
 		return fmt.Errorf("api config: MaxStreams is %d; it must be 0 (no bound) or positive", c.MaxStreams)
+	case c.MaxAdminInFlight < 0 || c.MaxInFlightPerPrincipal < 0:
+		return fmt.Errorf("api config: MaxAdminInFlight (%d) and MaxInFlightPerPrincipal (%d) must be 0 (no bound) or positive", c.MaxAdminInFlight, c.MaxInFlightPerPrincipal)
+	case c.RatePerPrincipal < 0 || c.BurstPerPrincipal < 0:
+		return fmt.Errorf("api config: RatePerPrincipal (%v) and BurstPerPrincipal (%d) must be 0 (off) or positive", c.RatePerPrincipal, c.BurstPerPrincipal)
 	case c.RequestTimeout <= 0:
 		return fmt.Errorf("api config: RequestTimeout is %v; it must be positive", c.RequestTimeout)
 	}

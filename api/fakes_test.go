@@ -177,16 +177,73 @@ func TestOverloadIs429(t *testing.T) {
 	})
 	done := make(chan response)
 	go func() { done <- doURL(t, hs.URL, http.MethodPost, "/v1/check", "", checkBody) }()
-	// Once the first request is inside the engine it holds the only slot,
-	// so the second gets 429.
+	// Once the first request is inside the engine it holds the only data
+	// slot, so a second check gets 429 with Retry-After; health, metrics and
+	// admin calls have pools of their own and still answer.
 	<-entered
-	r := doURL(t, hs.URL, http.MethodGet, "/healthz", "", nil)
+	r := doURL(t, hs.URL, http.MethodPost, "/v1/check", "", checkBody)
+	health := doURL(t, hs.URL, http.MethodGet, "/healthz", "", nil)
+	metrics := doURL(t, hs.URL, http.MethodGet, "/metrics", "", nil)
+	admin := doURL(t, hs.URL, http.MethodPut, "/v1/schema", "", wire.WriteSchemaRequest{Schema: testSchema})
 	close(block)
 	if first := <-done; first.status != 200 {
 		t.Errorf("first request: got %d %s, want 200", first.status, first.body)
 	}
-	if r.status != http.StatusTooManyRequests || r.errorBody(t).Code != "overloaded" {
-		t.Errorf("request over the in-flight bound: got %d %s, want 429 overloaded", r.status, r.body)
+	if r.status != http.StatusTooManyRequests || r.errorBody(t).Code != "overloaded" || r.header.Get("Retry-After") == "" {
+		t.Errorf("request over the in-flight bound: got %d %s (Retry-After %q), want 429 overloaded with Retry-After", r.status, r.body, r.header.Get("Retry-After"))
+	}
+	for name, got := range map[string]response{"/healthz": health, "/metrics": metrics, "admin PUT /v1/schema": admin} {
+		if got.status != http.StatusOK {
+			t.Errorf("%s while data traffic fills its pool: got %d %s, want 200", name, got.status, got.body)
+		}
+	}
+}
+
+// One principal cannot take the whole pool: over its own bound it gets 429,
+// while another principal's request still runs.
+func TestPerPrincipalLimits(t *testing.T) {
+	block, entered := make(chan struct{}), make(chan struct{}, 1)
+	tokA, hashA := GenerateToken()
+	tokB, hashB := GenerateToken()
+	hs := fakeServer(t, func(c *Config, d *testDeps) {
+		c.MaxInFlightPerPrincipal = 1
+		c.Auth = AuthConfig{Mode: AuthTokens, Tokens: []TokenEntry{
+			{Principal: "a", Role: RoleReader, SHA256: hashA}, {Principal: "b", Role: RoleReader, SHA256: hashB}}}
+		d.Engine = &fakeEngine{block: block, entered: entered}
+	})
+	done := make(chan response)
+	go func() { done <- doURL(t, hs.URL, http.MethodPost, "/v1/check", tokA, checkBody) }()
+	<-entered
+	second := doURL(t, hs.URL, http.MethodPost, "/v1/check", tokA, checkBody)
+	if second.status != http.StatusTooManyRequests || !strings.Contains(second.errorBody(t).Message, `principal "a"`) || second.header.Get("Retry-After") == "" {
+		t.Errorf("a's second concurrent check: got %d %s, want 429 naming principal a, with Retry-After", second.status, second.body)
+	}
+	other := make(chan response)
+	go func() { other <- doURL(t, hs.URL, http.MethodPost, "/v1/check", tokB, checkBody) }()
+	<-entered // b's check is inside the engine too: it was admitted
+	close(block)
+	for _, r := range []response{<-done, <-other} {
+		if r.status != http.StatusOK {
+			t.Errorf("got %d %s, want 200", r.status, r.body)
+		}
+	}
+}
+
+func TestPerPrincipalRate(t *testing.T) {
+	hs := fakeServer(t, func(c *Config, d *testDeps) {
+		c.RatePerPrincipal, c.BurstPerPrincipal = 0.001, 2 // two requests, then one per 1000 s
+	})
+	for i := range 2 {
+		if r := doURL(t, hs.URL, http.MethodPost, "/v1/check", "", checkBody); r.status != http.StatusOK {
+			t.Fatalf("request %d within the burst: got %d %s", i, r.status, r.body)
+		}
+	}
+	r := doURL(t, hs.URL, http.MethodPost, "/v1/check", "", checkBody)
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || r.header.Get("Retry-After") == "1" {
+		t.Errorf("over the rate: got %d %s (Retry-After %q), want 429 with the wait in seconds", r.status, r.body, r.header.Get("Retry-After"))
+	}
+	if r := doURL(t, hs.URL, http.MethodGet, "/healthz", "", nil); r.status != http.StatusOK {
+		t.Errorf("/healthz is not rate limited: got %d", r.status)
 	}
 }
 

@@ -10,12 +10,16 @@ import (
 
 // metrics are the API's Prometheus series.
 type metrics struct {
+	rejected *prometheus.CounterVec
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 }
 
 func newMetrics(reg *prometheus.Registry, stats func() NodeStats) (*metrics, error) {
 	m := &metrics{
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trellis_http_rejected_total", Help: "Requests refused with 429 by admission, by reason (requests, streams, admin requests: a pool was full; principal in flight, principal rate: a principal's own bound).",
+		}, []string{"reason"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "trellis_http_requests_total", Help: "HTTP requests by route, method and status.",
 		}, []string{"route", "method", "status"}),
@@ -24,7 +28,7 @@ func newMetrics(reg *prometheus.Registry, stats func() NodeStats) (*metrics, err
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "method"}),
 	}
-	cs := []prometheus.Collector{m.requests, m.latency}
+	cs := []prometheus.Collector{m.rejected, m.requests, m.latency}
 	if stats != nil {
 		cs = append(cs,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{

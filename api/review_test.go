@@ -105,7 +105,7 @@ func TestStreamsHaveTheirOwnPool(t *testing.T) {
 		}
 		// The headers arrived, so the handler runs and holds its slot.
 	}
-	if got := len(srv.streams); got != cfg.MaxStreams {
+	if got := len(srv.admit.pools[classStream].slots); got != cfg.MaxStreams {
 		t.Fatalf("got %d stream slots taken, want %d", got, cfg.MaxStreams)
 	}
 	for i := range cfg.MaxInFlight + 1 {

@@ -68,19 +68,17 @@ type QueryParam struct {
 
 // Server is the HTTP API: a thin transport over the services.
 type Server struct {
-	cfg      Config
-	svc      *service.Services
-	stats    func() NodeStats
-	e        *echo.Echo
-	tokens   service.Tokens
-	auth     *authenticator
-	log      *slog.Logger
-	metrics  *metrics
-	inflight chan struct{}
-	streams  chan struct{} // slots of long-lived streams (MaxStreams)
-	// streamRoutes holds "METHOD path" of the routes registered with
-	// NoTimeout: they take a slot of streams instead of inflight.
-	streamRoutes sync.Map
+	cfg     Config
+	svc     *service.Services
+	stats   func() NodeStats
+	e       *echo.Echo
+	tokens  service.Tokens
+	auth    *authenticator
+	log     *slog.Logger
+	metrics *metrics
+	admit   *admission
+	// classes holds the admission class of each "METHOD path".
+	classes sync.Map
 
 	cluster *clusterState // set by EnableCluster (cluster.go)
 
@@ -117,17 +115,12 @@ func New(cfg Config, svc *service.Services, stats func() NodeStats) (*Server, er
 		auth:   newAuthenticator(cfg.Auth),
 		log:    log,
 	}
-	if cfg.MaxInFlight > 0 {
-		s.inflight = make(chan struct{}, cfg.MaxInFlight)
-	}
-	if cfg.MaxStreams > 0 {
-		s.streams = make(chan struct{}, cfg.MaxStreams)
-	}
 	m, err := newMetrics(reg, stats)
 	if err != nil {
 		return nil, err
 	}
 	s.metrics = m
+	s.admit = newAdmission(cfg, m.rejected)
 	s.e.HideBanner = true
 	s.e.HidePort = true
 	s.e.HTTPErrorHandler = s.handleEchoError
@@ -156,9 +149,7 @@ func (s *Server) Handle(r Route) {
 	s.mu.Lock()
 	s.routes = append(s.routes, r)
 	s.mu.Unlock()
-	if r.NoTimeout {
-		s.streamRoutes.Store(r.Method+" "+r.Path, true)
-	}
+	s.classes.Store(r.Method+" "+r.Path, classOf(r))
 	h := r.Handler
 	route := r
 	s.e.Add(r.Method, r.Path, func(c echo.Context) error {
@@ -172,6 +163,11 @@ func (s *Server) Handle(r Route) {
 					"principal %q has role %q; %s %s needs role %q or higher", p.Name, p.Role, route.Method, route.Path, route.Role)
 			}
 			c.Set(ctxPrincipal, p)
+			release, err := s.admit.enterPrincipal(p.Name)
+			if err != nil {
+				return err
+			}
+			defer release()
 		}
 		req := c.Request()
 		if !route.NoTimeout {
@@ -228,22 +224,16 @@ func (s *Server) requestMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(ctxRequestID, id)
 		c.Response().Header().Set(RequestIDHeader, id)
-		pool, limit, what := s.inflight, s.cfg.MaxInFlight, "requests"
-		if _, stream := s.streamRoutes.Load(c.Request().Method + " " + c.Path()); stream {
-			pool, limit, what = s.streams, s.cfg.MaxStreams, "streams"
+		class := classData
+		if v, ok := s.classes.Load(c.Request().Method + " " + c.Path()); ok {
+			class = v.(routeClass)
 		}
 		var err error
-		if pool != nil {
-			select {
-			case pool <- struct{}{}:
-				defer func() { <-pool }()
-				err = next(c)
-			default:
-				err = fail(service.ErrOverloaded, map[string]any{"limit": limit},
-					"too many %s in flight (%d); retry with backoff", what, limit)
-			}
+		if release, aerr := s.admit.enter(class); aerr != nil {
+			err = aerr
 		} else {
 			err = next(c)
+			release()
 		}
 		if err != nil {
 			s.handleEchoError(err, c)
@@ -291,6 +281,7 @@ func (s *Server) handleEchoError(err error, c echo.Context) {
 	status, body := httpError(err)
 	body.RequestID = requestID(c)
 	c.Set(ctxErrorCode, body.Code)
+	setRetryAfter(c, status, body.Details)
 	if status == http.StatusInternalServerError {
 		s.log.Error("internal error", slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
 	}

@@ -53,7 +53,12 @@ type Config struct {
 	TrailingLogs  uint64        // raft log entries kept after a snapshot
 	Quantization  time.Duration // minimize_latency reads share a revision this long
 	RaftTimeouts  time.Duration
-	Decisions     DecisionConfig // --decision-log and friends
+	// Per-principal admission (api.Config): concurrent requests, and a rate
+	// with its burst (0: off).
+	MaxInFlightPerPrincipal int
+	RatePerPrincipal        float64
+	BurstPerPrincipal       int
+	Decisions               DecisionConfig // --decision-log and friends
 	// TuneRaft, when set, adjusts the consensus config (tests: snapshot
 	// thresholds).
 	TuneRaft func(*consensus.Config)
@@ -75,7 +80,10 @@ func DefaultConfig() Config {
 		SnapshotEvery: consensus.DefaultConfig().SnapshotThreshold,
 		TrailingLogs:  consensus.DefaultConfig().TrailingLogs,
 		Quantization:  api.DefaultConfig().Quantization,
-		Decisions:     DefaultDecisionConfig(),
+
+		MaxInFlightPerPrincipal: api.DefaultConfig().MaxInFlightPerPrincipal,
+		BurstPerPrincipal:       api.DefaultConfig().BurstPerPrincipal,
+		Decisions:               DefaultDecisionConfig(),
 	}
 }
 
@@ -380,6 +388,8 @@ func (n *Node) openServices(auth api.AuthConfig, peerClient *http.Client) error 
 	ac.ClusterID = n.cfg.ClusterID
 	ac.Quantization = n.cfg.Quantization
 	ac.WriteTimeout = ac.RequestTimeout
+	ac.MaxInFlightPerPrincipal = n.cfg.MaxInFlightPerPrincipal
+	ac.RatePerPrincipal, ac.BurstPerPrincipal = n.cfg.RatePerPrincipal, n.cfg.BurstPerPrincipal
 	ac.Auth = auth
 	ac.Logger = n.log.With("component", "api")
 	ac.Registry = reg
