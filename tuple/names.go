@@ -9,6 +9,10 @@ const (
 	MaxTypeNameLen = 128  // a type name with all its prefixes
 	MaxIDLen       = 1024 // object IDs
 	Wildcard       = "*"  // the subject ID meaning "every subject of this type"
+	// Ellipsis is SpiceDB's explicit "no relation" subject relation:
+	// "user:tom#..." is the subject "user:tom". Parsers accept it and
+	// normalize it away; it is never stored or printed.
+	Ellipsis = "..."
 )
 
 // ValidateName checks a relation, permission, caveat or parameter name: lowercase

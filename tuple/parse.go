@@ -52,9 +52,15 @@ func ParseObject(s string) (ObjectRef, error) {
 	return o, nil
 }
 
-// ParseSubject parses "type:id", "type:*" or "type:id#relation".
+// ParseSubject parses "type:id", "type:*" or "type:id#relation". The
+// explicit "no relation" form "type:id#..." (SpiceDB's ellipsis) is the plain
+// subject "type:id": it parses to an empty Relation, so it is stored, compared
+// and printed as "type:id".
 func ParseSubject(s string) (SubjectRef, error) {
 	obj, rel, hasRel := strings.Cut(s, "#")
+	if rel == Ellipsis {
+		rel, hasRel = "", false
+	}
 	typ, id, ok := strings.Cut(obj, ":")
 	if !ok {
 		return SubjectRef{}, &Error{Part: "subject", Msg: fmt.Sprintf("%q has no ':'; write type:id, type:* or type:id#relation, e.g. team:ml#member", s)}
