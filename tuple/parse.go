@@ -178,7 +178,7 @@ func parseTraits(s string, r *Relationship) error {
 			return &Error{Part: "caveat", Msg: "missing ']' after the caveat name"}
 		}
 		name := body[:nameEnd]
-		if err := ValidateName(name); err != nil {
+		if err := ValidateCaveatName(name); err != nil {
 			return &Error{Part: "caveat", Msg: err.Error()}
 		}
 		cav := &Caveat{Name: name}

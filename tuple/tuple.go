@@ -157,7 +157,7 @@ func (r Relationship) Validate() error {
 		return err
 	}
 	if r.Caveat != nil {
-		if err := ValidateName(r.Caveat.Name); err != nil {
+		if err := ValidateCaveatName(r.Caveat.Name); err != nil {
 			return &Error{Part: "caveat", Msg: err.Error()}
 		}
 	}

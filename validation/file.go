@@ -478,7 +478,7 @@ func ParseExpectedSubject(s string) (ExpectedSubject, error) {
 	if !ok {
 		return es, fmt.Errorf("unexpected %q after the subject; expected \"is <type:id#relation>\"", rest)
 	}
-	for _, src := range strings.Split(srcs, "/") {
+	for _, src := range splitSources(srcs) {
 		src = strings.TrimSpace(src)
 		if !strings.HasPrefix(src, "<") || !strings.HasSuffix(src, ">") {
 			return es, fmt.Errorf("source %q must be written <type:id#relation>", src)
@@ -490,6 +490,27 @@ func ParseExpectedSubject(s string) (ExpectedSubject, error) {
 		es.Sources = append(es.Sources, Source{Object: obj, Relation: rel})
 	}
 	return es, nil
+}
+
+// splitSources splits "<a:1#x>/<b:2#y>" at the slashes between sources; a
+// slash inside <...> belongs to a prefixed type name (<foo/bar/doc:1#x>).
+func splitSources(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '<':
+			depth++
+		case '>':
+			depth--
+		case '/':
+			if depth == 0 {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
 }
 
 // matchBracket returns the index of the ']' closing the '[' at s[0], or -1.

@@ -66,3 +66,33 @@ validation:
 		t.Errorf("got %d assertions and %d expected relations, want 3 and 2", len(rep.Assertions), len(rep.Expected))
 	}
 }
+
+// TestPrefixedNames: definitions and caveats with several prefix segments
+// work in the schema, relationships, assertions and expected relations.
+func TestPrefixedNames(t *testing.T) {
+	mustPass(t, `schema: |-
+  definition foo/bar/user {}
+  caveat foo/bar/only_on_tuesday(day string) {
+    day == "tuesday"
+  }
+  definition foo/bar/baz/doc {
+    relation reader: foo/bar/user | foo/bar/user with foo/bar/only_on_tuesday
+    permission view = reader
+  }
+relationships: |-
+  foo/bar/baz/doc:1#reader@foo/bar/user:tom
+  foo/bar/baz/doc:1#reader@foo/bar/user:sam[foo/bar/only_on_tuesday]
+assertions:
+  assertTrue:
+    - foo/bar/baz/doc:1#view@foo/bar/user:tom
+    - 'foo/bar/baz/doc:1#view@foo/bar/user:sam with {"day": "tuesday"}'
+  assertFalse:
+    - 'foo/bar/baz/doc:1#view@foo/bar/user:sam with {"day": "monday"}'
+  assertCaveated:
+    - foo/bar/baz/doc:1#view@foo/bar/user:sam
+validation:
+  foo/bar/baz/doc:1#view:
+    - "[foo/bar/user:tom] is <foo/bar/baz/doc:1#reader>"
+    - "[foo/bar/user:sam[...]] is <foo/bar/baz/doc:1#reader>"
+`)
+}
