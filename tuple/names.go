@@ -17,14 +17,15 @@ const (
 
 // ValidateName checks a relation or permission name, or one segment of a type
 // or caveat name: lowercase
-// letters, digits and '_', 3 to 64 characters, starting with a letter and not
-// ending with '_'.
+// letters, digits and '_', 3 to 64 characters, starting with a letter or '_'
+// (SpiceDB's mark of a private name, _internal) and not ending with '_'.
 func ValidateName(s string) error {
 	if len(s) < MinNameLen || len(s) > MaxNameLen {
 		return fmt.Errorf("%q must be %d to %d characters long, not %d", s, MinNameLen, MaxNameLen, len(s))
 	}
-	if c := s[0]; c < 'a' || c > 'z' {
-		return fmt.Errorf("%q must start with a lowercase letter", s)
+	if c := s[0]; (c < 'a' || c > 'z') && c != '_' {
+		// A leading '_' marks a private name by SpiceDB's convention.
+		return fmt.Errorf("%q must start with a lowercase letter or '_'", s)
 	}
 	if s[len(s)-1] == '_' {
 		return fmt.Errorf("%q must not end with '_'", s)

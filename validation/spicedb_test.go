@@ -198,3 +198,25 @@ func mustParse(t *testing.T, text string) *File {
 	}
 	return f
 }
+
+// TestPrivateNames: SpiceDB's leading-underscore names for definitions,
+// relations and permissions.
+func TestPrivateNames(t *testing.T) {
+	mustPass(t, `schema: |-
+  definition user {}
+  definition _internal/doc {
+    relation viewer: user
+    relation _internal_viewer: user
+    permission _can_view = viewer + _internal_viewer
+    permission view = _can_view
+  }
+relationships: |-
+  _internal/doc:1#_internal_viewer@user:tom
+assertions:
+  assertTrue:
+    - _internal/doc:1#view@user:tom
+    - _internal/doc:1#_can_view@user:tom
+  assertFalse:
+    - _internal/doc:1#view@user:ann
+`)
+}
