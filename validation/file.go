@@ -241,7 +241,7 @@ type parser struct {
 }
 
 // isNull reports whether n is YAML null or empty ("key:", "key: null",
-// "key: ~", "key: ''"): zed reads each of them as an absent block.
+// "key: ~", "key: ”"): zed reads each of them as an absent block.
 func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && (n.Tag == "!!null" || n.Value == "")
 }
