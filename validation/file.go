@@ -240,8 +240,8 @@ type parser struct {
 	errs ErrorList
 }
 
-// isNull reports whether n is YAML null or empty ("key:", "key: null",
-// "key: ~", "key: ”"): zed reads each of them as an absent block.
+// isNull reports whether n is YAML null or empty (key:, key: null, key: ~
+// or an empty quoted string): zed reads each of them as an absent block.
 func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && (n.Tag == "!!null" || n.Value == "")
 }
