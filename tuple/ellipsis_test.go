@@ -1,6 +1,9 @@
 package tuple
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestEllipsisSubject: SpiceDB's explicit "no relation" subject "type:id#..."
 // is the plain subject, in relationships and subjects alike, and prints
@@ -43,6 +46,16 @@ func TestEllipsisSubject(t *testing.T) {
 	}
 	if _, err := Parse("doc:1#...@user:tom"); err == nil {
 		t.Errorf("Parse(doc:1#...@user:tom): got no error; the resource relation cannot be the ellipsis")
+	}
+}
+
+// TestEllipsisInAStructuredSubject: a SubjectRef built with Relation "..."
+// (not parsed) is refused with a message saying what it means, so no
+// relationship is ever stored under "...".
+func TestEllipsisInAStructuredSubject(t *testing.T) {
+	err := ValidateSubject(SubjectRef{Type: "user", ID: "tom", Relation: Ellipsis})
+	if err == nil || !strings.Contains(err.Error(), "plain subject user:tom") {
+		t.Errorf("got %v, want an error naming the plain subject user:tom", err)
 	}
 }
 
