@@ -318,8 +318,8 @@ func (p *parser) relationships(text string, n *yaml.Node) {
 	block := n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0
 	from := firstLine(n)
 	for i, l := range strings.Split(text, "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" || strings.HasPrefix(l, "//") {
+		l, ok := relationshipLine(l)
+		if !ok {
 			continue
 		}
 		line := p.lineOf(l, from, block, firstLine(n)+i)
