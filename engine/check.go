@@ -546,79 +546,31 @@ func (q *query) arrow(ctx context.Context, a *schema.Arrow, res tuple.ObjectRef,
 	if a.Mode == schema.ArrowAll {
 		kind = "arrow_all"
 	}
-	var o outcome
-	var err error
-	if a.Mode == schema.ArrowAny {
-		o, err = q.combine(ctx, kind, len(links), Allowed, func(ctx context.Context, i int) (outcome, error) {
-			c, err := q.caveat(ctx, links[i])
-			if err != nil || c.res == Denied {
-				return c, err
-			}
-			t, err := target(ctx, links[i])
-			if err != nil {
-				return outcome{}, err
-			}
-			return and(c, t), nil
-		})
-	} else {
-		o, err = q.all(ctx, kind, links, target)
+	// A link's branch is its caveat and its target. Any: some branch holds
+	// (union). All: there is a link and every branch holds (intersection),
+	// so a link whose caveat is false fails the all rather than dropping
+	// out of it, as in SpiceDB; an unknown caveat makes it conditional.
+	decisive := Allowed
+	if a.Mode == schema.ArrowAll {
+		decisive = Denied
 	}
+	o, err := q.combine(ctx, kind, len(links), decisive, func(ctx context.Context, i int) (outcome, error) {
+		c, err := q.caveat(ctx, links[i])
+		if err != nil || c.res == Denied {
+			return c, err
+		}
+		t, err := target(ctx, links[i])
+		if err != nil {
+			return outcome{}, err
+		}
+		return and(c, t), nil
+	})
 	if err != nil {
 		return outcome{}, err
 	}
 	if q.explain && o.trace != nil {
 		o.trace.Relation = a.Tupleset
 		o.trace.Detail = map[string]string{"computed": a.Computed}
-	}
-	return o, nil
-}
-
-// all evaluates .all(): some target in the set has the permission, and every
-// target in the set has it. With caveated links membership m_i is itself
-// three-valued, so all = or_i(m_i and h_i) and and_i(not m_i or h_i), which
-// in two-valued logic is "the set is not empty and every member has it", and
-// in three-valued logic does not turn "denied either way" into conditional.
-func (q *query) all(ctx context.Context, kind string, links []tuple.Relationship, target func(context.Context, tuple.Relationship) (outcome, error)) (outcome, error) {
-	members := make([]outcome, len(links))
-	for i, l := range links {
-		c, err := q.caveat(ctx, l)
-		if err != nil {
-			return outcome{}, err
-		}
-		members[i] = c
-	}
-	has := make([]outcome, len(links))
-	every, err := q.combine(ctx, kind, len(links), Denied, func(ctx context.Context, i int) (outcome, error) {
-		if members[i].res == Denied {
-			has[i] = denied
-			return allowed, nil
-		}
-		t, err := target(ctx, links[i])
-		if err != nil {
-			return outcome{}, err
-		}
-		has[i] = t
-		return or(not(members[i]), t), nil
-	})
-	if err != nil {
-		return outcome{}, err
-	}
-	o := every
-	if every.res != Denied {
-		// Nothing was decisive, so every has[i] is known.
-		some := denied
-		for i := range links {
-			some = or(some, and(members[i], has[i]))
-		}
-		o = and(some, every)
-	}
-	if q.explain {
-		t := every.trace
-		if t == nil {
-			t = &Trace{Kind: kind}
-		}
-		t.Result, t.Missing = o.res.String(), o.missing
-		o.trace = t
 	}
 	return o, nil
 }

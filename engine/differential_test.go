@@ -459,7 +459,10 @@ func (r *refEval) expr(x schema.Expr, obj tuple.ObjectRef, sub tuple.SubjectRef,
 	case *schema.Nil:
 		return refResult{res: engine.Denied}, nil
 	case *schema.Arrow:
-		some, every := refResult{res: engine.Denied}, refResult{res: engine.Allowed}
+		// any: some link's caveat and target hold; all: there is a link,
+		// and every link's caveat and target hold (a link whose caveat is
+		// false fails the all, as in SpiceDB).
+		some, every, links := refResult{res: engine.Denied}, refResult{res: engine.Allowed}, 0
 		for _, l := range r.live() {
 			if l.Resource != obj || l.Relation != x.Tupleset || l.Subject.IsWildcard() {
 				continue
@@ -475,12 +478,16 @@ func (r *refEval) expr(x schema.Expr, obj tuple.ObjectRef, sub tuple.SubjectRef,
 			}
 			m := r.caveat(l, ctx)
 			some = refOr(some, refAnd(m, h))
-			every = refAnd(every, refOr(refNot(m), h))
+			every = refAnd(every, refAnd(m, h))
+			links++
 		}
 		if x.Mode == schema.ArrowAny {
 			return some, nil
 		}
-		return refAnd(some, every), nil
+		if links == 0 {
+			return refResult{res: engine.Denied}, nil
+		}
+		return every, nil
 	}
 	return refResult{}, fmt.Errorf("unknown expression %T", x)
 }

@@ -19,10 +19,11 @@
 //   - An arrow rel->p (or rel.any(p)) is the union, over the objects X that
 //     O#rel points at, of (X, p, S) joined with the link's caveat. Wildcard
 //     links are skipped, and so are targets whose type has no p. rel.all(p)
-//     holds when the set is not empty and every member has p; with caveated
-//     links membership m_i is itself three-valued, and all is computed as
-//     or_i(m_i and h_i) and and_i(not m_i or h_i), which is the same thing in
-//     two-valued logic and does not turn "false either way" into conditional.
+//     holds when the set is not empty and every link holds: the intersection
+//     over the links of (X, p, S) joined with the link's caveat. As in
+//     SpiceDB, a link whose caveat is false fails the all (it does not drop
+//     out of the set), and one whose caveat lacks context makes it
+//     conditional.
 //   - A subject set S = X#r has r on X itself (a set contains itself), so
 //     asking about team:ml#member finds relationships that name exactly that
 //     set, and arrows that lead to team:ml.
@@ -79,9 +80,8 @@
 // .all(), and an allowed subtracted side denies an exclusion whatever its
 // base. So a question whose answer does not depend on the cycle is still
 // answered, and one that does (doc:a#view = not doc:b#view, doc:b#view =
-// doc:a#view) fails whatever the order of evaluation. The negation inside
-// .all() applies to a link's caveat only, never to a sub-problem, so .all()
-// needs no such rule. A definite answer never depends on evaluation order,
+// doc:a#view) fails whatever the order of evaluation. .all() negates
+// nothing, so it needs no such rule. A definite answer never depends on evaluation order,
 // concurrency or the cache; whether a question that touches such a cycle
 // fails can, in rare cases, depend on the cache (a cached sub-result may
 // decide it without walking the cycle), and then the answer it gets is the

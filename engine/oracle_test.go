@@ -272,14 +272,14 @@ func (x *expandEval) node(n *engine.ExpandNode, sub tuple.SubjectRef, visiting m
 	case "exclusion":
 		v = and3(x.node(n.Children[0], sub, visiting), not3(x.node(n.Children[1], sub, visiting)))
 	case "all":
-		some, every := engine.Denied, engine.Allowed
-		for _, c := range n.Children {
-			m := x.via(c, engine.Allowed)
-			h := x.node(c, sub, visiting)
-			some = or3(some, and3(m, h))
-			every = and3(every, or3(not3(m), h))
+		// Every link's caveat and target hold, and there is a link.
+		v = engine.Allowed
+		if len(n.Children) == 0 {
+			v = engine.Denied
 		}
-		v = and3(some, every)
+		for _, c := range n.Children {
+			v = and3(v, x.via(c, x.node(c, sub, visiting)))
+		}
 	case "nil", "cycle":
 		v = engine.Denied
 	default:

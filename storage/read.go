@@ -23,6 +23,7 @@ type plan struct {
 // (a subject ID without a resource ID); the reverse index serves subject
 // filters; an empty filter scans the forward index whole.
 func planFor(f tuple.Filter) (plan, error) {
+	f = f.Normalize() // a subject relation "..." reads as "" (plain subjects)
 	if hasSep(f.ResourceType, f.ResourceID, f.ResourceIDPrefix, f.Relation) {
 		return plan{}, errors.New("filter names must not contain 0x00")
 	}

@@ -15,11 +15,24 @@ type Filter struct {
 }
 
 // SubjectFilter selects subjects. Relation nil matches any subject relation;
-// a pointer to "" matches only plain subjects (no relation).
+// a pointer to "" (or to Ellipsis, "...", SpiceDB's spelling of it) matches
+// only plain subjects (no relation).
 type SubjectFilter struct {
 	Type     string  `json:"type,omitempty"`
 	ID       string  `json:"id,omitempty"`
 	Relation *string `json:"relation,omitempty"`
+}
+
+// Normalize returns the filter with a subject relation of Ellipsis ("...")
+// written as "" (plain subjects only), the form storage reads by. It never
+// modifies f.
+func (f Filter) Normalize() Filter {
+	if s := f.Subject; s != nil && s.Relation != nil && *s.Relation == Ellipsis {
+		c := *s
+		c.Relation = new(string)
+		f.Subject = &c
+	}
+	return f
 }
 
 // Validate checks the filter's names; it needs a resource type whenever it names
@@ -67,7 +80,7 @@ func (f Filter) Validate() error {
 				return &Error{Part: "filter subject id", Msg: err.Error()}
 			}
 		}
-		if s.Relation != nil && *s.Relation != "" {
+		if s.Relation != nil && *s.Relation != "" && *s.Relation != Ellipsis {
 			if err := ValidateName(*s.Relation); err != nil {
 				return &Error{Part: "filter subject relation", Msg: err.Error()}
 			}
@@ -97,7 +110,7 @@ func (f Filter) Matches(r Relationship) bool {
 		if s.ID != "" && r.Subject.ID != s.ID {
 			return false
 		}
-		if s.Relation != nil && r.Subject.Relation != *s.Relation {
+		if s.Relation != nil && r.Subject.Relation != *s.Relation && (*s.Relation != Ellipsis || r.Subject.Relation != "") {
 			return false
 		}
 	}

@@ -18,6 +18,9 @@ func FuzzParseRelationship(f *testing.F) {
 		"doc:a#reader@user:b[expiration:2027-01-01T02:00:00.123456789+02:00]",
 		"doc:a#reader@user:*#member",
 		"doc:a#reader@user:b[cav][cav]",
+		"doc:a#reader@user:b#...",
+		"doc:a#reader@user:*#...[cav]",
+		"_x_/foo/bar/doc:a#_rel@foo/bar/user:b#...[foo/bar/only_on_tuesday]",
 		"",
 	} {
 		f.Add(s)

@@ -4,22 +4,28 @@ import "fmt"
 
 // Limits on names and identifiers (shared/design/SCHEMA.md § Names).
 const (
-	MaxNameLen     = 64   // relation, permission, caveat, parameter and type segment names
+	MaxNameLen     = 64   // relation and permission names, type and caveat name segments
 	MinNameLen     = 3    // shortest name
-	MaxTypeNameLen = 128  // a type name with all its prefixes
+	MaxTypeNameLen = 128  // a type or caveat name with all its prefixes
 	MaxIDLen       = 1024 // object IDs
 	Wildcard       = "*"  // the subject ID meaning "every subject of this type"
+	// Ellipsis is SpiceDB's explicit "no relation" subject relation:
+	// "user:tom#..." is the subject "user:tom". Parsers accept it and
+	// normalize it away; it is never stored or printed.
+	Ellipsis = "..."
 )
 
-// ValidateName checks a relation, permission, caveat or parameter name: lowercase
-// letters, digits and '_', 3 to 64 characters, starting with a letter and not
-// ending with '_'.
+// ValidateName checks a relation or permission name, or one segment of a type
+// or caveat name: lowercase
+// letters, digits and '_', 3 to 64 characters, starting with a letter or '_'
+// (SpiceDB's mark of a private name, _internal) and not ending with '_'.
 func ValidateName(s string) error {
 	if len(s) < MinNameLen || len(s) > MaxNameLen {
 		return fmt.Errorf("%q must be %d to %d characters long, not %d", s, MinNameLen, MaxNameLen, len(s))
 	}
-	if c := s[0]; c < 'a' || c > 'z' {
-		return fmt.Errorf("%q must start with a lowercase letter", s)
+	if c := s[0]; (c < 'a' || c > 'z') && c != '_' {
+		// A leading '_' marks a private name by SpiceDB's convention.
+		return fmt.Errorf("%q must start with a lowercase letter or '_'", s)
 	}
 	if s[len(s)-1] == '_' {
 		return fmt.Errorf("%q must not end with '_'", s)
@@ -33,19 +39,26 @@ func ValidateName(s string) error {
 }
 
 // ValidateTypeName checks an object type name: one name, optionally prefixed by
-// one or more "prefix/" segments of the same form, at most 128 bytes in all.
-func ValidateTypeName(s string) error {
+// one or more "prefix/" segments of the same form (foo/bar/document), at most
+// 128 bytes in all.
+func ValidateTypeName(s string) error { return validatePrefixed("type", s) }
+
+// ValidateCaveatName checks a caveat name: the same rule as a type name,
+// since SpiceDB prefixes caveats the same way (foo/bar/only_on_tuesday).
+func ValidateCaveatName(s string) error { return validatePrefixed("caveat", s) }
+
+func validatePrefixed(kind, s string) error {
 	if s == "" {
-		return fmt.Errorf("type name is empty")
+		return fmt.Errorf("%s name is empty", kind)
 	}
 	if len(s) > MaxTypeNameLen {
-		return fmt.Errorf("type name %q is %d bytes; at most %d are allowed", s, len(s), MaxTypeNameLen)
+		return fmt.Errorf("%s name %q is %d bytes; at most %d are allowed", kind, s, len(s), MaxTypeNameLen)
 	}
 	start := 0
 	for i := 0; i <= len(s); i++ {
 		if i == len(s) || s[i] == '/' {
 			if err := ValidateName(s[start:i]); err != nil {
-				return fmt.Errorf("type name %q: segment %w", s, err)
+				return fmt.Errorf("%s name %q: segment %w", kind, s, err)
 			}
 			start = i + 1
 		}

@@ -52,9 +52,15 @@ func ParseObject(s string) (ObjectRef, error) {
 	return o, nil
 }
 
-// ParseSubject parses "type:id", "type:*" or "type:id#relation".
+// ParseSubject parses "type:id", "type:*" or "type:id#relation". The
+// explicit "no relation" form "type:id#..." (SpiceDB's ellipsis) is the plain
+// subject "type:id": it parses to an empty Relation, so it is stored, compared
+// and printed as "type:id".
 func ParseSubject(s string) (SubjectRef, error) {
 	obj, rel, hasRel := strings.Cut(s, "#")
+	if rel == Ellipsis {
+		rel, hasRel = "", false
+	}
 	typ, id, ok := strings.Cut(obj, ":")
 	if !ok {
 		return SubjectRef{}, &Error{Part: "subject", Msg: fmt.Sprintf("%q has no ':'; write type:id, type:* or type:id#relation, e.g. team:ml#member", s)}
@@ -172,7 +178,7 @@ func parseTraits(s string, r *Relationship) error {
 			return &Error{Part: "caveat", Msg: "missing ']' after the caveat name"}
 		}
 		name := body[:nameEnd]
-		if err := ValidateName(name); err != nil {
+		if err := ValidateCaveatName(name); err != nil {
 			return &Error{Part: "caveat", Msg: err.Error()}
 		}
 		cav := &Caveat{Name: name}

@@ -3,6 +3,10 @@
 //
 //	resource_type:resource_id#relation@subject_type:subject_id[#subject_relation][CAVEAT[:{json}]][expiration:RFC3339]
 //
+// A subject written "type:id#..." (SpiceDB's explicit "no relation") is the
+// plain subject "type:id". Type and caveat names may carry "prefix/"
+// segments (acme/docs/document, foo/bar/only_on_tuesday).
+//
 // It enforces the name and ID rules of shared/design/SCHEMA.md and depends on the
 // standard library only, so every other package can share these types.
 package tuple
@@ -157,7 +161,7 @@ func (r Relationship) Validate() error {
 		return err
 	}
 	if r.Caveat != nil {
-		if err := ValidateName(r.Caveat.Name); err != nil {
+		if err := ValidateCaveatName(r.Caveat.Name); err != nil {
 			return &Error{Part: "caveat", Msg: err.Error()}
 		}
 	}
@@ -172,6 +176,9 @@ func ValidateSubject(s SubjectRef) error {
 	if s.Relation != "" {
 		if s.IsWildcard() {
 			return &Error{Part: "subject relation", Msg: fmt.Sprintf("a wildcard subject %q cannot have a relation; write %s:* alone", s.String(), s.Type)}
+		}
+		if s.Relation == Ellipsis {
+			return &Error{Part: "subject relation", Msg: fmt.Sprintf("%q is the plain subject %s:%s; give it with an empty relation (ParseSubject does this)", s.String(), s.Type, s.ID)}
 		}
 		if err := ValidateName(s.Relation); err != nil {
 			return &Error{Part: "subject relation", Msg: err.Error()}

@@ -171,7 +171,11 @@ func TestNameLimits(t *testing.T) {
 		{"a_1", true},
 		{"a1_", false},
 		{"1ab", false},
-		{"_ab", false},
+		{"_ab", true}, // SpiceDB's private-name convention
+		{"_internal_viewer", true},
+		{"_a", false},
+		{"__", false},
+		{"_ab_", false},
 		{"aBc", false},
 		{"ab-c", false},
 		{"ab/c", false},

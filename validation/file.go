@@ -209,7 +209,7 @@ func ParseFile(path string) (*File, error) {
 // them against the schema (that is the runner's job, after compiling it).
 // The error, if any, is an ErrorList.
 func Parse(name string, data []byte) (*File, error) {
-	p := &parser{f: &File{Name: name}}
+	p := &parser{f: &File{Name: name}, src: strings.Split(string(data), "\n")}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -236,7 +236,14 @@ func yamlErrLine(err error) int {
 
 type parser struct {
 	f    *File
+	src  []string // the file's lines, to find where a block's lines are
 	errs ErrorList
+}
+
+// isNull reports whether n is YAML null or empty (key:, key: null, key: ~
+// or an empty quoted string): zed reads each of them as an absent block.
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && (n.Tag == "!!null" || n.Value == "")
 }
 
 func (p *parser) errorf(line int, format string, args ...any) {
@@ -273,10 +280,16 @@ func (p *parser) top(m *yaml.Node) {
 				p.f.SchemaFile = s
 			}
 		case "relationships":
+			if isNull(v) {
+				continue
+			}
 			if s, ok := p.scalar(v, "relationships"); ok {
-				p.relationships(s, firstLine(v))
+				p.relationships(s, v)
 			}
 		case "assertions":
+			if isNull(v) {
+				continue
+			}
 			p.assertions(v)
 		case "validation":
 			p.validation(v)
@@ -292,21 +305,47 @@ func (p *parser) top(m *yaml.Node) {
 	}
 }
 
-// relationships parses one relationship per line; blank lines and lines
-// starting with // are skipped.
-func (p *parser) relationships(text string, line int) {
+// relationships parses the relationships block as zed does: the string's
+// lines, trimmed, one relationship each; blank lines and lines starting with
+// // are skipped. The string may be written in any YAML style: a literal
+// block (|, |-), a folded block (>-, relationships separated by blank lines,
+// which folding turns into single newlines, as the SpiceDB playground writes
+// it) or a quoted string with \n. Each relationship gets the file line it is
+// written on.
+func (p *parser) relationships(text string, n *yaml.Node) {
+	// A block scalar has one relationship per file line; a quoted string
+	// may have several on one line.
+	block := n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0
+	from := firstLine(n)
 	for i, l := range strings.Split(text, "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" || strings.HasPrefix(l, "//") {
+		l, ok := relationshipLine(l)
+		if !ok {
 			continue
+		}
+		line := p.lineOf(l, from, block, firstLine(n)+i)
+		if from = line; block {
+			from++
 		}
 		r, err := tuple.Parse(l)
 		if err != nil {
-			p.errorf(line+i, "%v", err)
+			p.errorf(line, "%v", err)
 			continue
 		}
-		p.f.Relationships = append(p.f.Relationships, Relationship{Rel: r, Line: line + i})
+		p.f.Relationships = append(p.f.Relationships, Relationship{Rel: r, Line: line})
 	}
+}
+
+// lineOf returns the first file line from line from on that is text (whole,
+// trimmed) or, unless whole, contains it; guess when there is none (a quoted
+// string with escapes).
+func (p *parser) lineOf(text string, from int, whole bool, guess int) int {
+	for l := max(from, 1); l <= len(p.src); l++ {
+		src := strings.TrimSpace(p.src[l-1])
+		if src == text || !whole && strings.Contains(src, text) {
+			return l
+		}
+	}
+	return guess
 }
 
 func (p *parser) assertions(m *yaml.Node) {
@@ -328,7 +367,7 @@ func (p *parser) assertions(m *yaml.Node) {
 			p.errorf(k.Line, "unknown assertion list %q; expected assertTrue, assertFalse or assertCaveated", k.Value)
 			continue
 		}
-		if v.Kind == yaml.ScalarNode && v.Value == "" {
+		if isNull(v) {
 			continue // an empty list
 		}
 		if v.Kind != yaml.SequenceNode {
@@ -377,7 +416,7 @@ func ParseAssertion(s string) (Assertion, error) {
 }
 
 func (p *parser) validation(m *yaml.Node) {
-	if m.Kind == yaml.ScalarNode && m.Value == "" {
+	if isNull(m) {
 		return
 	}
 	if m.Kind != yaml.MappingNode {
@@ -393,7 +432,7 @@ func (p *parser) validation(m *yaml.Node) {
 		}
 		er := ExpectedRelation{Resource: obj, Permission: perm, Line: k.Line}
 		switch {
-		case v.Kind == yaml.ScalarNode && v.Value == "":
+		case isNull(v):
 			// no subject has it
 		case v.Kind != yaml.SequenceNode:
 			p.errorf(v.Line, "validation %q must be a list of \"[subject] is <type:id#relation>\" strings", k.Value)
@@ -478,7 +517,7 @@ func ParseExpectedSubject(s string) (ExpectedSubject, error) {
 	if !ok {
 		return es, fmt.Errorf("unexpected %q after the subject; expected \"is <type:id#relation>\"", rest)
 	}
-	for _, src := range strings.Split(srcs, "/") {
+	for _, src := range splitSources(srcs) {
 		src = strings.TrimSpace(src)
 		if !strings.HasPrefix(src, "<") || !strings.HasSuffix(src, ">") {
 			return es, fmt.Errorf("source %q must be written <type:id#relation>", src)
@@ -490,6 +529,27 @@ func ParseExpectedSubject(s string) (ExpectedSubject, error) {
 		es.Sources = append(es.Sources, Source{Object: obj, Relation: rel})
 	}
 	return es, nil
+}
+
+// splitSources splits "<a:1#x>/<b:2#y>" at the slashes between sources; a
+// slash inside <...> belongs to a prefixed type name (<foo/bar/doc:1#x>).
+func splitSources(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '<':
+			depth++
+		case '>':
+			depth--
+		case '/':
+			if depth == 0 {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
 }
 
 // matchBracket returns the index of the ']' closing the '[' at s[0], or -1.

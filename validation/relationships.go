@@ -16,8 +16,8 @@ func ParseRelationships(name, text string) ([]Relationship, error) {
 	var out []Relationship
 	var errs ErrorList
 	for i, l := range strings.Split(text, "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" || strings.HasPrefix(l, "//") {
+		l, ok := relationshipLine(l)
+		if !ok {
 			continue
 		}
 		r, err := tuple.Parse(l)
@@ -31,4 +31,12 @@ func ParseRelationships(name, text string) ([]Relationship, error) {
 		return nil, errs
 	}
 	return out, nil
+}
+
+// relationshipLine is the rule for one line of a relationships block or
+// file, as zed reads it: trimmed, and skipped (ok false) when blank or a
+// line starting with //.
+func relationshipLine(l string) (string, bool) {
+	l = strings.TrimSpace(l)
+	return l, l != "" && !strings.HasPrefix(l, "//")
 }

@@ -2,6 +2,7 @@ package compile
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/trellis-authz/trellis/schema"
 	"github.com/trellis-authz/trellis/schema/syntax"
-	"github.com/trellis-authz/trellis/tuple"
 )
 
 // Errors of caveat evaluation. The engine wraps them into its own errors.
@@ -42,13 +42,31 @@ var paramTypes = map[string]bool{
 	"ipaddress": false, "list": true, "map": true,
 }
 
-// celReserved are CEL's keywords and reserved words (of at least three
-// letters, the shortest valid parameter name).
+// celReserved are CEL's keywords and reserved words: no identifier may be one.
 var celReserved = map[string]bool{
-	"true": true, "false": true, "null": true, "break": true, "const": true,
+	"true": true, "false": true, "null": true, "in": true, "as": true, "if": true,
+	"break": true, "const": true,
 	"continue": true, "else": true, "for": true, "function": true, "import": true,
 	"let": true, "loop": true, "package": true, "namespace": true, "return": true,
 	"var": true, "void": true, "while": true,
+}
+
+// validateParamName checks a caveat parameter name by CEL's identifier rule,
+// as SpiceDB does: a letter or '_', then letters, digits and '_', of any
+// length ("n", "me", "expiration", "userID"). It is not a schema name: it
+// has no minimum length and no prefix.
+func validateParamName(s string) error {
+	if s == "" {
+		return fmt.Errorf("the parameter name is empty")
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return fmt.Errorf("%q has %q at byte %d; a parameter name is a CEL identifier: a letter or '_', then letters, digits and '_'", s, c, i)
+		}
+	}
+	return nil
 }
 
 const paramTypeNames = "any, bool, string, int, uint, double, bytes, duration, timestamp, ipaddress, list<T>, map<T>"
@@ -65,11 +83,10 @@ func (c *compiler) compileCaveats() {
 				ok = false // a parse error, reported by the parser
 				continue
 			}
-			if err := tuple.ValidateName(p.Name); err != nil {
+			if err := validateParamName(p.Name); err != nil {
 				c.errorf(p.Pos, "invalid parameter name in caveat %q: %s", cv.Name, nameErr(err))
 				ok = false
-			}
-			if celReserved[p.Name] {
+			} else if celReserved[p.Name] {
 				c.errorf(p.Pos, "parameter name %q of caveat %q is a reserved word in CEL and cannot be used in the expression; rename it", p.Name, cv.Name)
 				ok = false
 			}

@@ -148,7 +148,7 @@ func (c *compiler) collect(f *syntax.File) {
 		case *syntax.Definition:
 			c.collectDefinition(it)
 		case *syntax.Caveat:
-			if err := tuple.ValidateName(it.Name); err != nil {
+			if err := tuple.ValidateCaveatName(it.Name); err != nil {
 				c.errorf(it.NamePos, "invalid caveat name: %s", nameErr(err))
 			}
 			if prev, ok := c.caveats[it.Name]; ok {

@@ -591,9 +591,16 @@ func (p *parser) parseCaveat() Item {
 
 func (p *parser) parseParam(caveat string) *Param {
 	prm := &Param{Pos: p.pos}
-	var ok bool
-	if prm.Name, _, ok = p.name("parameter", fmt.Sprintf("in caveat %q", caveat)); !ok {
-		return nil
+	if p.tok.IsKeyword() {
+		// A parameter name is a CEL identifier, not a schema name: the
+		// schema's keywords (expiration, with, use, ...) are fine there.
+		prm.Name = p.lit
+		p.next()
+	} else {
+		var ok bool
+		if prm.Name, _, ok = p.name("parameter", fmt.Sprintf("in caveat %q", caveat)); !ok {
+			return nil
+		}
 	}
 	if prm.Type = p.parseTypeExpr(prm.Name); prm.Type == nil {
 		return nil

@@ -224,7 +224,7 @@ func testFiltersAndPagination(t *testing.T, open Opener) {
 	}
 	mustApply(t, s, 1, storage.Batch{Updates: ups})
 	sn := snap(t, s, 1)
-	empty, member := "", "member"
+	empty, member, ellipsis := "", "member", tuple.Ellipsis
 	filters := []tuple.Filter{
 		{},
 		{ResourceType: "doc"},
@@ -244,6 +244,9 @@ func testFiltersAndPagination(t *testing.T, open Opener) {
 		{Subject: &tuple.SubjectFilter{Type: "user", ID: "*"}},
 		{Subject: &tuple.SubjectFilter{Type: "team", ID: "ml", Relation: &empty}},
 		{Subject: &tuple.SubjectFilter{Type: "team", Relation: &member}},
+		// SpiceDB's "..." reads as "": plain subjects only, on both indexes.
+		{ResourceType: "doc", ResourceID: "a", Relation: "viewer", Subject: &tuple.SubjectFilter{Type: "team", ID: "ml", Relation: &ellipsis}},
+		{Subject: &tuple.SubjectFilter{Type: "team", ID: "ml", Relation: &ellipsis}},
 		{ResourceType: "org/doc"},
 		{ResourceType: "nothing"},
 	}
