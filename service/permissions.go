@@ -230,6 +230,9 @@ func (p *Permissions) LookupSubjects(ctx context.Context, in wire.LookupSubjects
 	if err := tuple.ValidateTypeName(in.SubjectType); err != nil {
 		return out, argErr("subject_type", "subject_type: %v", err)
 	}
+	if in.SubjectRelation == tuple.Ellipsis {
+		in.SubjectRelation = "" // SpiceDB's explicit "no relation"
+	}
 	if in.SubjectRelation != "" {
 		if err := requireName("subject_relation", in.SubjectRelation); err != nil {
 			return out, err

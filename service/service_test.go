@@ -241,3 +241,15 @@ func toStrings(v any) []string {
 	s, _ := v.([]string)
 	return s
 }
+
+// SpiceDB's "no relation" ("...") as the subject relation of a lookup means
+// plain subjects.
+func TestLookupSubjectsEllipsis(t *testing.T) {
+	n := newNode(t)
+	tok := n.write(t, "touch", "dataset:claims#reader@user:ana")
+	res, err := n.svc.Permissions.LookupSubjects(context.Background(), wire.LookupSubjectsRequest{Resource: "dataset:claims", Permission: "read",
+		SubjectType: "user", SubjectRelation: "...", Consistency: &wire.Consistency{Mode: wire.AtLeastAsFresh, Token: tok}})
+	if err != nil || len(res.Subjects) != 1 || res.Subjects[0].ID != "ana" {
+		t.Fatalf("got %+v, %v; want user:ana", res, err)
+	}
+}
