@@ -125,3 +125,41 @@ func TestWatchRefusesFutureTokensAndUnknownTypes(t *testing.T) {
 		}
 	}
 }
+
+// A write that changes nothing (deleting a relationship that does not
+// exist) leaves no audit entry; one that changes something leaves one.
+func TestNoAuditEntryForAWriteThatChangedNothing(t *testing.T) {
+	s := newAuditStack(t)
+	s.putSchema(testSchema)
+	before := s.entries("?limit=100").Size
+	s.write(del("dataset:claims#reader@user:nobody"))
+	if got := s.entries("?limit=100").Size; got != before {
+		t.Fatalf("audit log grew from %d to %d entries for a delete of nothing", before, got)
+	}
+	s.write(touch("dataset:claims#reader@user:ana"))
+	if got := s.entries("?limit=100").Size; got != before+1 {
+		t.Fatalf("audit log has %d entries after a real write, want %d", got, before+1)
+	}
+}
+
+// While a node writes the schema it was started with, a check that finds
+// none is 503 not_ready with Retry-After, not 404 "write a schema first".
+func TestNotReadyWhileLoadingSchema(t *testing.T) {
+	hs := fakeServer(t, func(c *Config, d *testDeps) { d.Snapshots = fakeSnapshots{} })
+	if r := doURL(t, hs.URL, http.MethodPost, "/v1/check", "", checkBody); r.status != http.StatusNotFound {
+		t.Fatalf("no schema, none expected: got %d %s, want 404", r.status, r.body)
+	}
+	srv, err := newTestServer(func() Config {
+		c := DefaultConfig()
+		c.Auth = AuthConfig{Mode: AuthInsecureNoAuth}
+		return c
+	}(), testDeps{Engine: &fakeEngine{}, Revisions: &fakeRevisions{applied: 1}, Snapshots: fakeSnapshots{}, Writer: fakeWriter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Services().Reads.ExpectSchema()
+	r := doHandler(t, srv, http.MethodPost, "/v1/check", checkBody)
+	if r.status != http.StatusServiceUnavailable || r.errorBody(t).Code != "not_ready" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("while loading: got %d %s (Retry-After %q), want 503 not_ready with Retry-After", r.status, r.body, r.header.Get("Retry-After"))
+	}
+}

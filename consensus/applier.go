@@ -119,6 +119,21 @@ type applier struct {
 	schema *schema.Schema // nil before the first schema write
 }
 
+// audited reports whether a command gets an audit entry: every schema
+// write and decision anchor, and every relationship write, delete or import
+// that changed something. A write that changed nothing (deleting what does
+// not exist, touching what is already there) leaves no entry: there is
+// nothing to account for. Membership is in raft's own configuration.
+func audited(c Command, changes []storage.Change) bool {
+	switch c.Type() {
+	case TypeMember:
+		return false
+	case TypeWrite, TypeDelete, TypeImport:
+		return len(changes) > 0
+	}
+	return true
+}
+
 // handler applies one command type at index.
 type handler func(a *applier, index uint64, c Command) (WriteResult, error)
 
@@ -248,7 +263,7 @@ func (a *applier) commit(index uint64, c Command, b storage.Batch, result func(s
 			}
 			kvs = append(kvs, storage.KV{Key: append(append([]byte{}, idemPrefix...), m.IdempotencyKey...), Value: rec})
 		}
-		if a.audit != nil && c.Type() != TypeMember {
+		if a.audit != nil && audited(c, changes) {
 			rec := AuditRecord{
 				Revision: index, Time: m.Time, Kind: c.Type().String(),
 				Principal: m.Principal, Reason: m.Reason, RequestID: m.RequestID,

@@ -403,6 +403,9 @@ func (n *Node) openServices(auth api.AuthConfig, peerClient *http.Client) error 
 	}
 	api.RegisterAudit(srv, service.NewAudit(n.audit.log, n.audit.signer))
 	api.RegisterWatch(srv, service.NewWatch(n.store, svc.Reads))
+	if n.cfg.SchemaFile != "" {
+		svc.Reads.ExpectSchema()
+	}
 	n.svc, n.srv = svc, srv
 	return n.enableCluster(peerClient)
 }

@@ -35,7 +35,16 @@ type Reads struct {
 
 	mu      sync.Mutex
 	schemas map[string]*schema.Schema // compiled schemas by hash
+
+	// loading is set while the node is writing the schema it was started
+	// with: a read that finds none then is "not ready", not "no schema".
+	loading atomic.Bool
 }
+
+// ExpectSchema tells the reads that a schema is on its way (the node was
+// started with one): until a read sees it, finding none is ErrNotReady (503,
+// retry) rather than ErrNoSchema (404, "write one first").
+func (s *Reads) ExpectSchema() { s.loading.Store(true) }
 
 // NewReads returns the read resolver over a node's revisions and store.
 func NewReads(cfg Config, revs Revisions, snaps Snapshots) *Reads {
@@ -164,6 +173,11 @@ func (s *Reads) resolveRead(ctx context.Context, c *wire.Consistency, quantize b
 			return nil, err
 		}
 		v.schema = sch
+		s.loading.Store(false)
+	} else if s.loading.Load() && cons.Mode != wire.AtExactSnapshot {
+		snap.Close()
+		return nil, fail(ErrNotReady, map[string]any{"retry_after_seconds": 1},
+			"this node is still loading the schema it was started with; retry in a moment")
 	}
 	return v, nil
 }
