@@ -93,14 +93,18 @@ func (s *Server) coreRoutes() []Route {
 }
 
 // exampleSchema is the schema the OpenAPI examples are written against.
-const exampleSchema = `definition user {}
+const exampleSchema = `caveat purpose_is(purpose string, allowed list<string>) {
+  purpose in allowed
+}
+
+definition user {}
 
 definition team {
   relation member: user | team#member
 }
 
 definition dataset {
-  relation reader: user | team#member
+  relation reader: user | team#member | user with purpose_is
   relation blocked: user
   permission read = reader - blocked
 }

@@ -41,6 +41,9 @@ func (p *Permissions) checkInput(v *readView, prefix string, it wire.CheckItem) 
 	if req.Context, err = parseContext(p.cfg, prefix+"context", it.Context); err != nil {
 		return req, err
 	}
+	if err := contextKeysKnown(v.schema, prefix+"context", req.Context); err != nil {
+		return req, err
+	}
 	if _, err := schemaType(v.schema, prefix+"resource", req.Resource.Type); err != nil {
 		return req, err
 	}
@@ -200,6 +203,9 @@ func (p *Permissions) LookupResources(ctx context.Context, in wire.LookupResourc
 	if _, err := schemaType(v.schema, "subject", sub.Type); err != nil {
 		return out, err
 	}
+	if err := contextKeysKnown(v.schema, "context", cctx); err != nil {
+		return out, err
+	}
 	res, err := p.engine.LookupResources(ctx, view(v), engine.LookupResourcesRequest{
 		ResourceType: in.ResourceType, Permission: in.Permission, Subject: sub, Context: cctx, Limit: limit, Cursor: in.Cursor,
 	})
@@ -264,6 +270,9 @@ func (p *Permissions) LookupSubjects(ctx context.Context, in wire.LookupSubjects
 		if err := schemaMember(v.schema, "subject_relation", in.SubjectType, in.SubjectRelation); err != nil {
 			return out, err
 		}
+	}
+	if err := contextKeysKnown(v.schema, "context", cctx); err != nil {
+		return out, err
 	}
 	r, err := p.engine.LookupSubjects(ctx, view(v), engine.LookupSubjectsRequest{
 		Resource: res, Permission: in.Permission, SubjectType: in.SubjectType, SubjectRelation: in.SubjectRelation,

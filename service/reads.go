@@ -174,6 +174,10 @@ func (s *Reads) resolveRead(ctx context.Context, c *wire.Consistency, quantize b
 		}
 		v.schema = sch
 		s.loading.Store(false)
+	} else if cons.Mode == wire.AtExactSnapshot && rev < revs.AppliedRevision() {
+		snap.Close()
+		return nil, fail(ErrNoSchema, map[string]any{"revision": rev},
+			"no schema was stored yet at revision %d, the revision this at_exact_snapshot read names; read at a later token (one returned after the schema was written) or with minimize_latency", rev)
 	} else if s.loading.Load() && cons.Mode != wire.AtExactSnapshot {
 		snap.Close()
 		return nil, fail(ErrNotReady, map[string]any{"retry_after_seconds": 1},

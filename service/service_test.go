@@ -253,3 +253,32 @@ func TestLookupSubjectsEllipsis(t *testing.T) {
 		t.Fatalf("got %+v, %v; want user:ana", res, err)
 	}
 }
+
+// A caveat context key that no caveat of the schema has is reported, not
+// ignored (a misspelt key silently changed the answer).
+func TestUnknownContextKeyReported(t *testing.T) {
+	n := newNode(t)
+	_, err := n.svc.Permissions.Check(context.Background(), n.admin, wire.CheckRequest{Resource: "dataset:claims", Permission: "read",
+		Subject: "user:bob", Context: []byte(`{"sgi": "aGk="}`)})
+	kind, details := kindOf(t, err)
+	if kind != service.ErrInvalidContext || details["parameter"] != "sgi" || !strings.Contains(err.Error(), "sig") {
+		t.Fatalf("got %v (details %v), want invalid_context on sgi listing the known parameter sig", err, details)
+	}
+	if _, err := n.svc.Permissions.Check(context.Background(), n.admin, wire.CheckRequest{Resource: "dataset:claims", Permission: "read",
+		Subject: "user:bob", Context: []byte(`{"sig": "aGk="}`)}); err != nil {
+		t.Fatalf("a known key: %v", err)
+	}
+}
+
+// An exact-snapshot read at a revision before the first schema says so,
+// instead of "PUT /v1/schema first" (a schema is stored).
+func TestExactSnapshotBeforeTheSchema(t *testing.T) {
+	n := newNode(t)
+	early := n.svc.Reads.Tokens().Encode(1)
+	_, err := n.svc.Permissions.Check(context.Background(), n.admin, wire.CheckRequest{Resource: "dataset:claims", Permission: "read",
+		Subject: "user:bob", Consistency: &wire.Consistency{Mode: wire.AtExactSnapshot, Token: early}})
+	kind, _ := kindOf(t, err)
+	if kind != service.ErrNoSchema || !strings.Contains(err.Error(), "revision 1") || strings.Contains(err.Error(), "PUT /v1/schema first") {
+		t.Fatalf("got %v, want schema_not_found naming revision 1 and a later token", err)
+	}
+}

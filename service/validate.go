@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 
@@ -217,6 +218,33 @@ func validateFilter(sch *schema.Schema, field string, f tuple.Filter) error {
 	if f.Subject != nil {
 		if _, err := schemaType(sch, field+".subject.type", f.Subject.Type); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// contextKeysKnown checks that every key of a request's caveat context is a
+// parameter of some caveat in the schema: a misspelt key would otherwise be
+// ignored, and the answer silently conditional or denied.
+func contextKeysKnown(sch *schema.Schema, field string, ctx map[string]any) error {
+	if len(ctx) == 0 || sch == nil {
+		return nil
+	}
+	for _, k := range tuple.SortedContextKeys(ctx) {
+		known := false
+		for _, cv := range sch.Caveats {
+			if _, ok := cv.Params[k]; ok {
+				known = true
+				break
+			}
+		}
+		if !known {
+			var params []string
+			for _, name := range slices.Sorted(maps.Keys(sch.Caveats)) {
+				params = append(params, sch.Caveats[name].ParamOrder...)
+			}
+			return fail(ErrInvalidContext, map[string]any{"field": field, "parameter": k},
+				"%s: %q is not a parameter of any caveat in the schema (parameters: %s); check its spelling", field, k, strings.Join(params, ", "))
 		}
 	}
 	return nil
