@@ -163,3 +163,25 @@ func TestNotReadyWhileLoadingSchema(t *testing.T) {
 		t.Fatalf("while loading: got %d %s (Retry-After %q), want 503 not_ready with Retry-After", r.status, r.body, r.header.Get("Retry-After"))
 	}
 }
+
+func TestDuplicateJSONKeysRefused(t *testing.T) {
+	hs := fakeServer(t, nil)
+	for _, c := range []struct{ body, field string }{
+		{`{"resource": "dataset:claims", "permission": "read", "subject": "user:ana", "subject": "user:admin"}`, "subject"},
+		{`{"resource": "dataset:claims", "permission": "read", "subject": "user:ana", "context": {"purpose": "a", "purpose": "b"}}`, "context.purpose"},
+	} {
+		status, e := postRaw(t, hs.URL+"/v1/check", []byte(c.body))
+		if status != http.StatusBadRequest || e.Code != "invalid_json" || e.Details["field"] != c.field {
+			t.Errorf("%s: got %d %s %v, want 400 invalid_json on %s", c.body, status, e.Code, e.Details, c.field)
+		}
+	}
+	bulk := `{"items": [{"resource": "dataset:a", "permission": "read", "subject": "user:ana"}, {"resource": "dataset:b", "resource": "dataset:c", "permission": "read", "subject": "user:ana"}]}`
+	if status, e := postRaw(t, hs.URL+"/v1/check/bulk", []byte(bulk)); status != http.StatusBadRequest || e.Details["field"] != "items[1].resource" {
+		t.Errorf("bulk: got %d %v, want the duplicate at items[1].resource", status, e.Details)
+	}
+	// The same key in two different objects is fine.
+	ok := `{"items": [{"resource": "dataset:a", "permission": "read", "subject": "user:ana"}, {"resource": "dataset:b", "permission": "read", "subject": "user:ana"}]}`
+	if status, e := postRaw(t, hs.URL+"/v1/check/bulk", []byte(ok)); status != http.StatusOK {
+		t.Errorf("distinct objects: got %d %v, want 200", status, e)
+	}
+}

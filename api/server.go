@@ -306,6 +306,10 @@ func (s *Server) decode(c echo.Context, v any) error {
 		return fail(service.ErrInvalidJSON, map[string]any{"offset": off},
 			"request body is not valid UTF-8 at byte %d; send UTF-8 text (JSON strings cannot carry raw bytes: encode them, e.g. base64)", off)
 	}
+	if path, off, dup := duplicateKey(raw); dup {
+		return fail(service.ErrInvalidJSON, map[string]any{"field": path, "offset": off},
+			"key %q appears twice in one object (at byte %d); send each field once", path, off)
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
