@@ -121,6 +121,8 @@ func (s *Server) handleExport(c echo.Context) error {
 	}
 	defer done()
 	c.Response().Header().Set(ReadAtHeader, token)
+	// Expired relationships grant nothing and are not read; say so.
+	c.Response().Header().Set(ExportExcludesHeader, "expired")
 	writeNDJSON(c, rels)
 	return nil
 }

@@ -185,3 +185,12 @@ func TestDuplicateJSONKeysRefused(t *testing.T) {
 		t.Errorf("distinct objects: got %d %v, want 200", status, e)
 	}
 }
+
+// An export says that it leaves out expired relationships.
+func TestExportSaysWhatItExcludes(t *testing.T) {
+	hs := fakeServer(t, nil)
+	r := doURL(t, hs.URL, http.MethodGet, "/v1/relationships/export", "", nil)
+	if r.status != http.StatusOK || r.header.Get("Trellis-Export-Excludes") != "expired" {
+		t.Fatalf("got %d, Trellis-Export-Excludes %q; want 200 and \"expired\"", r.status, r.header.Get("Trellis-Export-Excludes"))
+	}
+}

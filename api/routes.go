@@ -56,7 +56,7 @@ func (s *Server) coreRoutes() []Route {
 		{Method: http.MethodPost, Path: "/v1/relationships/read", Summary: "Read stored relationships matching a filter, a page at a time", Role: RoleReader,
 			Request: wire.ReadRelationshipsRequest{}, Response: wire.ReadRelationshipsResponse{}, Handler: handle(s, s.handleReadRelationships),
 			Example: wire.ReadRelationshipsRequest{Filter: tuple.Filter{ResourceType: "dataset", ResourceID: "claims"}, Limit: 50}},
-		{Method: http.MethodGet, Path: "/v1/relationships/export", Summary: "Stream every relationship matching a filter as NDJSON ({\"relationship\": ...} per line); the read token is in the Trellis-Read-At header", Role: RoleReader,
+		{Method: http.MethodGet, Path: "/v1/relationships/export", Summary: "Stream every relationship matching a filter as NDJSON ({\"relationship\": ...} per line); the read token is in the Trellis-Read-At header; expired relationships are left out (Trellis-Export-Excludes: expired)", Role: RoleReader,
 			Response: wire.ExportLine{}, StreamOut: "application/x-ndjson", NoTimeout: true, Handler: s.handleExport,
 			Query:        append(append([]QueryParam{}, filterQuery...), consistencyQuery...),
 			QueryExample: "resource_type=dataset&resource_id=claims&relation=reader&consistency=minimize_latency"},

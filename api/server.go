@@ -26,12 +26,13 @@ import (
 
 // Headers of the API (defined in package wire, where clients find them).
 const (
-	RequestIDHeader   = wire.RequestIDHeader
-	ReadAtHeader      = wire.ReadAtHeader
-	LastEventIDHeader = wire.LastEventIDHeader
-	AuditSizeHeader   = wire.AuditSizeHeader
-	ForwardedHeader   = wire.ForwardedHeader
-	ServedByHeader    = wire.ServedByHeader
+	RequestIDHeader      = wire.RequestIDHeader
+	ReadAtHeader         = wire.ReadAtHeader
+	LastEventIDHeader    = wire.LastEventIDHeader
+	ExportExcludesHeader = wire.ExportExcludesHeader
+	AuditSizeHeader      = wire.AuditSizeHeader
+	ForwardedHeader      = wire.ForwardedHeader
+	ServedByHeader       = wire.ServedByHeader
 )
 
 // Route is one endpoint: what it does, who may call it, and the shapes of its

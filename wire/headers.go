@@ -6,6 +6,9 @@ const (
 	RequestIDHeader = "X-Request-Id"
 	// ReadAtHeader carries the read token of a streamed answer (export).
 	ReadAtHeader = "Trellis-Read-At"
+	// ExportExcludesHeader says what an export left out ("expired": the
+	// relationships whose expiration had passed at the read).
+	ExportExcludesHeader = "Trellis-Export-Excludes"
 	// LastEventIDHeader is the header an SSE watch client resumes with.
 	LastEventIDHeader = "Last-Event-ID"
 	// AuditSizeHeader carries the number of entries in an audit export.

@@ -267,6 +267,7 @@ func newExportCommand() *cobra.Command {
 read at one revision, to stdout or --output FILE: NDJSON by default
 ({"relationship": "..."} per line, what import reads), or one relationship
 per line with --format text. The filter is the same as read's.
+Relationships whose expiration has passed at the read are not exported.
 
 A summary with the count and the revision read goes to stderr.
 
@@ -338,7 +339,7 @@ on a usage error.`,
 					return err
 				}
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "exported %s (read at %s)\n", plural(n, "relationship"), exp.ReadAt)
+			fmt.Fprintf(cmd.ErrOrStderr(), "exported %s (read at %s; expired relationships are not exported)\n", plural(n, "relationship"), exp.ReadAt)
 			return nil
 		},
 	}
