@@ -123,8 +123,19 @@
 // relationship string (MaxRelationshipLen), caveat context (4 KiB), concurrent
 // requests (MaxInFlight, 429), concurrent long-lived streams in a pool of
 // their own (MaxStreams, 256, so watch and export streams cannot starve
-// checks; 429), every request's deadline (RequestTimeout, 10 s; 504) and
-// waiting for a requested revision (MaxWait, 30 s; 504, also on streams).
+// checks; 429), admin calls in a pool of their own (MaxAdminInFlight, 64),
+// one principal's concurrent requests (MaxInFlightPerPrincipal, 256; 429)
+// and, when set, its rate (RatePerPrincipal; 429 with Retry-After). Health,
+// metrics and the OpenAPI document take no slot. Every request has a
+// deadline (RequestTimeout, 10 s; 504), and waiting for a requested revision
+// is bounded (MaxWait, 30 s; 504, also on streams) and only happens for a
+// revision the cluster has committed: a token naming one it has not is a 400
+// token_from_the_future at once.
+//
+// A delete by filter is one atomic write when it fits in one store
+// transaction; a larger one is applied in atomic chunks of 2,000 (the answer
+// has "chunks"), so a read between chunks sees part of it; retrying it is
+// safe.
 // Import and export are streamed and exempt from the deadline; each import
 // chunk (ImportBatchSize relationships, one raft command, written with touch)
 // has its own. An import is atomic per chunk, not as a whole: a bad line fails

@@ -104,10 +104,7 @@ func (rs *Relationships) Import(ctx context.Context, c Caller, reason, idempoten
 		}
 		m := meta
 		m.Import = chunk
-		if meta.IdempotencyKey != "" {
-			base := uuid.MustParse(meta.IdempotencyKey)
-			m.IdempotencyKey = uuid.NewSHA1(base, fmt.Appendf(nil, "chunk-%d", chunkNo)).String()
-		}
+		m.IdempotencyKey = chunkKey(meta.IdempotencyKey, "import", chunkNo)
 		p := &importChunk{n: len(chunk), lastLine: line}
 		wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 		if canSubmit {
@@ -213,3 +210,17 @@ type importChunk struct {
 // per relationship; the change record adds about half again); the store's
 // transaction limit (15% of its 32 MiB memtable, ~4.8 MB) is above it.
 const importChunkBytes = 2 << 20
+
+// chunkKey derives the idempotency key of chunk n of a request with key base
+// ("" without one), so that retrying the request retries each chunk.
+func chunkKey(base, what string, n int) string {
+	if base == "" {
+		return ""
+	}
+	if what == "import" {
+		what = "chunk" // the key derivation of earlier versions, kept
+	} else {
+		what += "-chunk"
+	}
+	return uuid.NewSHA1(uuid.MustParse(base), fmt.Appendf(nil, "%s-%d", what, n)).String()
+}

@@ -233,11 +233,58 @@ func (r *Relationships) Delete(ctx context.Context, c Caller, in wire.DeleteRela
 	f := in.Filter
 	m.DeleteFilter, m.DeleteLimit = &f, in.Limit
 	res, err := r.writer.Write(ctx, m)
-	if err != nil {
-		if errors.Is(err, storage.ErrLimitExceeded) || errors.Is(err, ErrLimitExceeded) {
-			return out, fail(err, map[string]any{"limit": in.Limit}, "more than %d relationships match %s; nothing was deleted (raise limit or narrow the filter)", in.Limit, in.Filter)
-		}
+	switch {
+	case errors.Is(err, storage.ErrLimitExceeded) || errors.Is(err, ErrLimitExceeded):
+		return out, fail(err, map[string]any{"limit": in.Limit}, "more than %d relationships match %s; nothing was deleted (raise limit or narrow the filter)", in.Limit, in.Filter)
+	case errors.Is(err, storage.ErrBatchTooLarge):
+		return r.deleteInChunks(ctx, m)
+	case err != nil:
 		return out, writeError(err)
 	}
 	return wire.DeleteRelationshipsResponse{WrittenAt: r.reads.tokens.Encode(res.Revision), Deleted: res.Deleted}, nil
+}
+
+// deleteChunk is how many relationships one chunk of a large delete removes.
+const deleteChunk = 2000
+
+// deleteInChunks deletes what a delete by filter matches when it is too
+// large for one store transaction: chunks of deleteChunk relationships, each
+// one atomic write of delete updates, until nothing matches. The delete as a
+// whole is not atomic: a read between chunks sees some of it (the answer
+// says how many chunks it took). Each chunk's idempotency key is derived
+// from the request's, and deleting what is gone changes nothing, so a retry
+// of the whole request is safe.
+func (r *Relationships) deleteInChunks(ctx context.Context, m Mutation) (wire.DeleteRelationshipsResponse, error) {
+	out := wire.DeleteRelationshipsResponse{}
+	f := *m.DeleteFilter
+	for chunk := 0; ; chunk++ {
+		v, err := r.reads.latest(ctx)
+		if err != nil {
+			return out, err
+		}
+		rels, _, err := v.snap.Read(ctx, f, deleteChunk, "")
+		v.snap.Close()
+		if err != nil {
+			return out, err
+		}
+		if len(rels) == 0 {
+			if out.WrittenAt == "" {
+				out.WrittenAt = r.reads.tokens.Encode(v.rev)
+			}
+			return out, nil
+		}
+		cm := Mutation{Principal: m.Principal, Reason: m.Reason, RequestID: m.RequestID,
+			IdempotencyKey: chunkKey(m.IdempotencyKey, "delete", chunk)}
+		for _, rel := range rels {
+			cm.Updates = append(cm.Updates, tuple.Update{Op: tuple.OpDelete, Relationship: rel})
+		}
+		res, err := r.writer.Write(ctx, cm)
+		if err != nil {
+			return out, fail(writeError(err), map[string]any{"deleted": out.Deleted, "chunks": out.Chunks},
+				"deleting in chunks: chunk %d failed after %d relationships were deleted: %v; retry the request (with the same idempotency_key) to delete the rest", chunk+1, out.Deleted, err)
+		}
+		out.Deleted += len(rels)
+		out.Chunks++
+		out.WrittenAt = r.reads.tokens.Encode(res.Revision)
+	}
 }

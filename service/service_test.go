@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -42,12 +43,18 @@ type node struct {
 	admin service.Caller
 }
 
-func newNode(t *testing.T) *node {
+func newNode(t *testing.T) *node { return newNodeWith(t, nil, nil) }
+
+// newNodeWith starts a node whose store and service configs edit may change.
+func newNodeWith(t *testing.T, editStore func(*storage.Config), editService func(*service.Config)) *node {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dir := t.TempDir()
 	sc := storage.DefaultConfig(filepath.Join(dir, "store"))
 	sc.SyncWrites, sc.Logger = false, quiet
+	if editStore != nil {
+		editStore(&sc)
+	}
 	st, err := storage.Open(sc)
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +82,9 @@ func newNode(t *testing.T) *node {
 	}
 	cfg := service.DefaultConfig()
 	cfg.Quantization = 0
+	if editService != nil {
+		editService(&cfg)
+	}
 	svc, err := service.New(cfg, service.Deps{Engine: eng, Revisions: rn, Snapshots: service.SnapshotsOf[*storage.Snapshot](st),
 		Writer: service.ConsensusWriter(rn), Logger: quiet})
 	if err != nil {
@@ -280,5 +290,40 @@ func TestExactSnapshotBeforeTheSchema(t *testing.T) {
 	kind, _ := kindOf(t, err)
 	if kind != service.ErrNoSchema || !strings.Contains(err.Error(), "revision 1") || strings.Contains(err.Error(), "PUT /v1/schema first") {
 		t.Fatalf("got %v, want schema_not_found naming revision 1 and a later token", err)
+	}
+}
+
+// A delete by filter too large for one store transaction is applied in
+// chunks (it failed with 413 "raise MemTableSize", a setting no flag sets).
+func TestDeleteByFilterLargerThanATransaction(t *testing.T) {
+	n := newNodeWith(t, func(c *storage.Config) { c.MemTableSize = 4 << 20 }, func(c *service.Config) { c.ImportBatchSize = 500 })
+	const total = 12000
+	lines := func(yield func(service.ImportLine, error) bool) {
+		for i := range total {
+			if !yield(service.ImportLine{Line: i + 1, Text: fmt.Sprintf("dataset:d%05d#reader@user:some-rather-long-user-name-%05d", i, i)}, nil) {
+				return
+			}
+		}
+		yield(service.ImportLine{Line: total + 1, Text: "team:ml#member@user:ana"}, nil)
+	}
+	describe := func(err error) (*wire.Error, bool) { return &wire.Error{Message: err.Error()}, true }
+	if _, err := n.svc.Relationships.Import(context.Background(), n.admin, "seed", "", lines, describe); err != nil {
+		t.Fatal(err)
+	}
+	res, err := n.svc.Relationships.Delete(context.Background(), n.admin, wire.DeleteRelationshipsRequest{Filter: tuple.Filter{ResourceType: "dataset"}, Reason: "purge"})
+	if err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if res.Deleted != total || res.Chunks < 2 {
+		t.Fatalf("got %+v, want %d deleted in several chunks", res, total)
+	}
+	left, err := n.svc.Relationships.Read(context.Background(), wire.ReadRelationshipsRequest{Filter: tuple.Filter{ResourceType: "dataset"},
+		Consistency: &wire.Consistency{Mode: wire.AtLeastAsFresh, Token: res.WrittenAt}})
+	if err != nil || len(left.Relationships) != 0 {
+		t.Fatalf("after the delete: %d datasets left (%v), want none", len(left.Relationships), err)
+	}
+	team, _ := n.svc.Relationships.Read(context.Background(), wire.ReadRelationshipsRequest{Filter: tuple.Filter{ResourceType: "team"}})
+	if len(team.Relationships) != 1 {
+		t.Fatalf("the delete touched what the filter does not match: %v", team.Relationships)
 	}
 }

@@ -111,7 +111,7 @@ func (s *Store) published(rev, horizon, changeHorizon uint64) {
 
 func (s *Store) wrapTxnErr(rev uint64, what string, err error) error {
 	if errors.Is(err, badger.ErrTxnTooBig) {
-		return fmt.Errorf("%w: batch at revision %d does not fit in one transaction (%s); split it or raise MemTableSize (now %d bytes; a transaction may use 15%% of it)", ErrBatchTooLarge, rev, what, s.cfg.MemTableSize)
+		return fmt.Errorf("%w: batch at revision %d does not fit in one transaction (%s): a transaction may use 15%% of the %d-byte memtable; split it", ErrBatchTooLarge, rev, what, s.cfg.MemTableSize)
 	}
 	return fmt.Errorf("storage: apply revision %d: %s: %w", rev, what, err)
 }

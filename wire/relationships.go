@@ -61,6 +61,9 @@ type DeleteRelationshipsRequest struct {
 type DeleteRelationshipsResponse struct {
 	WrittenAt string `json:"written_at"`
 	Deleted   int    `json:"deleted"`
+	// Chunks is set when the delete was too large for one transaction and
+	// was applied in this many atomic chunks (not atomically as a whole).
+	Chunks int `json:"chunks,omitempty"`
 }
 
 // ImportResponse answers POST /v1/relationships/import.
