@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"math"
 	"strconv"
 	"sync"
@@ -112,7 +114,7 @@ func (a *admission) enterPrincipal(name string) (release func(), err error) {
 	}
 	if n := a.cfg.MaxInFlightPerPrincipal; n > 0 && st.inflight >= n {
 		a.rejected.WithLabelValues("principal in flight").Inc()
-		return nil, fail(service.ErrOverloaded, map[string]any{"principal": name, "limit": n, "retry_after_seconds": 1},
+		return nil, fail(principalOverloaded, map[string]any{"principal": name, "limit": n, "retry_after_seconds": 1},
 			"principal %q has %d requests in flight, its limit; retry with backoff", name, n)
 	}
 	if st.limiter != nil {
@@ -132,6 +134,31 @@ func (a *admission) enterPrincipal(name string) (release func(), err error) {
 		st.inflight--
 		a.mu.Unlock()
 	}, nil
+}
+
+// errPrincipalLimit marks the 429s of a principal's own bounds;
+// principalOverloaded is such a 429 (it is also service.ErrOverloaded).
+var (
+	errPrincipalLimit   = errors.New("principal over its limit")
+	principalOverloaded = errors.Join(service.ErrOverloaded, errPrincipalLimit)
+)
+
+// penalize holds the answer to a request that only a misbehaving caller
+// sends (over its own concurrency or rate, or naming a revision the cluster
+// never committed) for PenaltyDelay before it goes out, holding no slot: a
+// caller that retries in a loop is slowed to one attempt per delay and
+// connection, so it cannot spend the node's CPU on being refused. A
+// legitimate caller never meets it.
+func (a *admission) penalize(ctx context.Context, err error) {
+	if a.cfg.PenaltyDelay <= 0 || !(errors.Is(err, errPrincipalLimit) || errors.Is(err, service.ErrTokenFromFuture)) {
+		return
+	}
+	t := time.NewTimer(a.cfg.PenaltyDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // setRetryAfter sets Retry-After on a 429 or 503 answer from the error's

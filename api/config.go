@@ -37,6 +37,11 @@ type Config struct {
 	// rate limit.
 	RatePerPrincipal  float64
 	BurstPerPrincipal int
+	// PenaltyDelay holds the refusal of a request only a misbehaving caller
+	// sends (over its principal's bounds, or a token from the future) this
+	// long before it is answered, holding no slot, so a caller retrying in a
+	// loop cannot spend the node's CPU on refusals; 0 answers at once.
+	PenaltyDelay time.Duration
 	// RequestTimeout is every request's deadline (504 when it passes).
 	RequestTimeout time.Duration
 	// Auth says who may call what.
@@ -63,6 +68,7 @@ func DefaultConfig() Config {
 		// A quarter of the pool: four principals can fill it, none alone.
 		MaxInFlightPerPrincipal: 256,
 		BurstPerPrincipal:       100,
+		PenaltyDelay:            time.Second,
 		RequestTimeout:          10 * time.Second,
 	}
 }
@@ -82,6 +88,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("api config: MaxAdminInFlight (%d) and MaxInFlightPerPrincipal (%d) must be 0 (no bound) or positive", c.MaxAdminInFlight, c.MaxInFlightPerPrincipal)
 	case c.RatePerPrincipal < 0 || c.BurstPerPrincipal < 0:
 		return fmt.Errorf("api config: RatePerPrincipal (%v) and BurstPerPrincipal (%d) must be 0 (off) or positive", c.RatePerPrincipal, c.BurstPerPrincipal)
+	case c.PenaltyDelay < 0 || c.PenaltyDelay > time.Minute:
+		return fmt.Errorf("api config: PenaltyDelay is %v; it must be between 0 (none) and 1m", c.PenaltyDelay)
 	case c.RequestTimeout <= 0:
 		return fmt.Errorf("api config: RequestTimeout is %v; it must be positive", c.RequestTimeout)
 	}

@@ -230,6 +230,7 @@ func (s *Server) requestMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 			class = v.(routeClass)
 		}
 		var err error
+		reqCtx := c.Request().Context() // the handler's own ends when it returns
 		if release, aerr := s.admit.enter(class); aerr != nil {
 			err = aerr
 		} else {
@@ -237,6 +238,7 @@ func (s *Server) requestMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 			release()
 		}
 		if err != nil {
+			s.admit.penalize(reqCtx, err)
 			s.handleEchoError(err, c)
 		}
 		status := c.Response().Status
