@@ -80,6 +80,11 @@ type Config struct {
 	// TLS, when set, encrypts raft traffic (mutual TLS when it sets ClientCAs
 	// and Certificates). The same config serves and dials.
 	TLS *tls.Config
+	// Dial, when set, opens the raft connections this node makes to its peers
+	// (over which TLS runs when TLS is set); nil dials TCP directly. Tests
+	// route raft traffic through a fault-injecting proxy with it
+	// (test/faultnet).
+	Dial func(address string, timeout time.Duration) (net.Conn, error)
 	// Logger receives the node's and raft's logs.
 	Logger *slog.Logger
 }
