@@ -103,6 +103,17 @@
 // Raft knows raft addresses only. Member commands record each member's API
 // address in the store (extra keys consensus/member/<id>), so every node can
 // forward HTTP requests to the leader (LeaderAPIAddr). A new leader records its
-// own and the configured peers' addresses; AddMember adds a voter and records
-// its address; RemoveServer removes both.
+// own and the configured peers' addresses; RemoveServer removes both.
+//
+// AddMember works the way etcd adds a learner: it refuses an ID that is a
+// member with other addresses, and a raft or API address another member has
+// (ErrMemberConflict, nothing changed); it adds the node as a non-voter,
+// records its API address, then asks it with raft heartbeats (whose answers
+// carry the follower's last log index) until it holds every entry the leader
+// had when it joined, and only then promotes it to voter. A node that does
+// not catch up in time stays a non-voter (ErrMemberNotCaughtUp): it counts
+// for no quorum, so an unreachable address cannot cost the cluster its
+// leader, and it can be removed or added again. RemoveServer refuses to
+// remove a voter when the voters left would not have a reachable majority
+// (ErrWouldLoseQuorum).
 package consensus

@@ -285,3 +285,14 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.mu.Unlock()
 	return nil
 }
+
+// memberList returns the recorded members in no particular order.
+func (f *fsm) memberList() []Member {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Member, 0, len(f.members))
+	for _, m := range f.members {
+		out = append(out, m)
+	}
+	return out
+}

@@ -484,38 +484,6 @@ func (n *Node) Members() ([]Member, error) {
 	return out, nil
 }
 
-// AddVoter adds (or updates) a voting member. Leader only.
-func (n *Node) AddVoter(ctx context.Context, id, raftAddr string) error {
-	if !n.IsLeader() {
-		return n.notLeader()
-	}
-	return n.await(ctx, n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, n.cfg.ApplyTimeout))
-}
-
-// AddMember adds a voter and records its API address. Leader only.
-func (n *Node) AddMember(ctx context.Context, p Peer) error {
-	if err := n.AddVoter(ctx, p.ID, p.RaftAddr); err != nil {
-		return err
-	}
-	_, err := n.Write(ctx, &MemberCommand{ID: p.ID, RaftAddr: p.RaftAddr, APIAddr: p.APIAddr})
-	return err
-}
-
-// RemoveServer removes a member and forgets its API address. Leader only.
-func (n *Node) RemoveServer(ctx context.Context, id string) error {
-	if !n.IsLeader() {
-		return n.notLeader()
-	}
-	if err := n.await(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout)); err != nil {
-		return err
-	}
-	if !n.IsLeader() { // the leader removed itself
-		return nil
-	}
-	_, err := n.Write(ctx, &MemberCommand{ID: id, Remove: true})
-	return err
-}
-
 // LeadershipTransfer hands leadership to another voter and waits for it.
 func (n *Node) LeadershipTransfer() error {
 	return n.translate(n.raft.LeadershipTransfer().Error())
