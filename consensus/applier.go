@@ -123,13 +123,14 @@ type handler func(a *applier, index uint64, c Command) (WriteResult, error)
 
 // handlers is the dispatch table: every decodable command type has one entry.
 var handlers = map[CommandType]handler{
-	TypeNoop:   (*applier).applyNoop,
-	TypeWrite:  (*applier).applyWrite,
-	TypeDelete: (*applier).applyDelete,
-	TypeImport: (*applier).applyImport,
-	TypeSchema: (*applier).applySchema,
-	TypeMember: (*applier).applyMember,
-	TypeAnchor: (*applier).applyAnchor,
+	TypeNoop:    (*applier).applyNoop,
+	TypeWrite:   (*applier).applyWrite,
+	TypeDelete:  (*applier).applyDelete,
+	TypeImport:  (*applier).applyImport,
+	TypeSchema:  (*applier).applySchema,
+	TypeMember:  (*applier).applyMember,
+	TypeAnchor:  (*applier).applyAnchor,
+	TypeCluster: (*applier).applyCluster,
 }
 
 // loadSchema (re)reads and compiles the schema in force from the store.
@@ -260,7 +261,7 @@ func (a *applier) commit(index uint64, c Command, b storage.Batch, result func(s
 			}
 			kvs = append(kvs, storage.KV{Key: append(append([]byte{}, idemPrefix...), m.IdempotencyKey...), Value: rec})
 		}
-		if a.audit != nil && c.Type() != TypeMember {
+		if a.audit != nil && c.Type() != TypeMember && c.Type() != TypeCluster {
 			rec := AuditRecord{
 				Revision: index, Time: m.Time, Kind: c.Type().String(),
 				Principal: m.Principal, Reason: m.Reason, RequestID: m.RequestID,
@@ -279,6 +280,13 @@ func (a *applier) commit(index uint64, c Command, b storage.Batch, result func(s
 			auditCommit = commit
 		}
 		return kvs, nil
+	}
+	if kv, ok := a.clusterExtra(c); ok {
+		prev := b.Finish
+		b.Finish = func(changes []storage.Change) ([]storage.KV, error) {
+			kvs, err := prev(changes)
+			return append(kvs, kv), err
+		}
 	}
 	if memberKV, ok := memberExtra(c); ok {
 		prev := b.Finish

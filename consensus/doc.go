@@ -16,6 +16,8 @@
 //	4 import   {"meta","rels":[...]}                      touch each relationship
 //	5 schema   {"meta","text"}
 //	6 member   {"meta","id","raft_addr","api_addr","remove"}  a member's API address
+//	7 anchor   {"meta","node","size","head"}              a decision-chain head
+//	8 cluster  {"meta","id"}                              the cluster's random id (first one wins)
 //
 // meta is {"principal","reason","request_id","idempotency_key","time"}.
 // Relationships travel in their canonical string form (tuple.Relationship
@@ -116,4 +118,13 @@
 // leader, and it can be removed or added again. RemoveServer refuses to
 // remove a voter when the voters left would not have a reachable majority
 // (ErrWouldLoseQuorum).
+//
+// # Cluster id
+//
+// A new leader whose store has no cluster id proposes a random UUID (command
+// 8); the first one applied is stored (extra key consensus/cluster-id) and
+// later ones change nothing, so every member, joiners included (through the
+// log or a snapshot), ends with the same id. ClusterUUID returns it ("" until
+// applied), WaitClusterUUID waits for it. It identifies the deployment;
+// Config names nothing about it (the operator's --cluster-id is a label).
 package consensus

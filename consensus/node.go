@@ -204,6 +204,13 @@ func (n *Node) becameLeader() {
 		n.log.Warn("leader barrier failed", "error", err)
 		return
 	}
+	ctx, cancel = context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+	err = n.ensureClusterID(ctx)
+	cancel()
+	if err != nil {
+		n.log.Warn("recording the cluster id", "error", err)
+		return
+	}
 	// Record API addresses the FSM does not know yet: this node's, and those
 	// of the configured peers that are still members.
 	inConfig := map[string]bool{}
