@@ -49,6 +49,10 @@ var (
 	// ErrWouldLoseQuorum refuses a membership change after which the voters
 	// would not have a reachable majority. Nothing was changed.
 	ErrWouldLoseQuorum = errors.New("membership change would leave no reachable quorum")
+	// ErrDiskFull refuses a write on a leader whose data directory has less
+	// free space than Config.MinFreeBytes. Nothing was proposed; retry once
+	// space is freed.
+	ErrDiskFull = errors.New("not enough free disk space")
 	// ErrIdempotencyKeyReused rejects a request that reuses an idempotency key
 	// of a different request within the idempotency window.
 	ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different request")

@@ -294,6 +294,9 @@ func (n *Node) Submit(ctx context.Context, c Command) (wait func() (WriteResult,
 	if n.raft.State() != raft.Leader {
 		return nil, n.notLeader()
 	}
+	if err := n.checkFreeSpace(c); err != nil {
+		return nil, err
+	}
 	c.Header().Time = time.Now().UTC()
 	data, err := Encode(c)
 	if err != nil {
