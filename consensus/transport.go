@@ -33,7 +33,14 @@ func (t *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 	if err != nil || t.config == nil {
 		return conn, err
 	}
-	tc := tls.Client(conn, t.config)
+	cfg := t.config
+	if cfg.ServerName == "" { // as tls.Dialer does: verify the dialed host
+		cfg = cfg.Clone()
+		if host, _, err := net.SplitHostPort(string(address)); err == nil {
+			cfg.ServerName = host
+		}
+	}
+	tc := tls.Client(conn, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
