@@ -164,7 +164,7 @@ func (a *admission) penalize(ctx context.Context, err error) {
 // setRetryAfter sets Retry-After on a 429 or 503 answer from the error's
 // details (1 s when it names none).
 func setRetryAfter(c echo.Context, status int, details map[string]any) {
-	if status != 429 && status != 503 {
+	if status != 429 && status != 503 && status != 507 {
 		return
 	}
 	secs := 1

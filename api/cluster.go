@@ -107,7 +107,7 @@ func (s *Server) clusterRoutes() []Route {
 			Response: wire.NodeStatus{}, Handler: s.handleNodeStatus},
 		{Method: http.MethodGet, Path: "/v1/cluster/read-index", Summary: "Leader only: a raft index a linearizable read must wait for (followers call it for fully_consistent reads)", Role: RoleReader,
 			Response: wire.ReadIndexResponse{}, Handler: s.handleReadIndex},
-		{Method: http.MethodPost, Path: "/v1/cluster/members", Summary: "Add a voting member (runs on the leader; followers forward it)", Role: RoleAdmin,
+		{Method: http.MethodPost, Path: "/v1/cluster/members", Summary: "Add a member: it joins as a non-voter and becomes a voter once it has caught up (runs on the leader; followers forward it)", Role: RoleAdmin,
 			Request: wire.AddMemberRequest{}, Response: wire.MembersResponse{}, Handler: handle(s, s.handleAddMember),
 			Example: wire.AddMemberRequest{ID: "n4", RaftAddr: "10.0.0.4:7000", APIAddr: "http://10.0.0.4:8080"}},
 		{Method: http.MethodDelete, Path: "/v1/cluster/members/:id", Summary: "Remove a member (runs on the leader; followers forward it)", Role: RoleAdmin,

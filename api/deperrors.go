@@ -35,5 +35,9 @@ var depErrors = []struct {
 	{consensus.ErrSchemaInvalid, statusCode{http.StatusBadRequest, "invalid_schema"}},
 	{consensus.ErrSchemaViolation, statusCode{http.StatusBadRequest, "schema_violation"}},
 	{consensus.ErrUnsafeSchemaChange, statusCode{http.StatusConflict, "unsafe_schema_change"}},
+	{consensus.ErrMemberConflict, statusCode{http.StatusConflict, "member_conflict"}},
+	{consensus.ErrWouldLoseQuorum, statusCode{http.StatusConflict, "would_lose_quorum"}},
+	{consensus.ErrMemberNotCaughtUp, statusCode{http.StatusServiceUnavailable, "member_not_caught_up"}},
+	{consensus.ErrDiskFull, statusCode{http.StatusInsufficientStorage, "disk_full"}},
 	{consensus.ErrIdempotencyKeyReused, statusCode{http.StatusConflict, "idempotency_key_reused"}},
 }

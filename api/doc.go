@@ -81,6 +81,8 @@
 //	404     not_found                 no such route
 //	405     method_not_allowed        the route exists with another method
 //	409     already_exists            a create named an existing relationship
+//	409     member_conflict           a new member's id exists with other addresses, or its address is another member's
+//	409     would_lose_quorum         removing the member would leave the voters without a reachable majority
 //	409     unsafe_schema_change      a schema change drops a type, relation or allowed subject still in use (details.in_use)
 //	409     idempotency_key_reused    an idempotency key was used before for a different request
 //	410     snapshot_expired          at_exact_snapshot below the garbage-collection horizon
@@ -90,7 +92,9 @@
 //	503     unavailable               no leader or quorum, node closed or halted
 //	503     no_leader                 a follower knows no reachable leader to forward a write to (nothing was done; retry)
 //	503     outcome_unknown           leadership was lost during a write: retry with the same idempotency_key
-//	503     not_ready                 (readyz) no leader or no schema
+//	503     not_ready                 (readyz) no leader or no schema; a read while the node loads its --schema (Retry-After)
+//	503     member_not_caught_up      a new member joined as a non-voter but has not caught up yet (add it again to promote it)
+//	507     disk_full                 the leader's data directory is short of free space; nothing was written (Retry-After)
 //	504     deadline_exceeded         the request deadline passed (waiting for a revision, a read index or a commit)
 //	499     canceled                  the client closed the request before the answer (logged, rarely seen)
 //	500     internal                  a server fault; never caused by input. Quote the request_id.

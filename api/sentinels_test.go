@@ -69,6 +69,8 @@ func TestNoSentinelIsA500(t *testing.T) {
 			"ErrHalted": consensus.ErrHalted, "ErrNoSchema": consensus.ErrNoSchema, "ErrSchemaInvalid": consensus.ErrSchemaInvalid,
 			"ErrSchemaViolation": consensus.ErrSchemaViolation, "ErrUnsafeSchemaChange": consensus.ErrUnsafeSchemaChange,
 			"ErrIdempotencyKeyReused": consensus.ErrIdempotencyKeyReused,
+			"ErrMemberConflict":       consensus.ErrMemberConflict, "ErrWouldLoseQuorum": consensus.ErrWouldLoseQuorum,
+			"ErrMemberNotCaughtUp": consensus.ErrMemberNotCaughtUp, "ErrDiskFull": consensus.ErrDiskFull,
 		},
 		"../engine": {
 			"ErrUnknownType": engine.ErrUnknownType, "ErrUnknownPermission": engine.ErrUnknownPermission,

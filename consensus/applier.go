@@ -123,10 +123,11 @@ type applier struct {
 // write and decision anchor, and every relationship write, delete or import
 // that changed something. A write that changed nothing (deleting what does
 // not exist, touching what is already there) leaves no entry: there is
-// nothing to account for. Membership is in raft's own configuration.
+// nothing to account for. Membership is in raft's own configuration, and the
+// cluster's id is written once by its first leader.
 func audited(c Command, changes []storage.Change) bool {
 	switch c.Type() {
-	case TypeMember:
+	case TypeMember, TypeCluster:
 		return false
 	case TypeWrite, TypeDelete, TypeImport:
 		return len(changes) > 0
@@ -139,13 +140,14 @@ type handler func(a *applier, index uint64, c Command) (WriteResult, error)
 
 // handlers is the dispatch table: every decodable command type has one entry.
 var handlers = map[CommandType]handler{
-	TypeNoop:   (*applier).applyNoop,
-	TypeWrite:  (*applier).applyWrite,
-	TypeDelete: (*applier).applyDelete,
-	TypeImport: (*applier).applyImport,
-	TypeSchema: (*applier).applySchema,
-	TypeMember: (*applier).applyMember,
-	TypeAnchor: (*applier).applyAnchor,
+	TypeNoop:    (*applier).applyNoop,
+	TypeWrite:   (*applier).applyWrite,
+	TypeDelete:  (*applier).applyDelete,
+	TypeImport:  (*applier).applyImport,
+	TypeSchema:  (*applier).applySchema,
+	TypeMember:  (*applier).applyMember,
+	TypeAnchor:  (*applier).applyAnchor,
+	TypeCluster: (*applier).applyCluster,
 }
 
 // loadSchema (re)reads and compiles the schema in force from the store.
@@ -282,6 +284,13 @@ func (a *applier) commit(index uint64, c Command, b storage.Batch, result func(s
 			auditCommit = commit
 		}
 		return kvs, nil
+	}
+	if kv, ok := a.clusterExtra(c); ok {
+		prev := b.Finish
+		b.Finish = func(changes []storage.Change) ([]storage.KV, error) {
+			kvs, err := prev(changes)
+			return append(kvs, kv), err
+		}
 	}
 	if memberKV, ok := memberExtra(c); ok {
 		prev := b.Finish

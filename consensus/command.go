@@ -19,13 +19,14 @@ type CommandType uint8
 
 // The command types.
 const (
-	TypeNoop   CommandType = 1 // barrier; changes nothing
-	TypeWrite  CommandType = 2 // relationship updates with preconditions
-	TypeDelete CommandType = 3 // delete by filter
-	TypeImport CommandType = 4 // a chunk of relationships to touch
-	TypeSchema CommandType = 5 // a new schema text
-	TypeMember CommandType = 6 // a member's API address (cluster metadata)
-	TypeAnchor CommandType = 7 // a node's decision-chain head, anchored in the audit log
+	TypeNoop    CommandType = 1 // barrier; changes nothing
+	TypeWrite   CommandType = 2 // relationship updates with preconditions
+	TypeDelete  CommandType = 3 // delete by filter
+	TypeImport  CommandType = 4 // a chunk of relationships to touch
+	TypeSchema  CommandType = 5 // a new schema text
+	TypeMember  CommandType = 6 // a member's API address (cluster metadata)
+	TypeAnchor  CommandType = 7 // a node's decision-chain head, anchored in the audit log
+	TypeCluster CommandType = 8 // the cluster's random id, chosen by its first leader
 )
 
 func (t CommandType) String() string {
@@ -44,6 +45,8 @@ func (t CommandType) String() string {
 		return "member"
 	case TypeAnchor:
 		return "decision_anchor" // the audit entry kind (audit.KindDecisionAnchor)
+	case TypeCluster:
+		return "cluster_id"
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
@@ -232,6 +235,10 @@ func Validate(c Command) error {
 		}
 	case *AnchorCommand:
 		return validateAnchor(c)
+	case *ClusterCommand:
+		if _, err := uuid.Parse(c.ID); err != nil {
+			return fmt.Errorf("%w: cluster id %q is not a UUID: %w", ErrInvalidCommand, c.ID, err)
+		}
 	case *NoopCommand:
 	default:
 		return fmt.Errorf("%w: unsupported command %T", ErrInvalidCommand, c)
@@ -296,6 +303,8 @@ func Encode(c Command) ([]byte, error) {
 		body = wireAnchor{Meta: c.Meta, Node: c.Node, Size: c.Size, Head: c.Head}
 	case *MemberCommand:
 		body = wireMember{Meta: c.Meta, ID: c.ID, RaftAddr: c.RaftAddr, APIAddr: c.APIAddr, Remove: c.Remove}
+	case *ClusterCommand:
+		body = wireCluster{Meta: c.Meta, ID: c.ID}
 	default:
 		return nil, fmt.Errorf("%w: unsupported command %T", ErrInvalidCommand, c)
 	}
@@ -380,6 +389,13 @@ var decoders = map[CommandType]func([]byte) (Command, error){
 			return nil, err
 		}
 		return &MemberCommand{Meta: w.Meta, ID: w.ID, RaftAddr: w.RaftAddr, APIAddr: w.APIAddr, Remove: w.Remove}, nil
+	},
+	TypeCluster: func(b []byte) (Command, error) {
+		var w wireCluster
+		if err := strictUnmarshal(b, &w); err != nil {
+			return nil, err
+		}
+		return &ClusterCommand{Meta: w.Meta, ID: w.ID}, nil
 	},
 	TypeAnchor: func(b []byte) (Command, error) {
 		var w wireAnchor

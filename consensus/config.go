@@ -80,6 +80,16 @@ type Config struct {
 	// TLS, when set, encrypts raft traffic (mutual TLS when it sets ClientCAs
 	// and Certificates). The same config serves and dials.
 	TLS *tls.Config
+	// MinFreeBytes is the free space DataDir's filesystem must keep: below it
+	// the leader refuses writes with ErrDiskFull (0 turns the check off). The
+	// default, 256 MiB, covers the store's memory-mapped write-ahead files
+	// (twice Badger's 64 MiB memtable) with room to spare.
+	MinFreeBytes uint64
+	// Dial, when set, opens the raft connections this node makes to its peers
+	// (over which TLS runs when TLS is set); nil dials TCP directly. Tests
+	// route raft traffic through a fault-injecting proxy with it
+	// (test/faultnet).
+	Dial func(address string, timeout time.Duration) (net.Conn, error)
 	// Logger receives the node's and raft's logs.
 	Logger *slog.Logger
 }
@@ -99,6 +109,7 @@ func DefaultConfig() Config {
 		LeaderLeaseTimeout: 500 * time.Millisecond,
 		CommitTimeout:      50 * time.Millisecond,
 		ApplyTimeout:       10 * time.Second,
+		MinFreeBytes:       256 << 20,
 	}
 }
 

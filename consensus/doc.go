@@ -16,6 +16,8 @@
 //	4 import   {"meta","rels":[...]}                      touch each relationship
 //	5 schema   {"meta","text"}
 //	6 member   {"meta","id","raft_addr","api_addr","remove"}  a member's API address
+//	7 anchor   {"meta","node","size","head"}              a decision-chain head
+//	8 cluster  {"meta","id"}                              the cluster's random id (first one wins)
 //
 // meta is {"principal","reason","request_id","idempotency_key","time"}.
 // Relationships travel in their canonical string form (tuple.Relationship
@@ -103,6 +105,26 @@
 // Raft knows raft addresses only. Member commands record each member's API
 // address in the store (extra keys consensus/member/<id>), so every node can
 // forward HTTP requests to the leader (LeaderAPIAddr). A new leader records its
-// own and the configured peers' addresses; AddMember adds a voter and records
-// its address; RemoveServer removes both.
+// own and the configured peers' addresses; RemoveServer removes both.
+//
+// AddMember works the way etcd adds a learner: it refuses an ID that is a
+// member with other addresses, and a raft or API address another member has
+// (ErrMemberConflict, nothing changed); it adds the node as a non-voter,
+// records its API address, then asks it with raft heartbeats (whose answers
+// carry the follower's last log index) until it holds every entry the leader
+// had when it joined, and only then promotes it to voter. A node that does
+// not catch up in time stays a non-voter (ErrMemberNotCaughtUp): it counts
+// for no quorum, so an unreachable address cannot cost the cluster its
+// leader, and it can be removed or added again. RemoveServer refuses to
+// remove a voter when the voters left would not have a reachable majority
+// (ErrWouldLoseQuorum).
+//
+// # Cluster id
+//
+// A new leader whose store has no cluster id proposes a random UUID (command
+// 8); the first one applied is stored (extra key consensus/cluster-id) and
+// later ones change nothing, so every member, joiners included (through the
+// log or a snapshot), ends with the same id. ClusterUUID returns it ("" until
+// applied), WaitClusterUUID waits for it. It identifies the deployment;
+// Config names nothing about it (the operator's --cluster-id is a label).
 package consensus

@@ -41,6 +41,22 @@ var (
 	// ErrUnsafeSchemaChange rejects a schema write that would remove a type or
 	// relation that still has relationships.
 	ErrUnsafeSchemaChange = verdict.New("unsafe schema change")
+	// ErrMemberConflict rejects a membership change that names an existing
+	// member's ID with other addresses, or another member's raft or API
+	// address. Nothing was changed.
+	ErrMemberConflict = verdict.New("member conflicts with an existing member")
+	// ErrMemberNotCaughtUp means a new member was added as a non-voter but did
+	// not catch up with the leader's log in time (it may be unreachable). It
+	// stays a non-voter, which cannot cost the cluster its quorum: add it
+	// again to promote it once it is up, or remove it.
+	ErrMemberNotCaughtUp = errors.New("new member has not caught up with the leader")
+	// ErrWouldLoseQuorum refuses a membership change after which the voters
+	// would not have a reachable majority. Nothing was changed.
+	ErrWouldLoseQuorum = verdict.New("membership change would leave no reachable quorum")
+	// ErrDiskFull refuses a write on a leader whose data directory has less
+	// free space than Config.MinFreeBytes. Nothing was proposed; retry once
+	// space is freed.
+	ErrDiskFull = errors.New("not enough free disk space")
 	// ErrIdempotencyKeyReused rejects a request that reuses an idempotency key
 	// of a different request within the idempotency window.
 	ErrIdempotencyKeyReused = verdict.New("idempotency key reused with a different request")

@@ -42,6 +42,8 @@ type fsm struct {
 	mu      sync.Mutex
 	advance chan struct{} // closed and replaced whenever applied grows
 	members map[string]Member
+	// clusterID is the cluster's random id (a string; unset until applied).
+	clusterID atomic.Value
 
 	restores      atomic.Uint64 // snapshots loaded into the store
 	restoreSkips  atomic.Uint64 // snapshots not loaded: the store was already past them
@@ -69,6 +71,9 @@ func newFSM(a *applier, snap Snapshotter, scanner ExtraScanner, log *slog.Logger
 // reload re-derives the applier's cache and the member map from the store.
 func (f *fsm) reload() error {
 	if err := f.a.loadSchema(); err != nil {
+		return err
+	}
+	if err := f.loadClusterID(); err != nil {
 		return err
 	}
 	members := map[string]Member{}
@@ -109,6 +114,11 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	if err == nil && len(l.Data) > 0 && CommandType(l.Data[0]) == TypeMember {
 		f.noteMember(l.Data)
+	}
+	if err == nil && len(l.Data) > 0 && CommandType(l.Data[0]) == TypeCluster && f.clusterID.Load() == nil {
+		if err := f.loadClusterID(); err != nil {
+			f.log.Warn("reading the cluster id", "error", err)
+		}
 	}
 	f.setApplied(l.Index)
 	if err != nil {
@@ -284,4 +294,15 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.advance = make(chan struct{})
 	f.mu.Unlock()
 	return nil
+}
+
+// memberList returns the recorded members in no particular order.
+func (f *fsm) memberList() []Member {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Member, 0, len(f.members))
+	for _, m := range f.members {
+		out = append(out, m)
+	}
+	return out
 }

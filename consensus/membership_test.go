@@ -7,6 +7,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"testing"
@@ -38,11 +40,11 @@ func TestJoinAndRemoveMember(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ms, err := b.node.Members()
-		if err == nil && len(ms) == 2 && ms[0].APIAddr == "http://a.test:8080" && ms[1].APIAddr == "http://b.test:8080" && ms[0].Leader {
+		if err == nil && len(ms) == 2 && ms[0].APIAddr == "http://a.test:8080" && ms[1].APIAddr == "http://b.test:8080" && ms[0].Leader && ms[1].Voter {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("joined node's Members() = %+v, %v; want a (leader) and b with API addresses", ms, err)
+			t.Fatalf("joined node's Members() = %+v, %v; want a (leader) and b (a voter) with API addresses", ms, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -56,6 +58,127 @@ func TestJoinAndRemoveMember(t *testing.T) {
 	ms, err := a.node.Members()
 	if err != nil || len(ms) != 1 || ms[0].ID != "a" {
 		t.Fatalf("after removal Members() = %+v, %v; want only a", ms, err)
+	}
+}
+
+// TestAddUnreachableMemberKeepsLeader adds a member whose raft address
+// nobody listens on to a one-node cluster: the add fails with
+// ErrMemberNotCaughtUp, the node stays leader and keeps committing writes,
+// and the member (a non-voter) can be removed. (Added as a voter at once, it
+// would make the cluster two voters with one reachable: no quorum, no leader,
+// no way to remove it.)
+func TestAddUnreachableMemberKeepsLeader(t *testing.T) {
+	a := newTestNode(t, "a")
+	a.open(true, nil)
+	waitIsLeader(t, a.node)
+	writeSchema(t, a.node, testSchema)
+
+	dead := freeAddr(t)
+	err := a.node.AddMember(ctxT(t, 2*time.Second), Peer{ID: "ghost", RaftAddr: dead, APIAddr: "http://ghost.test:8080"})
+	if !errors.Is(err, ErrMemberNotCaughtUp) {
+		t.Fatalf("AddMember of an unreachable node: got %v, want ErrMemberNotCaughtUp", err)
+	}
+	ms, err := a.node.Members()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.ID == "ghost" && m.Voter {
+			t.Fatalf("the unreachable member became a voter: %+v", ms)
+		}
+	}
+	// Longer than an election timeout and a leader lease: still the leader.
+	time.Sleep(time.Second)
+	if !a.node.IsLeader() {
+		t.Fatal("the node lost leadership after adding an unreachable member")
+	}
+	if _, err := a.node.Write(ctxT(t, 5*time.Second), touch("dataset:u#reader@user:u")); err != nil {
+		t.Fatalf("write after adding an unreachable member: %v", err)
+	}
+	if err := a.node.RemoveServer(ctxT(t, 5*time.Second), "ghost"); err != nil {
+		t.Fatalf("removing the unreachable member: %v", err)
+	}
+	if ms, _ := a.node.Members(); len(ms) != 1 {
+		t.Fatalf("after removal Members() = %+v, want only a", ms)
+	}
+}
+
+// TestAddMemberConflicts: an existing ID with other addresses, or another
+// member's raft or API address, is ErrMemberConflict and changes nothing.
+func TestAddMemberConflicts(t *testing.T) {
+	a := newTestNode(t, "a")
+	a.open(true, nil)
+	waitIsLeader(t, a.node)
+	b := newTestNode(t, "b")
+	b.open(false, nil)
+	if err := a.node.AddMember(ctxT(t, 10*time.Second), Peer{ID: "b", RaftAddr: b.addr, APIAddr: "http://b.test:8080"}); err != nil {
+		t.Fatalf("AddMember b: %v", err)
+	}
+	before, err := a.node.Members()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		p    Peer
+	}{
+		{"existing id, other raft address", Peer{ID: "b", RaftAddr: freeAddr(t), APIAddr: "http://b.test:8080"}},
+		{"existing id, other API address", Peer{ID: "b", RaftAddr: b.addr, APIAddr: "http://elsewhere.test:8080"}},
+		{"the leader's id, other raft address", Peer{ID: "a", RaftAddr: freeAddr(t), APIAddr: "http://a.test:8080"}},
+		{"new id, another member's raft address", Peer{ID: "c", RaftAddr: b.addr, APIAddr: "http://c.test:8080"}},
+		{"new id, another member's API address", Peer{ID: "c", RaftAddr: freeAddr(t), APIAddr: "http://a.test:8080"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := a.node.AddMember(ctxT(t, 5*time.Second), tc.p)
+			if !errors.Is(err, ErrMemberConflict) {
+				t.Fatalf("got %v, want ErrMemberConflict", err)
+			}
+			after, err := a.node.Members()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(after) != fmt.Sprint(before) {
+				t.Fatalf("members changed: got %+v, want %+v", after, before)
+			}
+		})
+	}
+	// The same member with the same addresses again is no conflict.
+	if err := a.node.AddMember(ctxT(t, 5*time.Second), Peer{ID: "b", RaftAddr: b.addr, APIAddr: "http://b.test:8080"}); err != nil {
+		t.Fatalf("adding b again with its own addresses: %v", err)
+	}
+}
+
+// TestRemoveRefusedWithoutQuorum: with one of three nodes down, removing a
+// live follower would leave two voters of which one answers, so it is
+// refused and changes nothing; removing the down node is allowed.
+func TestRemoveRefusedWithoutQuorum(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	l := c.leader()
+	var live, down *testNode
+	for _, tn := range c.nodes {
+		if tn == l {
+			continue
+		}
+		if down == nil {
+			down = tn
+		} else {
+			live = tn
+		}
+	}
+	down.close()
+	err := l.node.RemoveServer(ctxT(t, 10*time.Second), live.id)
+	if !errors.Is(err, ErrWouldLoseQuorum) {
+		t.Fatalf("removing live follower %s while %s is down: got %v, want ErrWouldLoseQuorum", live.id, down.id, err)
+	}
+	if ms, _ := l.node.Members(); len(ms) != 3 {
+		t.Fatalf("after a refused removal Members() = %+v, want all three", ms)
+	}
+	if err := l.node.RemoveServer(ctxT(t, 10*time.Second), down.id); err != nil {
+		t.Fatalf("removing the down node %s: %v", down.id, err)
+	}
+	if ms, _ := l.node.Members(); len(ms) != 2 {
+		t.Fatalf("after removing %s Members() = %+v, want two", down.id, ms)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/trellis-authz/trellis/storage"
 )
@@ -99,18 +100,8 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n.trans = trans
 
-	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(cfg.NodeID)
-	rc.Logger = hl
-	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
-	rc.ElectionTimeout = cfg.ElectionTimeout
-	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
-	rc.CommitTimeout = cfg.CommitTimeout
-	rc.SnapshotThreshold = cfg.SnapshotThreshold
-	rc.SnapshotInterval = cfg.SnapshotInterval
-	rc.TrailingLogs = cfg.TrailingLogs
+	rc := raftConfig(cfg, hl)
 	rc.NotifyCh = n.notify
-	rc.NoLegacyTelemetry = true
 
 	if cfg.Bootstrap {
 		has, err := raft.HasExistingState(bolt, bolt, snaps)
@@ -158,6 +149,22 @@ func Open(cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// raftConfig is raft's configuration for cfg.
+func raftConfig(cfg Config, hl hclog.Logger) *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.Logger = hl
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = cfg.CommitTimeout
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.TrailingLogs = cfg.TrailingLogs
+	rc.NoLegacyTelemetry = true
+	return rc
+}
+
 func (n *Node) closeTransport() {
 	n.trans.Close()
 	n.bolt.Close()
@@ -195,6 +202,13 @@ func (n *Node) becameLeader() {
 	cancel()
 	if err != nil {
 		n.log.Warn("leader barrier failed", "error", err)
+		return
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+	err = n.ensureClusterID(ctx)
+	cancel()
+	if err != nil {
+		n.log.Warn("recording the cluster id", "error", err)
 		return
 	}
 	// Record API addresses the FSM does not know yet: this node's, and those
@@ -279,6 +293,9 @@ func (n *Node) Submit(ctx context.Context, c Command) (wait func() (WriteResult,
 	}
 	if n.raft.State() != raft.Leader {
 		return nil, n.notLeader()
+	}
+	if err := n.checkFreeSpace(c); err != nil {
+		return nil, err
 	}
 	c.Header().Time = time.Now().UTC()
 	data, err := Encode(c)
@@ -486,38 +503,6 @@ func (n *Node) Members() ([]Member, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
-}
-
-// AddVoter adds (or updates) a voting member. Leader only.
-func (n *Node) AddVoter(ctx context.Context, id, raftAddr string) error {
-	if !n.IsLeader() {
-		return n.notLeader()
-	}
-	return n.await(ctx, n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, n.cfg.ApplyTimeout))
-}
-
-// AddMember adds a voter and records its API address. Leader only.
-func (n *Node) AddMember(ctx context.Context, p Peer) error {
-	if err := n.AddVoter(ctx, p.ID, p.RaftAddr); err != nil {
-		return err
-	}
-	_, err := n.Write(ctx, &MemberCommand{ID: p.ID, RaftAddr: p.RaftAddr, APIAddr: p.APIAddr})
-	return err
-}
-
-// RemoveServer removes a member and forgets its API address. Leader only.
-func (n *Node) RemoveServer(ctx context.Context, id string) error {
-	if !n.IsLeader() {
-		return n.notLeader()
-	}
-	if err := n.await(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout)); err != nil {
-		return err
-	}
-	if !n.IsLeader() { // the leader removed itself
-		return nil
-	}
-	_, err := n.Write(ctx, &MemberCommand{ID: id, Remove: true})
-	return err
 }
 
 // LeadershipTransfer hands leadership to another voter and waits for it.

@@ -13,21 +13,44 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// tlsStreamLayer is a raft.StreamLayer over TLS.
-type tlsStreamLayer struct {
+// streamLayer is a raft.StreamLayer over TLS, or over plain TCP with a
+// custom dial function (Config.Dial).
+type streamLayer struct {
 	net.Listener
 	advertise net.Addr
-	config    *tls.Config
+	config    *tls.Config // nil: plain TCP
+	dial      func(address string, timeout time.Duration) (net.Conn, error)
 }
 
-var _ raft.StreamLayer = (*tlsStreamLayer)(nil)
+var _ raft.StreamLayer = (*streamLayer)(nil)
 
-func (t *tlsStreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: t.config}
-	return d.DialContext(context.Background(), "tcp", string(address))
+func (t *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	if t.dial == nil {
+		d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: t.config}
+		return d.DialContext(context.Background(), "tcp", string(address))
+	}
+	conn, err := t.dial(string(address), timeout)
+	if err != nil || t.config == nil {
+		return conn, err
+	}
+	cfg := t.config
+	if cfg.ServerName == "" { // as tls.Dialer does: verify the dialed host
+		cfg = cfg.Clone()
+		if host, _, err := net.SplitHostPort(string(address)); err == nil {
+			cfg.ServerName = host
+		}
+	}
+	tc := tls.Client(conn, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return tc, nil
 }
 
-func (t *tlsStreamLayer) Addr() net.Addr {
+func (t *streamLayer) Addr() net.Addr {
 	if t.advertise != nil {
 		return t.advertise
 	}
@@ -43,10 +66,24 @@ func newTransport(cfg Config, logger hclog.Logger) (*raft.NetworkTransport, erro
 		}
 		adv = a
 	}
-	if cfg.TLS == nil {
-		return raft.NewTCPTransportWithLogger(cfg.RaftAddr, adv, 3, 10*time.Second, logger)
+	// MaxRPCsInFlight 1 turns off raft's pipelined replication. Its pipeline
+	// can deadlock when a follower answers an append with Success=false (a
+	// log mismatch after a partition): the decoder exits, the sender parks on
+	// a full channel, and from then on the leader sends that follower
+	// heartbeats but no entries, and Shutdown hangs. TestJepsenRegisters hit
+	// it within a few partitions (grafana/pyroscope#5518 describes the same);
+	// raft's own docs measure little benefit from pipelining.
+	tc := &raft.NetworkTransportConfig{MaxPool: 3, Timeout: 10 * time.Second, Logger: logger, MaxRPCsInFlight: 1}
+	if cfg.TLS == nil && cfg.Dial == nil {
+		return raft.NewTCPTransportWithConfig(cfg.RaftAddr, adv, tc)
 	}
-	ln, err := tls.Listen("tcp", cfg.RaftAddr, cfg.TLS)
+	var ln net.Listener
+	var err error
+	if cfg.TLS != nil {
+		ln, err = tls.Listen("tcp", cfg.RaftAddr, cfg.TLS)
+	} else {
+		ln, err = net.Listen("tcp", cfg.RaftAddr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listening on RaftAddr %q: %w", cfg.RaftAddr, err)
 	}
@@ -56,7 +93,8 @@ func newTransport(cfg Config, logger hclog.Logger) (*raft.NetworkTransport, erro
 			return nil, fmt.Errorf("RaftAddr %q binds every interface; set AdvertiseAddr to the address peers dial", cfg.RaftAddr)
 		}
 	}
-	return raft.NewNetworkTransportWithLogger(&tlsStreamLayer{Listener: ln, advertise: adv, config: cfg.TLS}, 3, 10*time.Second, logger), nil
+	tc.Stream = &streamLayer{Listener: ln, advertise: adv, config: cfg.TLS, dial: cfg.Dial}
+	return raft.NewNetworkTransportWithConfig(tc), nil
 }
 
 // slogSink forwards hclog output to slog.

@@ -133,8 +133,8 @@ func raftAdvertise(o Config) string {
 	return o.RaftAddr
 }
 
-// parsePeers reads "id=raftaddr=apiurl,..." (the API URL may be omitted).
-func parsePeers(s string) ([]consensus.Peer, error) {
+// ParsePeers reads "id=raftaddr=apiurl,..." (the API URL may be omitted).
+func ParsePeers(s string) ([]consensus.Peer, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}

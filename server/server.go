@@ -319,7 +319,7 @@ func (n *Node) openEngine() error {
 // openRaft starts the consensus node over the store.
 func (n *Node) openRaft(raftTLS *tls.Config) error {
 	o := n.cfg
-	peers, err := parsePeers(o.Peers)
+	peers, err := ParsePeers(o.Peers)
 	if err != nil {
 		return err
 	}

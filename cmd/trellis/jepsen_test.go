@@ -67,9 +67,13 @@ var registerModel = porcupine.Model{
 }
 
 // TestJepsenRegisters runs concurrent writers and token-carrying readers
-// against three nodes while a nemesis stops and restarts nodes (the leader
-// half of the time), records the history and checks it for linearizability
-// with porcupine, and checks that no acknowledged write was lost.
+// against three nodes whose raft traffic goes through a fault-injecting proxy
+// (test/faultnet) while a nemesis injects 24 faults — partitions of several
+// shapes, slow and lossy links, stopped and restarted nodes (see
+// faultKinds) — records the history and checks it for linearizability with
+// porcupine, checks that no acknowledged write was lost, and checks the
+// new-enemy property (a check at least as fresh as an acknowledged revoke
+// never allows; see newEnemy).
 //
 // Every operation publishes its answer's token into a shared "latest token";
 // an at_least_as_fresh read uses the latest token at its invocation, so it
@@ -82,10 +86,9 @@ func TestJepsenRegisters(t *testing.T) {
 		keys     = 6
 		writers  = 4
 		readers  = 4
-		runFor   = 45 * time.Second
 		giveUpOp = 8 * time.Second
 	)
-	c := newTestCluster(t, 3, func(cc *consensus.Config) {
+	c, fnet := newFaultCluster(t, func(cc *consensus.Config) {
 		cc.SnapshotThreshold = 256
 		cc.WALSegmentSize = 64 << 10 // truncation drops whole segments: keep them small
 		cc.TrailingLogs = 64
@@ -227,25 +230,13 @@ func TestJepsenRegisters(t *testing.T) {
 		})
 	}
 
-	// Nemesis: stop a node (the leader every other time), let the others run
-	// without it, restart it.
-	rng := rand.New(rand.NewPCG(7, 7))
-	end := time.Now().Add(runFor)
-	for round := 0; time.Now().Before(end); round++ {
-		time.Sleep(time.Duration(2000+rng.IntN(2000)) * time.Millisecond)
-		victim := rng.IntN(3)
-		if round%2 == 0 {
-			victim = c.leader()
-		}
-		t0 := time.Now()
-		c.stop(victim)
-		t.Logf("nemesis: stopped n%d (leader: %v)", victim+1, round%2 == 0)
-		time.Sleep(time.Duration(1500+rng.IntN(2500)) * time.Millisecond)
-		if err := c.start(victim); err != nil {
-			t.Fatalf("restart n%d: %v", victim+1, err)
-		}
-		t.Logf("nemesis: restarted n%d after %v", victim+1, time.Since(t0).Round(time.Millisecond))
-	}
+	// Nemesis: partitions (symmetric, one-way, an isolated or muted leader,
+	// a bridge), slow and lossy links, stopped and restarted nodes.
+	enemy := &newEnemy{}
+	stopEnemy := runNewEnemy(c, enemy)
+	nem := &nemesis{t: t, c: c, net: fnet, rng: rand.New(rand.NewPCG(7, 7))}
+	faults, partitions := nem.run()
+	stopEnemy()
 	close(stop)
 	wg.Wait()
 
@@ -270,6 +261,19 @@ func TestJepsenRegisters(t *testing.T) {
 		counts.writes, counts.pending, counts.reads, counts.failedReads, len(history))
 	if counts.writes < 20 || counts.reads < 20 {
 		t.Fatalf("too few operations to judge: %d writes, %d reads", counts.writes, counts.reads)
+	}
+
+	t.Logf("faults: %d injected, %d of them partitions;%s", faults, partitions, nem.summary())
+	t.Logf("new enemy: %d rounds, %d checks at the revoke's token, %d violations, %d rounds abandoned (a write never acknowledged)",
+		enemy.rounds, enemy.checks, enemy.violations, enemy.abandoned)
+	if faults < 20 || partitions < 8 {
+		t.Errorf("the nemesis injected %d faults (%d partitions), want at least 20 (8)", faults, partitions)
+	}
+	for _, f := range enemy.failures {
+		t.Errorf("new enemy: a check at least as fresh as an acknowledged revoke allowed: %s", f)
+	}
+	if enemy.checks < 10 {
+		t.Errorf("new enemy: only %d checks answered, want at least 10 to judge", enemy.checks)
 	}
 
 	res, info := porcupine.CheckOperationsVerbose(registerModel, history, time.Minute)

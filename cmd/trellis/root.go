@@ -33,6 +33,7 @@ subject do that on this resource, right now?".`,
 
 	root.AddCommand(newSchemaCommand())
 	root.AddCommand(newServeCommand())
+	root.AddCommand(newRecoverCommand())
 	root.AddCommand(newHealthCommand())
 	root.AddCommand(newTokenCommand())
 	root.AddCommand(benchcli.NewCommand("bench"))
