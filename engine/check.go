@@ -360,6 +360,11 @@ func appendTrace(ts []*Trace, t *Trace) []*Trace {
 // direct evaluates a stored relation: the exact relationship, a wildcard, and
 // every subject set the relation holds.
 func (q *query) direct(ctx context.Context, res tuple.ObjectRef, r *schema.Relation, subj tuple.SubjectRef, depth int, path *pathNode) (outcome, error) {
+	if q.gi != nil && !q.explain && subj.Relation == "" && !subj.IsWildcard() && holdsSets(r) {
+		if o, ok, err := q.directIndexed(ctx, res, r, subj, path); err != nil || ok {
+			return o, err
+		}
+	}
 	o := denied
 	var tuples []string
 	var children []*Trace
@@ -489,10 +494,15 @@ func allowsWildcard(r *schema.Relation, typ string) bool {
 // subjectSets returns the live relationships of res#r whose subject is a
 // subject set of a type the relation allows.
 func (q *query) subjectSets(ctx context.Context, res tuple.ObjectRef, r *schema.Relation) ([]tuple.Relationship, error) {
-	if !slices.ContainsFunc(r.Allowed, func(a schema.AllowedSubject) bool { return a.Relation != "" }) {
+	if !holdsSets(r) {
 		return nil, nil // nothing to read, and no iterator to allocate
 	}
 	return q.readSubjectSets(ctx, res, r)
+}
+
+// holdsSets reports whether r allows subject sets.
+func holdsSets(r *schema.Relation) bool {
+	return slices.ContainsFunc(r.Allowed, func(a schema.AllowedSubject) bool { return a.Relation != "" })
 }
 
 func (q *query) readSubjectSets(ctx context.Context, res tuple.ObjectRef, r *schema.Relation) ([]tuple.Relationship, error) {

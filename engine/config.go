@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -24,6 +25,9 @@ type Config struct {
 	// (see Changes). The store must record every change in it before the
 	// revision becomes readable. Nil: cached results are per revision.
 	Changes *Changes
+	// NoGroupIndex makes checks walk nested groups even when the Reader
+	// offers a nested-group index (GroupIndex): for comparisons and tests.
+	NoGroupIndex bool
 }
 
 // Limits on Config fields.
@@ -60,6 +64,11 @@ type Engine struct {
 	changes      *Changes
 	graphs       graphCache
 	hits, misses atomic.Uint64
+	// The nested-group index: answers and fallbacks, and which relations
+	// of the schema in use it may deny (see closedRelations).
+	idxAnswered, idxFallbacks atomic.Uint64
+	closedMu                  sync.Mutex
+	closed                    *closedRelations
 }
 
 // New returns an engine with the given configuration.

@@ -42,12 +42,20 @@ func (s *Store) Apply(rev uint64, b Batch) (Result, error) {
 
 	changes, err := s.stage(txn, rev, &b)
 	if err == nil {
+		if err = s.stageGroupIndex(txn, applied, changes); err != nil {
+			s.gidxPending = groupPending{}
+			return Result{}, s.wrapTxnErr(rev, "nested-group index", err)
+		}
+	}
+	if err == nil {
 		var newHorizon, newChangeHorizon uint64
 		newHorizon, newChangeHorizon, err = s.stageMeta(txn, rev, &b, changes)
 		if err == nil {
 			if err = txn.CommitAt(rev, nil); err != nil {
+				s.gidxPending = groupPending{}
 				return Result{}, s.wrapTxnErr(rev, "commit", err)
 			}
+			s.publishGroupIndex()
 			if b.Schema != nil {
 				s.refreshSchemaCache(rev) // before rev is readable
 			}
@@ -56,6 +64,7 @@ func (s *Store) Apply(rev uint64, b Batch) (Result, error) {
 			return Result{Revision: rev, Changes: changes}, nil
 		}
 	}
+	s.gidxPending = groupPending{}
 	if rejected(err) {
 		txn.Discard()
 		if merr := s.commitApplied(rev); merr != nil {

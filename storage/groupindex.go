@@ -1,0 +1,396 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/trellis-authz/trellis/tuple"
+)
+
+// The nested-group index (ADR 0010) keeps, for every subject set A = T:id#rel
+// that holds other subject sets, the transitive closure of "B is inside A"
+// over subject-set relationships A@B:
+//
+//	e\x00 A \x00 B   a subject-set relationship T:id#rel@B (one edge)
+//	g\x00 A \x00 D   D is inside A at some depth (down closure)
+//	G\x00 D \x00 A   the same pair from below (up closure: all groups of D)
+//
+// where A, B and D are encoded as type \x00 id \x00 relation. Each value is one
+// byte: 1 when the pair is joined by a path of clean edges (no caveat, no
+// expiration), 0 when every path has a caveated or expiring edge. Wildcard
+// subject sets (T:*#rel) are not edges: the engine never follows them.
+//
+// The index is written in the Apply transaction of the write that changes it,
+// so a snapshot reads it as of its revision. m\x00group_index holds the
+// revision from which it is complete (the store's first revision, or the one
+// of the last rebuild: opening a store that lacks it, a restore); a snapshot
+// below that revision does not use it.
+const (
+	pfxGroupEdge = "e\x00"
+	pfxGroupDown = "g\x00"
+	pfxGroupUp   = "G\x00"
+)
+
+var keyGroupIndex = []byte(pfxMeta + "group_index")
+
+// isGroupIndexKey reports whether k belongs to the nested-group index (which
+// a restore rebuilds instead of loading).
+func isGroupIndexKey(k []byte) bool {
+	return bytes.HasPrefix(k, []byte(pfxGroupEdge)) || bytes.HasPrefix(k, []byte(pfxGroupDown)) ||
+		bytes.HasPrefix(k, []byte(pfxGroupUp)) || bytes.Equal(k, keyGroupIndex)
+}
+
+// GroupIndexStats reports the nested-group index's size and update cost.
+type GroupIndexStats struct {
+	Pairs        int64         // closure pairs (each stored twice, down and up)
+	Updates      uint64        // Apply calls that changed a subject-set edge
+	PairsWritten uint64        // closure keys written or deleted by them
+	UpdateTime   time.Duration // time they spent on the index
+	Rebuilds     uint64        // full rebuilds (open of an older store, restore)
+}
+
+type groupIndexCounters struct {
+	pairs, updates, written, nanos, rebuilds atomic.Int64
+}
+
+// GroupIndexStats returns the index's counters since Open.
+func (s *Store) GroupIndexStats() GroupIndexStats {
+	c := &s.gidx
+	return GroupIndexStats{Pairs: c.pairs.Load(), Updates: uint64(c.updates.Load()), PairsWritten: uint64(c.written.Load()),
+		UpdateTime: time.Duration(c.nanos.Load()), Rebuilds: uint64(c.rebuilds.Load())}
+}
+
+// GroupIndexSize estimates the bytes the index and the relationships (both
+// indexes) take in the LSM tree, as Badger's table estimates give them.
+func (s *Store) GroupIndexSize() (index, relationships uint64) {
+	for _, p := range []string{pfxGroupEdge, pfxGroupDown, pfxGroupUp} {
+		d, _ := s.db.EstimateSize([]byte(p))
+		index += d
+	}
+	for _, p := range []string{pfxForward, pfxReverse} {
+		d, _ := s.db.EstimateSize([]byte(p))
+		relationships += d
+	}
+	return index, relationships
+}
+
+// node is a subject set, encoded as type \x00 id \x00 relation.
+type node string
+
+func setNode(typ, id, rel string) node { return node(typ + "\x00" + id + "\x00" + rel) }
+
+func (n node) subject() tuple.SubjectRef {
+	f := strings.SplitN(string(n), "\x00", 3)
+	if len(f) != 3 {
+		return tuple.SubjectRef{}
+	}
+	return tuple.SubjectRef{Type: f[0], ID: f[1], Relation: f[2]}
+}
+
+// edgeOf returns the edge a relationship makes, if it is a subject-set one.
+func edgeOf(r *tuple.Relationship) (parent, child node, clean, ok bool) {
+	if r.Subject.Relation == "" || r.Subject.ID == tuple.Wildcard {
+		return "", "", false, false
+	}
+	return setNode(r.Resource.Type, r.Resource.ID, r.Relation), setNode(r.Subject.Type, r.Subject.ID, r.Subject.Relation),
+		r.Caveat == nil && r.Expiration == nil, true
+}
+
+func pairKey(pfx string, a, b node) []byte {
+	k := make([]byte, 0, len(pfx)+len(a)+len(b)+1)
+	return append(append(append(append(k, pfx...), a...), sep), b...)
+}
+
+func flag(clean bool) []byte {
+	if clean {
+		return []byte{1}
+	}
+	return []byte{0}
+}
+
+// scanPairs reads the pairs under pfx+a from txn: the other node and its flag.
+func scanPairs(txn *badger.Txn, pfx string, a node) (map[node]bool, error) {
+	p := pairKey(pfx, a, "")
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: false})
+	defer it.Close()
+	out := map[node]bool{}
+	for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+		item := it.Item()
+		clean := false
+		if err := item.Value(func(v []byte) error { clean = len(v) == 1 && v[0] == 1; return nil }); err != nil {
+			return nil, err
+		}
+		out[node(item.Key()[len(p):])] = clean
+	}
+	return out, nil
+}
+
+// closure computes the down closure of a over edges(n): every node below a,
+// flagged clean when a path of clean edges reaches it.
+func closure(a node, edges func(node) (map[node]bool, error)) (map[node]bool, error) {
+	out := map[node]bool{}
+	queue := []node{a}
+	for len(queue) > 0 { // every path, clean or not
+		n := queue[0]
+		queue = queue[1:]
+		kids, err := edges(n)
+		if err != nil {
+			return nil, err
+		}
+		for c := range kids {
+			if _, ok := out[c]; !ok {
+				out[c] = false
+				queue = append(queue, c)
+			}
+		}
+	}
+	seen := map[node]bool{a: true}
+	queue = append(queue, a)
+	for len(queue) > 0 { // clean paths only
+		n := queue[0]
+		queue = queue[1:]
+		kids, _ := edges(n) // memoized by the caller: no error the first pass did not give
+		for c, clean := range kids {
+			if clean && !seen[c] {
+				seen[c] = true
+				out[c] = true
+				queue = append(queue, c)
+			}
+		}
+	}
+	return out, nil
+}
+
+// groupUpdate maintains the index for one Apply: base reads the store before
+// the batch; overlay holds the batch's edge changes (nil: deleted).
+type groupUpdate struct {
+	base    *badger.Txn
+	overlay map[node]map[node]*bool
+	memo    map[node]map[node]bool
+}
+
+func (u *groupUpdate) edges(n node) (map[node]bool, error) {
+	if m, ok := u.memo[n]; ok {
+		return m, nil
+	}
+	m, err := scanPairs(u.base, pfxGroupEdge, n)
+	if err != nil {
+		return nil, err
+	}
+	for c, st := range u.overlay[n] {
+		if st == nil {
+			delete(m, c)
+		} else {
+			m[c] = *st
+		}
+	}
+	u.memo[n] = m
+	return m, nil
+}
+
+// stageGroupIndex updates the index for the batch's changes inside txn. The
+// groups whose closure may change are the parents of changed edges and every
+// group above them before the batch (a group that a new edge puts above a
+// changed parent is itself the parent of a changed edge); each is recomputed
+// from the edges after the batch and only the difference is written.
+func (s *Store) stageGroupIndex(txn *badger.Txn, applied uint64, changes []Change) error {
+	var u *groupUpdate
+	start := time.Now()
+	for i := range changes {
+		c := &changes[i]
+		parent, child, clean, ok := edgeOf(&c.Relationship)
+		if !ok {
+			continue
+		}
+		if u == nil {
+			u = &groupUpdate{base: s.db.NewTransactionAt(applied, false), overlay: map[node]map[node]*bool{}, memo: map[node]map[node]bool{}}
+			defer u.base.Discard()
+		}
+		if u.overlay[parent] == nil {
+			u.overlay[parent] = map[node]*bool{}
+		}
+		k := pairKey(pfxGroupEdge, parent, child)
+		if c.Op == tuple.OpDelete {
+			u.overlay[parent][child] = nil
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		} else {
+			u.overlay[parent][child] = &clean
+			if err := txn.Set(k, flag(clean)); err != nil {
+				return err
+			}
+		}
+	}
+	if u == nil {
+		return nil
+	}
+	todo := map[node]bool{}
+	for parent := range u.overlay {
+		todo[parent] = true
+		up, err := scanPairs(u.base, pfxGroupUp, parent)
+		if err != nil {
+			return err
+		}
+		for a := range up {
+			todo[a] = true
+		}
+	}
+	var written, delta int64
+	for a := range todo {
+		now, err := closure(a, u.edges)
+		if err != nil {
+			return err
+		}
+		old, err := scanPairs(u.base, pfxGroupDown, a)
+		if err != nil {
+			return err
+		}
+		for d, clean := range now {
+			if was, ok := old[d]; ok && was == clean {
+				continue
+			} else if !ok {
+				delta++
+			}
+			written++
+			if err := txn.Set(pairKey(pfxGroupDown, a, d), flag(clean)); err != nil {
+				return err
+			}
+			if err := txn.Set(pairKey(pfxGroupUp, d, a), flag(clean)); err != nil {
+				return err
+			}
+		}
+		for d := range old {
+			if _, ok := now[d]; ok {
+				continue
+			}
+			written++
+			delta--
+			if err := txn.Delete(pairKey(pfxGroupDown, a, d)); err != nil {
+				return err
+			}
+			if err := txn.Delete(pairKey(pfxGroupUp, d, a)); err != nil {
+				return err
+			}
+		}
+	}
+	s.gidxPending = groupPending{delta: delta, written: written, nanos: int64(time.Since(start))}
+	return nil
+}
+
+// groupPending is what one Apply's index update counts, published after commit.
+type groupPending struct{ delta, written, nanos int64 }
+
+func (s *Store) publishGroupIndex() {
+	p := s.gidxPending
+	s.gidxPending = groupPending{}
+	if p == (groupPending{}) {
+		return
+	}
+	s.gidx.pairs.Add(p.delta)
+	s.gidx.written.Add(p.written)
+	s.gidx.nanos.Add(p.nanos)
+	s.gidx.updates.Add(1)
+}
+
+// ensureGroupIndex rebuilds the index at Open when the store has none yet.
+func (s *Store) ensureGroupIndex() error {
+	txn := s.db.NewTransactionAt(math64, false)
+	_, err := txn.Get(keyGroupIndex)
+	txn.Discard()
+	switch {
+	case err == nil:
+		return s.countGroupPairs()
+	case !errors.Is(err, badger.ErrKeyNotFound):
+		return fmt.Errorf("storage: read the nested-group index marker: %w", err)
+	}
+	return s.rebuildGroupIndex(max(s.applied.Load(), 1))
+}
+
+const math64 = ^uint64(0)
+
+func (s *Store) countGroupPairs() error {
+	txn := s.db.NewTransactionAt(math64, false)
+	defer txn.Discard()
+	p := []byte(pfxGroupDown)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+	defer it.Close()
+	var n int64
+	for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+		n++
+	}
+	s.gidx.pairs.Store(n)
+	return nil
+}
+
+// rebuildGroupIndex builds the index from every subject-set relationship
+// stored at rev and writes it, with the marker, at rev. Nothing may read or
+// write the store meanwhile (Open, Restore).
+func (s *Store) rebuildGroupIndex(rev uint64) error {
+	txn := s.db.NewTransactionAt(rev, false)
+	defer txn.Discard()
+	edges := map[node]map[node]bool{}
+	p := []byte(pfxForward)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+	for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+		item := it.Item()
+		r, err := parseForwardKey(item.Key())
+		if err != nil {
+			it.Close()
+			return err
+		}
+		if r.Subject.Relation == "" {
+			continue
+		}
+		if item.UserMeta() != 0 {
+			if err := item.Value(func(v []byte) error { return decodeValue(v, &r) }); err != nil {
+				it.Close()
+				return err
+			}
+		}
+		parent, child, clean, ok := edgeOf(&r)
+		if !ok {
+			continue
+		}
+		if edges[parent] == nil {
+			edges[parent] = map[node]bool{}
+		}
+		edges[parent][child] = clean
+	}
+	it.Close()
+	wb := s.db.NewWriteBatchAt(rev)
+	defer wb.Cancel()
+	var pairs int64
+	get := func(n node) (map[node]bool, error) { return edges[n], nil }
+	for a, kids := range edges {
+		for c, clean := range kids {
+			if err := wb.Set(pairKey(pfxGroupEdge, a, c), flag(clean)); err != nil {
+				return fmt.Errorf("storage: rebuild the nested-group index: %w", err)
+			}
+		}
+		down, _ := closure(a, get)
+		for d, clean := range down {
+			pairs++
+			if err := wb.Set(pairKey(pfxGroupDown, a, d), flag(clean)); err != nil {
+				return fmt.Errorf("storage: rebuild the nested-group index: %w", err)
+			}
+			if err := wb.Set(pairKey(pfxGroupUp, d, a), flag(clean)); err != nil {
+				return fmt.Errorf("storage: rebuild the nested-group index: %w", err)
+			}
+		}
+	}
+	if err := wb.Set(keyGroupIndex, be64(rev)); err != nil {
+		return fmt.Errorf("storage: rebuild the nested-group index: %w", err)
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("storage: rebuild the nested-group index: %w", err)
+	}
+	s.gidx.pairs.Store(pairs)
+	s.gidx.rebuilds.Add(1)
+	return nil
+}
