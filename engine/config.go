@@ -15,6 +15,11 @@ type Config struct {
 	// Concurrency bounds the goroutines one check (or one CheckBulk call) may
 	// run for its branches at a time. 1 evaluates every branch in line.
 	Concurrency int
+	// ParallelBranches is the fewest branches (operands of a union or
+	// intersection, subject sets of a relation, targets of an arrow) that are
+	// run in goroutines; fewer run in line. 0 means DefaultParallelBranches;
+	// otherwise at least 2.
+	ParallelBranches int
 	// CacheEntries bounds the number of sub-problem results kept between
 	// queries; 0 disables the cache.
 	CacheEntries int
@@ -38,7 +43,7 @@ const (
 
 // DefaultConfig returns the configuration a server starts with.
 func DefaultConfig() Config {
-	return Config{MaxDepth: 50, Concurrency: 8, CacheEntries: 100_000, Clock: time.Now}
+	return Config{MaxDepth: 50, Concurrency: 8, ParallelBranches: DefaultParallelBranches, CacheEntries: 100_000, Clock: time.Now}
 }
 
 // Validate reports the first field that is out of range.
@@ -48,6 +53,9 @@ func (c Config) Validate() error {
 	}
 	if c.Concurrency < 1 || c.Concurrency > maxConcurrency {
 		return fmt.Errorf("engine config: Concurrency is %d; it must be between 1 and %d", c.Concurrency, maxConcurrency)
+	}
+	if c.ParallelBranches < 0 || c.ParallelBranches == 1 {
+		return fmt.Errorf("engine config: ParallelBranches is %d; it must be 0 (DefaultParallelBranches, %d) or 2 or more", c.ParallelBranches, DefaultParallelBranches)
 	}
 	if c.CacheEntries < 0 {
 		return fmt.Errorf("engine config: CacheEntries is %d; it must be 0 (no cache) or more", c.CacheEntries)
@@ -75,6 +83,9 @@ type Engine struct {
 func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.ParallelBranches == 0 {
+		cfg.ParallelBranches = DefaultParallelBranches
 	}
 	e := &Engine{cfg: cfg, clock: cfg.Clock, changes: cfg.Changes}
 	if e.clock == nil {
