@@ -360,11 +360,6 @@ func appendTrace(ts []*Trace, t *Trace) []*Trace {
 // direct evaluates a stored relation: the exact relationship, a wildcard, and
 // every subject set the relation holds.
 func (q *query) direct(ctx context.Context, res tuple.ObjectRef, r *schema.Relation, subj tuple.SubjectRef, depth int, path *pathNode) (outcome, error) {
-	if q.gi != nil && !q.explain && subj.Relation == "" && !subj.IsWildcard() && holdsSets(r) {
-		if o, ok, err := q.directIndexed(ctx, res, r, subj, path); err != nil || ok {
-			return o, err
-		}
-	}
 	o := denied
 	var tuples []string
 	var children []*Trace
@@ -405,6 +400,17 @@ func (q *query) direct(ctx context.Context, res tuple.ObjectRef, r *schema.Relat
 			if done, err = consider(rel); err != nil {
 				return outcome{}, err
 			}
+		}
+	}
+	if !done && q.gi != nil && !q.explain && subj.Relation == "" && !subj.IsWildcard() && holdsSets(r) {
+		// The nested groups, from the index: what the reads above did not
+		// decide.
+		s, ok, err := q.directIndexed(ctx, res, r, subj, path)
+		if err != nil {
+			return outcome{}, err
+		}
+		if ok {
+			return or(o, s), nil
 		}
 	}
 	if !done {

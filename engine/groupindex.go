@@ -83,9 +83,10 @@ func (q *query) subjectRels(ctx context.Context, subj tuple.SubjectRef) ([]tuple
 	return rels, nil
 }
 
-// directIndexed answers res#r for a plain subject from the index: the
-// subject is in res#r through exactly those of its relationships whose
-// subject set is res#r itself or inside it. Each contributes its caveat when a
+// directIndexed answers whether a plain subject is in res#r through the
+// subject sets res#r holds (direct has read the relationship naming the
+// subject and the wildcard): through exactly those of the subject's
+// relationships whose subject set lies inside res#r. Each contributes its caveat when a
 // clean path joins it (other paths to the same set only add that caveat and
 // more, so they change nothing); one reached only through caveated or
 // expiring relationships leaves the answer to the walk unless another one
@@ -121,18 +122,19 @@ func (q *query) directIndexed(ctx context.Context, res tuple.ObjectRef, r *schem
 			}
 		}
 		set := tuple.SubjectRef{Type: m.Resource.Type, ID: m.Resource.ID, Relation: m.Relation}
-		if set != group {
-			found, clean, err := q.gi.GroupContains(ctx, group, set)
-			if err != nil {
-				return outcome{}, false, err
-			}
-			if !found {
-				continue
-			}
-			if !clean {
-				ambiguous = true
-				continue
-			}
+		if set == group {
+			continue // read by direct itself
+		}
+		found, clean, err := q.gi.GroupContains(ctx, group, set)
+		if err != nil {
+			return outcome{}, false, err
+		}
+		if !found {
+			continue
+		}
+		if !clean {
+			ambiguous = true
+			continue
 		}
 		c, err := q.caveat(ctx, m)
 		if err != nil {

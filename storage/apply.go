@@ -42,9 +42,9 @@ func (s *Store) Apply(rev uint64, b Batch) (Result, error) {
 
 	changes, err := s.stage(txn, rev, &b)
 	if err == nil {
-		if err = s.stageGroupIndex(txn, applied, changes); err != nil {
-			s.gidxPending = groupPending{}
-			return Result{}, s.wrapTxnErr(rev, "nested-group index", err)
+		if ierr := s.stageGroupIndex(txn, applied, changes); ierr != nil {
+			// Too big a batch is rejected like one whose data does not fit.
+			err = s.wrapTxnErr(rev, "nested-group index", ierr)
 		}
 	}
 	if err == nil {

@@ -65,16 +65,29 @@ func (s *Store) GroupIndexStats() GroupIndexStats {
 		UpdateTime: time.Duration(c.nanos.Load()), Rebuilds: uint64(c.rebuilds.Load())}
 }
 
-// GroupIndexSize estimates the bytes the index and the relationships (both
-// indexes) take in the LSM tree, as Badger's table estimates give them.
+// GroupIndexSize returns the bytes (keys and values, as stored before
+// compression) of the index and of the relationships (both their keys) at
+// the applied revision. It scans both, so it is for benchmarks and
+// diagnostics, not for a metrics scrape.
 func (s *Store) GroupIndexSize() (index, relationships uint64) {
+	txn := s.db.NewTransactionAt(s.applied.Load(), false)
+	defer txn.Discard()
+	size := func(pfx string) uint64 {
+		p := []byte(pfx)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+		defer it.Close()
+		var n uint64
+		for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+			item := it.Item()
+			n += uint64(len(item.Key())) + uint64(item.ValueSize())
+		}
+		return n
+	}
 	for _, p := range []string{pfxGroupEdge, pfxGroupDown, pfxGroupUp} {
-		d, _ := s.db.EstimateSize([]byte(p))
-		index += d
+		index += size(p)
 	}
 	for _, p := range []string{pfxForward, pfxReverse} {
-		d, _ := s.db.EstimateSize([]byte(p))
-		relationships += d
+		relationships += size(p)
 	}
 	return index, relationships
 }
