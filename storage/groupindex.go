@@ -243,6 +243,15 @@ func (s *Store) stageGroupIndex(txn *badger.Txn, applied uint64, changes []Chang
 	if u == nil {
 		return nil
 	}
+	var written, delta int64
+	if parent, child, clean, ok := u.singleAdd(); ok {
+		var err error
+		if written, delta, err = u.addEdge(txn, parent, child, clean); err != nil {
+			return err
+		}
+		s.gidxPending = groupPending{delta: delta, written: written, nanos: int64(time.Since(start))}
+		return nil
+	}
 	todo := map[node]bool{}
 	for parent := range u.overlay {
 		todo[parent] = true
@@ -254,7 +263,6 @@ func (s *Store) stageGroupIndex(txn *badger.Txn, applied uint64, changes []Chang
 			todo[a] = true
 		}
 	}
-	var written, delta int64
 	for a := range todo {
 		now, err := closure(a, u.edges)
 		if err != nil {
@@ -294,6 +302,69 @@ func (s *Store) stageGroupIndex(txn *badger.Txn, applied uint64, changes []Chang
 	}
 	s.gidxPending = groupPending{delta: delta, written: written, nanos: int64(time.Since(start))}
 	return nil
+}
+
+// singleAdd reports whether the batch changed one edge only, and added it
+// (it was not stored before): the common write, which needs no recomputation.
+func (u *groupUpdate) singleAdd() (parent, child node, clean, ok bool) {
+	if len(u.overlay) != 1 {
+		return "", "", false, false
+	}
+	for p, kids := range u.overlay {
+		if len(kids) != 1 {
+			return "", "", false, false
+		}
+		for c, st := range kids {
+			if st == nil {
+				return "", "", false, false
+			}
+			parent, child, clean = p, c, *st
+		}
+	}
+	if _, err := u.base.Get(pairKey(pfxGroupEdge, parent, child)); !errors.Is(err, badger.ErrKeyNotFound) {
+		return "", "", false, false // stored already (or unreadable): recompute
+	}
+	return parent, child, clean, true
+}
+
+// addEdge adds the pairs one new edge parent@child makes: every group at or
+// above parent over every set at or below child. A pair is clean when it
+// was, or when both halves and the edge are.
+func (u *groupUpdate) addEdge(txn *badger.Txn, parent, child node, clean bool) (written, delta int64, err error) {
+	ups, err := scanPairs(u.base, pfxGroupUp, parent)
+	if err != nil {
+		return 0, 0, err
+	}
+	ups[parent] = true
+	downs, err := scanPairs(u.base, pfxGroupDown, child)
+	if err != nil {
+		return 0, 0, err
+	}
+	downs[child] = true
+	for a, upClean := range ups {
+		old, err := scanPairs(u.base, pfxGroupDown, a)
+		if err != nil {
+			return 0, 0, err
+		}
+		for d, downClean := range downs {
+			c := upClean && clean && downClean
+			was, ok := old[d]
+			if ok && (was || !c) {
+				continue
+			}
+			if !ok {
+				delta++
+			}
+			written++
+			if err := txn.Set(pairKey(pfxGroupDown, a, d), flag(c)); err != nil {
+				return 0, 0, err
+			}
+			if err := txn.Set(pairKey(pfxGroupUp, d, a), flag(c)); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	return written, delta, nil
 }
 
 // groupPending is what one Apply's index update counts, published after commit.
