@@ -18,9 +18,13 @@ import (
 type GroupIndex interface {
 	// GroupIndexed reports whether the index is complete at the Reader's revision.
 	GroupIndexed() bool
+	// GroupCovers reports whether the index keeps group's closure (it does
+	// for sets that are members of some set, such as team#member).
+	GroupCovers(ctx context.Context, group tuple.SubjectRef) (bool, error)
 	// GroupContains reports whether subject set member is inside subject set
 	// group at some depth of subject-set relationships (found), and whether a
-	// path without caveats or expirations joins them (clean).
+	// path without caveats or expirations joins them (clean); complete for a
+	// group GroupCovers.
 	GroupContains(ctx context.Context, group, member tuple.SubjectRef) (found, clean bool, err error)
 	// SubjectRelationships yields every live relationship naming subject.
 	SubjectRelationships(ctx context.Context, subject tuple.SubjectRef) iter.Seq2[tuple.Relationship, error]
@@ -95,6 +99,12 @@ func (q *query) subjectRels(ctx context.Context, subj tuple.SubjectRef) ([]tuple
 // evaluated by its expression, which the index does not see). decided is
 // false when the walk must answer.
 func (q *query) directIndexed(ctx context.Context, res tuple.ObjectRef, r *schema.Relation, subj tuple.SubjectRef, path *pathNode) (o outcome, decided bool, err error) {
+	group := tuple.SubjectRef{Type: res.Type, ID: res.ID, Relation: r.Name}
+	if covered, err := q.gi.GroupCovers(ctx, group); err != nil || !covered {
+		// No closure (nothing holds res#r, as with dataset:d#reader): the walk
+		// takes the step to the sets it holds, which have one.
+		return outcome{}, false, err
+	}
 	rels, err := q.subjectRels(ctx, subj)
 	if err != nil {
 		return outcome{}, false, err
@@ -108,7 +118,6 @@ func (q *query) directIndexed(ctx context.Context, res tuple.ObjectRef, r *schem
 		q.noteRead(path, q.e.changes.subjectKey(tuple.SubjectRef{Type: subj.Type, ID: tuple.Wildcard}))
 		q.noteRead(path, q.e.changes.groupsKey())
 	}
-	group := tuple.SubjectRef{Type: res.Type, ID: res.ID, Relation: r.Name}
 	o = denied
 	ambiguous := false
 	for _, m := range rels {

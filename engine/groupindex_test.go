@@ -26,10 +26,15 @@ definition group {
   relation owner: user | group#member
   permission admin = owner
 }
+definition team {
+  relation member: user | user:* | user with flagged | user with expiration | team#member | team#member with flagged | team#member with expiration
+}
 definition doc {
   relation reader: user | group#member | group#owner
   relation banned: user | group#member
+  relation editor: user | team#member
   permission view = reader - banned
+  permission edit = editor - banned
 }
 `
 
@@ -71,14 +76,22 @@ func randomGroupRel(r *rand.Rand) tuple.Relationship {
 		}
 		return ""
 	}
+	// team#member reaches only relations (the index may deny there);
+	// group#member reaches a permission (group#admin: it may only allow).
+	typ := "group"
+	if r.IntN(2) == 0 {
+		typ = "team"
+	}
 	var s string
-	switch r.IntN(11) {
+	switch r.IntN(12) {
 	case 0, 1, 2:
-		s = fmt.Sprintf("group:%s#member@group:%s#member%s", g(), g(), trait())
+		s = fmt.Sprintf("%s:%s#member@%s:%s#member%s", typ, g(), typ, g(), trait())
 	case 3, 4:
-		s = fmt.Sprintf("group:%s#member@user:%s%s", g(), u(), trait())
+		s = fmt.Sprintf("%s:%s#member@user:%s%s", typ, g(), u(), trait())
 	case 5:
-		s = fmt.Sprintf("group:%s#member@user:*", g())
+		s = fmt.Sprintf("%s:%s#member@user:*", typ, g())
+	case 11:
+		s = fmt.Sprintf("doc:d%d#editor@team:%s#member", r.IntN(3), g())
 	case 6:
 		s = fmt.Sprintf("group:%s#member@group:%s#admin", g(), g())
 	case 10:
@@ -110,9 +123,11 @@ func groupIndexAnswers(t *testing.T, e *engine.Engine, v engine.View) []string {
 				for _, p := range []string{"member", "owner", "admin"} {
 					ask("group", fmt.Sprintf("g%d", gi), p)
 				}
+				ask("team", fmt.Sprintf("g%d", gi), "member")
 			}
 			for di := range 3 {
 				ask("doc", fmt.Sprintf("d%d", di), "view")
+				ask("doc", fmt.Sprintf("d%d", di), "edit")
 			}
 			lr, err := e.LookupResources(ctx, v, engine.LookupResourcesRequest{ResourceType: "group", Permission: "member", Subject: subj, Context: c})
 			out = append(out, fmt.Sprintf("lookup groups of %s ctx=%v: %v %v", subj, c, lr.Resources, err))
@@ -210,12 +225,13 @@ func TestGroupIndexDifferential(t *testing.T) {
 	t.Logf("index answered %d relation checks, fell back %d times", answered, fallbacks)
 }
 
-// TestGroupIndexStats: one batch that nests three groups writes their three
-// closure pairs, and the up closure lists both groups above the lowest.
+// TestGroupIndexStats: one batch that nests three groups under a document
+// writes their three closure pairs (the document's relation, which nothing
+// holds, gets none), and the up closure lists both groups above the lowest.
 func TestGroupIndexStats(t *testing.T) {
 	st := openGroupIndexStore(t)
 	var b storage.Batch
-	for _, s := range []string{"group:a#member@group:b#member", "group:b#member@group:c#member", "group:c#member@user:u"} {
+	for _, s := range []string{"doc:d#reader@group:a#member", "group:a#member@group:b#member", "group:b#member@group:c#member", "group:c#member@user:u"} {
 		b.Updates = append(b.Updates, tuple.Update{Op: tuple.OpTouch, Relationship: tuple.MustParse(s)})
 	}
 	if _, err := st.Apply(1, b); err != nil {
@@ -223,7 +239,7 @@ func TestGroupIndexStats(t *testing.T) {
 	}
 	s := st.GroupIndexStats()
 	if s.Pairs != 3 || s.Updates != 1 || s.PairsWritten != 3 {
-		t.Fatalf("got %+v; want 3 pairs (a>b, a>c, b>c) written by 1 update", s)
+		t.Fatalf("got %+v; want 3 pairs (a>b, a>c, b>c; none for doc:d#reader, which nothing holds) written by 1 update", s)
 	}
 	sn, _ := st.Snapshot(1)
 	var got []string

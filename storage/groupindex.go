@@ -2,8 +2,9 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
-	"fmt"
+	"maps"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,12 @@ import (
 //	g\x00 A \x00 D   D is inside A at some depth (down closure)
 //	G\x00 D \x00 A   the same pair from below (up closure: all groups of D)
 //
-// where A, B and D are encoded as type \x00 id \x00 relation. Each value is one
+//	h\x00 B          be64 count of the edges naming B as their subject set
+//
+// where A, B and D are encoded as type \x00 id \x00 relation. Closures are
+// kept only for sets that are themselves members of some set (h > 0), such
+// as team#member; a set nothing holds (dataset:d#reader) has none, and the
+// engine's walk takes the step from it to the sets it holds. Each value is one
 // byte: 1 when the pair is joined by a path of clean edges (no caveat, no
 // expiration), 0 when every path has a caveated or expiring edge. Wildcard
 // subject sets (T:*#rel) are not edges: the engine never follows them.
@@ -34,6 +40,7 @@ const (
 	pfxGroupEdge = "e\x00"
 	pfxGroupDown = "g\x00"
 	pfxGroupUp   = "G\x00"
+	pfxGroupUsed = "h\x00"
 )
 
 var keyGroupIndex = []byte(pfxMeta + "group_index")
@@ -41,8 +48,12 @@ var keyGroupIndex = []byte(pfxMeta + "group_index")
 // isGroupIndexKey reports whether k belongs to the nested-group index (which
 // a restore rebuilds instead of loading).
 func isGroupIndexKey(k []byte) bool {
-	return bytes.HasPrefix(k, []byte(pfxGroupEdge)) || bytes.HasPrefix(k, []byte(pfxGroupDown)) ||
-		bytes.HasPrefix(k, []byte(pfxGroupUp)) || bytes.Equal(k, keyGroupIndex)
+	for _, p := range []string{pfxGroupEdge, pfxGroupDown, pfxGroupUp, pfxGroupUsed} {
+		if bytes.HasPrefix(k, []byte(p)) {
+			return true
+		}
+	}
+	return bytes.Equal(k, keyGroupIndex)
 }
 
 // GroupIndexStats reports the nested-group index's size and update cost.
@@ -83,7 +94,7 @@ func (s *Store) GroupIndexSize() (index, relationships uint64) {
 		}
 		return n
 	}
-	for _, p := range []string{pfxGroupEdge, pfxGroupDown, pfxGroupUp} {
+	for _, p := range []string{pfxGroupEdge, pfxGroupDown, pfxGroupUp, pfxGroupUsed} {
 		index += size(p)
 	}
 	for _, p := range []string{pfxForward, pfxReverse} {
@@ -185,6 +196,80 @@ type groupUpdate struct {
 	base    *badger.Txn
 	overlay map[node]map[node]*bool
 	memo    map[node]map[node]bool
+	before  map[node]uint64 // h of the changed edges' children before the batch
+	after   map[node]uint64 // and after it
+}
+
+func usedKey(n node) []byte { return append([]byte(pfxGroupUsed), n...) }
+
+func readCount(txn *badger.Txn, n node) (uint64, error) {
+	item, err := txn.Get(usedKey(n))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var c uint64
+	err = item.Value(func(v []byte) error {
+		if len(v) == 8 {
+			c = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	return c, err
+}
+
+// covered reports whether n keeps a closure after the batch.
+func (u *groupUpdate) covered(n node) (bool, error) {
+	if c, ok := u.after[n]; ok {
+		return c > 0, nil
+	}
+	c, err := readCount(u.base, n)
+	return c > 0, err
+}
+
+// count works out, from the batch's final edge states, how many edges name
+// each changed child before and after the batch, and writes the new counts.
+func (u *groupUpdate) count(txn *badger.Txn) error {
+	u.before, u.after = map[node]uint64{}, map[node]uint64{}
+	for parent, kids := range u.overlay {
+		for child, st := range kids {
+			if _, ok := u.before[child]; !ok {
+				c, err := readCount(u.base, child)
+				if err != nil {
+					return err
+				}
+				u.before[child], u.after[child] = c, c
+			}
+			_, err := u.base.Get(pairKey(pfxGroupEdge, parent, child))
+			existed := err == nil
+			if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+				return err
+			}
+			switch {
+			case existed && st == nil:
+				u.after[child]--
+			case !existed && st != nil:
+				u.after[child]++
+			}
+		}
+	}
+	for n, c := range u.after {
+		if c == u.before[n] {
+			continue
+		}
+		var err error
+		if c == 0 {
+			err = txn.Delete(usedKey(n))
+		} else {
+			err = txn.Set(usedKey(n), be64(c))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (u *groupUpdate) edges(n node) (map[node]bool, error) {
@@ -243,6 +328,9 @@ func (s *Store) stageGroupIndex(txn *badger.Txn, applied uint64, changes []Chang
 	if u == nil {
 		return nil
 	}
+	if err := u.count(txn); err != nil {
+		return err
+	}
 	var written, delta int64
 	if parent, child, clean, ok := u.singleAdd(); ok {
 		var err error
@@ -253,6 +341,11 @@ func (s *Store) stageGroupIndex(txn *badger.Txn, applied uint64, changes []Chang
 		return nil
 	}
 	todo := map[node]bool{}
+	for n, c := range u.after {
+		if (c > 0) != (u.before[n] > 0) {
+			todo[n] = true // gains or loses its closure
+		}
+	}
 	for parent := range u.overlay {
 		todo[parent] = true
 		up, err := scanPairs(u.base, pfxGroupUp, parent)
@@ -264,9 +357,13 @@ func (s *Store) stageGroupIndex(txn *badger.Txn, applied uint64, changes []Chang
 		}
 	}
 	for a := range todo {
-		now, err := closure(a, u.edges)
-		if err != nil {
+		now := map[node]bool{}
+		if ok, err := u.covered(a); err != nil {
 			return err
+		} else if ok {
+			if now, err = closure(a, u.edges); err != nil {
+				return err
+			}
 		}
 		old, err := scanPairs(u.base, pfxGroupDown, a)
 		if err != nil {
@@ -335,9 +432,31 @@ func (u *groupUpdate) addEdge(txn *badger.Txn, parent, child node, clean bool) (
 	if err != nil {
 		return 0, 0, err
 	}
-	ups[parent] = true
-	downs, err := scanPairs(u.base, pfxGroupDown, child)
-	if err != nil {
+	if ok, err := u.covered(parent); err != nil {
+		return 0, 0, err
+	} else if ok {
+		ups[parent] = true
+	}
+	var downs map[node]bool
+	if u.before[child] == 0 {
+		// The child is a member of something for the first time: its own
+		// closure is new.
+		if downs, err = closure(child, u.edges); err != nil {
+			return 0, 0, err
+		}
+		for d, c := range downs {
+			written++
+			delta++
+			if err := txn.Set(pairKey(pfxGroupDown, child, d), flag(c)); err != nil {
+				return 0, 0, err
+			}
+			if err := txn.Set(pairKey(pfxGroupUp, d, child), flag(c)); err != nil {
+				return 0, 0, err
+			}
+		}
+		downs = maps.Clone(downs)
+		delete(ups, child) // its closure, from the edges after the batch, is complete
+	} else if downs, err = scanPairs(u.base, pfxGroupDown, child); err != nil {
 		return 0, 0, err
 	}
 	downs[child] = true
@@ -380,101 +499,4 @@ func (s *Store) publishGroupIndex() {
 	s.gidx.written.Add(p.written)
 	s.gidx.nanos.Add(p.nanos)
 	s.gidx.updates.Add(1)
-}
-
-// ensureGroupIndex rebuilds the index at Open when the store has none yet.
-func (s *Store) ensureGroupIndex() error {
-	txn := s.db.NewTransactionAt(math64, false)
-	_, err := txn.Get(keyGroupIndex)
-	txn.Discard()
-	switch {
-	case err == nil:
-		return s.countGroupPairs()
-	case !errors.Is(err, badger.ErrKeyNotFound):
-		return fmt.Errorf("storage: read the nested-group index marker: %w", err)
-	}
-	return s.rebuildGroupIndex(max(s.applied.Load(), 1))
-}
-
-const math64 = ^uint64(0)
-
-func (s *Store) countGroupPairs() error {
-	txn := s.db.NewTransactionAt(math64, false)
-	defer txn.Discard()
-	p := []byte(pfxGroupDown)
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
-	defer it.Close()
-	var n int64
-	for it.Seek(p); it.ValidForPrefix(p); it.Next() {
-		n++
-	}
-	s.gidx.pairs.Store(n)
-	return nil
-}
-
-// rebuildGroupIndex builds the index from every subject-set relationship
-// stored at rev and writes it, with the marker, at rev. Nothing may read or
-// write the store meanwhile (Open, Restore).
-func (s *Store) rebuildGroupIndex(rev uint64) error {
-	txn := s.db.NewTransactionAt(rev, false)
-	defer txn.Discard()
-	edges := map[node]map[node]bool{}
-	p := []byte(pfxForward)
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
-	for it.Seek(p); it.ValidForPrefix(p); it.Next() {
-		item := it.Item()
-		r, err := parseForwardKey(item.Key())
-		if err != nil {
-			it.Close()
-			return err
-		}
-		if r.Subject.Relation == "" {
-			continue
-		}
-		if item.UserMeta() != 0 {
-			if err := item.Value(func(v []byte) error { return decodeValue(v, &r) }); err != nil {
-				it.Close()
-				return err
-			}
-		}
-		parent, child, clean, ok := edgeOf(&r)
-		if !ok {
-			continue
-		}
-		if edges[parent] == nil {
-			edges[parent] = map[node]bool{}
-		}
-		edges[parent][child] = clean
-	}
-	it.Close()
-	wb := s.db.NewWriteBatchAt(rev)
-	defer wb.Cancel()
-	var pairs int64
-	get := func(n node) (map[node]bool, error) { return edges[n], nil }
-	for a, kids := range edges {
-		for c, clean := range kids {
-			if err := wb.Set(pairKey(pfxGroupEdge, a, c), flag(clean)); err != nil {
-				return fmt.Errorf("storage: rebuild the nested-group index: %w", err)
-			}
-		}
-		down, _ := closure(a, get)
-		for d, clean := range down {
-			pairs++
-			if err := wb.Set(pairKey(pfxGroupDown, a, d), flag(clean)); err != nil {
-				return fmt.Errorf("storage: rebuild the nested-group index: %w", err)
-			}
-			if err := wb.Set(pairKey(pfxGroupUp, d, a), flag(clean)); err != nil {
-				return fmt.Errorf("storage: rebuild the nested-group index: %w", err)
-			}
-		}
-	}
-	if err := wb.Set(keyGroupIndex, be64(rev)); err != nil {
-		return fmt.Errorf("storage: rebuild the nested-group index: %w", err)
-	}
-	if err := wb.Flush(); err != nil {
-		return fmt.Errorf("storage: rebuild the nested-group index: %w", err)
-	}
-	s.gidx.pairs.Store(pairs)
-	s.gidx.rebuilds.Add(1)
-	return nil
 }

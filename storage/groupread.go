@@ -36,11 +36,31 @@ func (sn *Snapshot) GroupIndexed() bool {
 	return ok
 }
 
+// GroupCovers reports whether the index keeps the closure of the subject
+// set group: whether some relationship names group as its subject (it is a
+// member of another set). Call it only when GroupIndexed.
+func (sn *Snapshot) GroupCovers(ctx context.Context, group tuple.SubjectRef) (bool, error) {
+	if err := sn.valid(); err != nil {
+		return false, err
+	}
+	if hasSep(group.Type, group.ID, group.Relation) {
+		return false, errSep
+	}
+	_, err := sn.txn.Get(usedKey(setNode(group.Type, group.ID, group.Relation)))
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return false, sn.valid()
+	case err != nil:
+		return false, fmt.Errorf("storage: read the nested-group index: %w", err)
+	}
+	return true, sn.valid()
+}
+
 // GroupContains reports whether the subject set member is inside the subject
 // set group through subject-set relationships at any depth (found), and
 // whether a path of relationships without caveat or expiration joins them
-// (clean). A set is inside itself only through a cycle. Call it only when
-// GroupIndexed.
+// (clean). A set is inside itself only through a cycle. The answer is
+// complete only for a group GroupCovers. Call it only when GroupIndexed.
 func (sn *Snapshot) GroupContains(ctx context.Context, group, member tuple.SubjectRef) (found, clean bool, err error) {
 	if err := sn.valid(); err != nil {
 		return false, false, err
