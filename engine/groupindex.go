@@ -72,7 +72,11 @@ func (q *query) subjectRels(ctx context.Context, subj tuple.SubjectRef) ([]tuple
 		return m.rels, nil
 	}
 	var rels []tuple.Relationship
-	for _, s := range []tuple.SubjectRef{subj, {Type: subj.Type, ID: tuple.Wildcard}} {
+	subjects := []tuple.SubjectRef{subj, {Type: subj.Type, ID: tuple.Wildcard}}
+	if !q.e.closedOf(q.v.Schema).wildcard(subj.Type) {
+		subjects = subjects[:1] // no relation allows subj.Type:*
+	}
+	for _, s := range subjects {
 		for r, err := range q.gi.SubjectRelationships(ctx, s) {
 			if err != nil {
 				return nil, err
@@ -99,6 +103,11 @@ func (q *query) subjectRels(ctx context.Context, subj tuple.SubjectRef) ([]tuple
 // evaluated by its expression, which the index does not see). decided is
 // false when the walk must answer.
 func (q *query) directIndexed(ctx context.Context, res tuple.ObjectRef, r *schema.Relation, subj tuple.SubjectRef, path *pathNode) (o outcome, decided bool, err error) {
+	if !q.e.closedOf(q.v.Schema).nested(res.Type, r.Name) {
+		// No relation allows res.Type#r as a subject set, so nothing holds
+		// it and it has no closure: no need to ask.
+		return outcome{}, false, nil
+	}
 	group := tuple.SubjectRef{Type: res.Type, ID: res.ID, Relation: r.Name}
 	if covered, err := q.gi.GroupCovers(ctx, group); err != nil || !covered {
 		// No closure (nothing holds res#r, as with dataset:d#reader): the walk
@@ -163,11 +172,45 @@ func (q *query) directIndexed(ctx context.Context, res tuple.ObjectRef, r *schem
 }
 
 // closedRelations records, per schema, which relations' subject sets reach
-// only relations (never a permission), at any depth.
+// only relations (never a permission), at any depth, and which relations
+// some relation allows as a subject set.
 type closedRelations struct {
-	s  *schema.Schema
-	mu sync.Mutex
-	m  map[typeRel]bool
+	s      *schema.Schema
+	mu     sync.Mutex
+	m      map[typeRel]bool
+	asSets map[typeRel]bool
+	wild   map[string]bool // types some relation allows as T:*
+}
+
+// wildcard reports whether some relation allows typ:*.
+func (c *closedRelations) wildcard(typ string) bool {
+	c.nested("", "") // fills wild
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wild[typ]
+}
+
+// nested reports whether some relation of the schema allows typ#rel as a
+// subject set.
+func (c *closedRelations) nested(typ, rel string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.asSets == nil {
+		c.asSets, c.wild = map[typeRel]bool{}, map[string]bool{}
+		for _, d := range c.s.Definitions {
+			for _, r := range d.Relations {
+				for _, a := range r.Allowed {
+					if a.Relation != "" {
+						c.asSets[typeRel{a.Type, a.Relation}] = true
+					}
+					if a.Wildcard {
+						c.wild[a.Type] = true
+					}
+				}
+			}
+		}
+	}
+	return c.asSets[typeRel{typ, rel}]
 }
 
 func (c *closedRelations) pure(typ, rel string) bool {

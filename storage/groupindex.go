@@ -347,6 +347,13 @@ func (s *Store) stageGroupIndex(txn *badger.Txn, applied uint64, changes []Chang
 		}
 	}
 	for parent := range u.overlay {
+		if c, err := readCount(u.base, parent); err != nil {
+			return err
+		} else if c == 0 && u.after[parent] == 0 {
+			// Nothing holds parent, before or after: it has no closure and
+			// nothing above it (dataset:d#reader).
+			continue
+		}
 		todo[parent] = true
 		up, err := scanPairs(u.base, pfxGroupUp, parent)
 		if err != nil {
