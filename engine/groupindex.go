@@ -19,8 +19,9 @@ type GroupIndex interface {
 	// GroupIndexed reports whether the index is complete at the Reader's revision.
 	GroupIndexed() bool
 	// GroupCovers reports whether the index keeps group's closure (it does
-	// for sets that are members of some set, such as team#member).
-	GroupCovers(ctx context.Context, group tuple.SubjectRef) (bool, error)
+	// for sets that are members of some set, such as team#member) and
+	// whether group holds any subject set.
+	GroupCovers(ctx context.Context, group tuple.SubjectRef) (covered, holdsSets bool, err error)
 	// GroupContains reports whether subject set member is inside subject set
 	// group at some depth of subject-set relationships (found), and whether a
 	// path without caveats or expirations joins them (clean); complete for a
@@ -109,10 +110,20 @@ func (q *query) directIndexed(ctx context.Context, res tuple.ObjectRef, r *schem
 		return outcome{}, false, nil
 	}
 	group := tuple.SubjectRef{Type: res.Type, ID: res.ID, Relation: r.Name}
-	if covered, err := q.gi.GroupCovers(ctx, group); err != nil || !covered {
-		// No closure (nothing holds res#r, as with dataset:d#reader): the walk
-		// takes the step to the sets it holds, which have one.
+	covered, holdsSets, err := q.gi.GroupCovers(ctx, group)
+	switch {
+	case err != nil:
 		return outcome{}, false, err
+	case !holdsSets:
+		// res#r holds no subject set (a team without subteams): the reads
+		// direct made decide, as the walk's empty read of its sets would.
+		q.readSets(path, res, r.Name)
+		q.e.idxAnswered.Add(1)
+		return denied, true, nil
+	case !covered:
+		// No closure (nothing holds res#r): the walk takes the step to the
+		// sets it holds, which have one.
+		return outcome{}, false, nil
 	}
 	rels, err := q.subjectRels(ctx, subj)
 	if err != nil {

@@ -76,22 +76,27 @@ func (s *Store) rebuildGroupIndex(rev uint64) error {
 	defer wb.Cancel()
 	var pairs int64
 	get := func(n node) (map[node]bool, error) { return edges[n], nil }
-	used := map[node]uint64{}
+	used := map[node]counts{}
 	for a, kids := range edges {
 		for c, clean := range kids {
-			used[c]++
+			n := used[c]
+			n.holders++
+			used[c] = n
+			n = used[a]
+			n.kids++
+			used[a] = n
 			if err := wb.Set(pairKey(pfxGroupEdge, a, c), flag(clean)); err != nil {
 				return fmt.Errorf("storage: rebuild the nested-group index: %w", err)
 			}
 		}
 	}
 	for n, c := range used {
-		if err := wb.Set(usedKey(n), be64(c)); err != nil {
+		if err := wb.Set(usedKey(n), c.encode()); err != nil {
 			return fmt.Errorf("storage: rebuild the nested-group index: %w", err)
 		}
 	}
 	for a := range edges {
-		if used[a] == 0 {
+		if used[a].holders == 0 {
 			continue // nothing holds a: no closure
 		}
 		down, _ := closure(a, get)

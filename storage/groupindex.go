@@ -22,6 +22,7 @@ import (
 //	G\x00 D \x00 A   the same pair from below (up closure: all groups of D)
 //
 //	h\x00 B          be64 count of the edges naming B as their subject set
+//	                 and be64 count of the edges from B
 //
 // where A, B and D are encoded as type \x00 id \x00 relation. Closures are
 // kept only for sets that are themselves members of some set (h > 0), such
@@ -196,62 +197,89 @@ type groupUpdate struct {
 	base    *badger.Txn
 	overlay map[node]map[node]*bool
 	memo    map[node]map[node]bool
-	before  map[node]uint64 // h of the changed edges' children before the batch
-	after   map[node]uint64 // and after it
+	before  map[node]counts // h of the changed edges' ends before the batch
+	after   map[node]counts // and after it
 }
+
+// counts is the value of h\x00 B: the edges naming B as their subject set
+// (holders: B keeps a closure when there are any) and the edges from B
+// (kids: B holds no set when there are none).
+type counts struct{ holders, kids uint64 }
 
 func usedKey(n node) []byte { return append([]byte(pfxGroupUsed), n...) }
 
-func readCount(txn *badger.Txn, n node) (uint64, error) {
+func (c counts) encode() []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, c.holders), c.kids)
+}
+
+func decodeCounts(v []byte) counts {
+	if len(v) != 16 {
+		return counts{}
+	}
+	return counts{holders: binary.BigEndian.Uint64(v), kids: binary.BigEndian.Uint64(v[8:])}
+}
+
+func readCounts(txn *badger.Txn, n node) (counts, error) {
 	item, err := txn.Get(usedKey(n))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return 0, nil
+		return counts{}, nil
 	}
 	if err != nil {
-		return 0, err
+		return counts{}, err
 	}
-	var c uint64
-	err = item.Value(func(v []byte) error {
-		if len(v) == 8 {
-			c = binary.BigEndian.Uint64(v)
-		}
-		return nil
-	})
+	var c counts
+	err = item.Value(func(v []byte) error { c = decodeCounts(v); return nil })
 	return c, err
 }
 
 // covered reports whether n keeps a closure after the batch.
 func (u *groupUpdate) covered(n node) (bool, error) {
 	if c, ok := u.after[n]; ok {
-		return c > 0, nil
+		return c.holders > 0, nil
 	}
-	c, err := readCount(u.base, n)
-	return c > 0, err
+	c, err := readCounts(u.base, n)
+	return c.holders > 0, err
 }
 
-// count works out, from the batch's final edge states, how many edges name
-// each changed child before and after the batch, and writes the new counts.
+// count works out, from the batch's final edge states, the counts of every
+// end of a changed edge before and after the batch, and writes the new ones.
 func (u *groupUpdate) count(txn *badger.Txn) error {
-	u.before, u.after = map[node]uint64{}, map[node]uint64{}
+	u.before, u.after = map[node]counts{}, map[node]counts{}
+	load := func(n node) error {
+		if _, ok := u.before[n]; ok {
+			return nil
+		}
+		c, err := readCounts(u.base, n)
+		u.before[n], u.after[n] = c, c
+		return err
+	}
 	for parent, kids := range u.overlay {
+		if err := load(parent); err != nil {
+			return err
+		}
 		for child, st := range kids {
-			if _, ok := u.before[child]; !ok {
-				c, err := readCount(u.base, child)
-				if err != nil {
-					return err
-				}
-				u.before[child], u.after[child] = c, c
+			if err := load(child); err != nil {
+				return err
 			}
 			_, err := u.base.Get(pairKey(pfxGroupEdge, parent, child))
 			existed := err == nil
 			if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
 				return err
 			}
+			p, c := u.after[parent], u.after[child]
 			switch {
 			case existed && st == nil:
-				u.after[child]--
+				p.kids--
+				u.after[parent] = p
+				c = u.after[child] // parent and child may be one set
+				c.holders--
+				u.after[child] = c
 			case !existed && st != nil:
-				u.after[child]++
+				p.kids++
+				u.after[parent] = p
+				c = u.after[child]
+				c.holders++
+				u.after[child] = c
 			}
 		}
 	}
@@ -260,10 +288,10 @@ func (u *groupUpdate) count(txn *badger.Txn) error {
 			continue
 		}
 		var err error
-		if c == 0 {
+		if c == (counts{}) {
 			err = txn.Delete(usedKey(n))
 		} else {
-			err = txn.Set(usedKey(n), be64(c))
+			err = txn.Set(usedKey(n), c.encode())
 		}
 		if err != nil {
 			return err
@@ -342,14 +370,12 @@ func (s *Store) stageGroupIndex(txn *badger.Txn, applied uint64, changes []Chang
 	}
 	todo := map[node]bool{}
 	for n, c := range u.after {
-		if (c > 0) != (u.before[n] > 0) {
+		if (c.holders > 0) != (u.before[n].holders > 0) {
 			todo[n] = true // gains or loses its closure
 		}
 	}
 	for parent := range u.overlay {
-		if c, err := readCount(u.base, parent); err != nil {
-			return err
-		} else if c == 0 && u.after[parent] == 0 {
+		if u.before[parent].holders == 0 && u.after[parent].holders == 0 {
 			// Nothing holds parent, before or after: it has no closure and
 			// nothing above it (dataset:d#reader).
 			continue
@@ -445,7 +471,7 @@ func (u *groupUpdate) addEdge(txn *badger.Txn, parent, child node, clean bool) (
 		ups[parent] = true
 	}
 	var downs map[node]bool
-	if u.before[child] == 0 {
+	if u.before[child].holders == 0 {
 		// The child is a member of something for the first time: its own
 		// closure is new.
 		if downs, err = closure(child, u.edges); err != nil {

@@ -37,23 +37,21 @@ func (sn *Snapshot) GroupIndexed() bool {
 }
 
 // GroupCovers reports whether the index keeps the closure of the subject
-// set group: whether some relationship names group as its subject (it is a
-// member of another set). Call it only when GroupIndexed.
-func (sn *Snapshot) GroupCovers(ctx context.Context, group tuple.SubjectRef) (bool, error) {
+// set group (some relationship names group as its subject: it is a member
+// of another set) and whether group holds any subject set (a relationship
+// group@T:x#r, x not "*", expired or not). Call it only when GroupIndexed.
+func (sn *Snapshot) GroupCovers(ctx context.Context, group tuple.SubjectRef) (covered, holdsSets bool, err error) {
 	if err := sn.valid(); err != nil {
-		return false, err
+		return false, false, err
 	}
 	if hasSep(group.Type, group.ID, group.Relation) {
-		return false, errSep
+		return false, false, errSep
 	}
-	_, err := sn.txn.Get(usedKey(setNode(group.Type, group.ID, group.Relation)))
-	switch {
-	case errors.Is(err, badger.ErrKeyNotFound):
-		return false, sn.valid()
-	case err != nil:
-		return false, fmt.Errorf("storage: read the nested-group index: %w", err)
+	c, err := readCounts(sn.txn, setNode(group.Type, group.ID, group.Relation))
+	if err != nil {
+		return false, false, fmt.Errorf("storage: read the nested-group index: %w", err)
 	}
-	return true, sn.valid()
+	return c.holders > 0, c.kids > 0, sn.valid()
 }
 
 // GroupContains reports whether the subject set member is inside the subject
