@@ -34,11 +34,15 @@
 //
 // When the Reader also implements GroupIndex (storage.Snapshot does; ADR
 // 0010), a relation that allows subject sets is checked for a plain subject
-// without walking the groups: the subject's own relationships (and its
-// type's wildcard's) are read once per query, and each is kept when its
-// subject set is the relation itself or lies inside it at some depth, which
-// the index tells with one read. Each kept relationship contributes its
-// caveat. The walk answers instead (counted by GroupIndexStats) when a kept
+// without walking the groups below it: after the exact and wildcard reads,
+// one read tells whether the set holds any subject set (if not, those reads
+// decide) and whether the index keeps its closure (it does for sets that are
+// members of some set, such as team#member; from a set nothing holds, such
+// as dataset:d#reader, the walk takes the one step to the sets it holds).
+// Then the subject's own relationships (and its type's wildcard's) are read
+// once per query, and each is kept when its subject set lies inside the
+// relation at some depth, which the index tells with one read. Each kept
+// relationship contributes its caveat. The walk answers instead (counted by GroupIndexStats) when a kept
 // set is reached only through caveated or expiring relationships and
 // nothing allowed, when the relation's subject sets can reach a permission
 // (its expression is not in the index) and nothing allowed, and for a
