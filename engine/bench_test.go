@@ -47,7 +47,7 @@ func benchView(b *testing.B, rels []tuple.Relationship) engine.View {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	const perBatch = 20_000
+	const perBatch = 5000 // the import endpoint's chunk
 	rev := uint64(0)
 	for i := 0; i < len(rels); i += perBatch {
 		var batch storage.Batch

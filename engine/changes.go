@@ -21,7 +21,10 @@ import (
 //   - one exact relationship (resource#relation@subject, also for subject
 //     user:*): a check's direct lookup;
 //   - the subject sets of resource#relation: what a check follows into groups;
-//   - all subjects of resource#relation: what an arrow follows.
+//   - all subjects of resource#relation: what an arrow follows;
+//   - every relationship naming one subject, and every subject-set
+//     relationship anywhere: what an answer from the nested-group index
+//     (GroupIndex) read.
 //
 // So granting dataset:d#reader to one user does not disturb cached checks of
 // other users on dataset:d, unless they went through the relation's subject
@@ -80,8 +83,10 @@ func NewChanges(slots int, floor uint64) *Changes {
 func (c *Changes) Record(rev uint64, r tuple.Relationship) {
 	c.raiseKey(c.exactKey(r.Resource, r.Relation, r.Subject), rev)
 	c.raiseKey(c.setKey(kindAll, r.Resource, r.Relation), rev)
+	c.raiseKey(c.subjectKey(r.Subject), rev)
 	if r.Subject.Relation != "" {
 		c.raiseKey(c.setKey(kindSubjectSets, r.Resource, r.Relation), rev)
+		c.raiseKey(c.groupsKey(), rev)
 	}
 }
 
@@ -146,7 +151,28 @@ const (
 	kindExact       byte = 'e'
 	kindAll         byte = 'a'
 	kindSubjectSets byte = 's'
+	kindSubject     byte = 'u' // every relationship naming one subject
+	kindGroups      byte = 'g' // every subject-set relationship: the nested-group index
 )
+
+// subjectKey hashes "the relationships naming subj": what a check answered
+// from the nested-group index read of the subject.
+func (c *Changes) subjectKey(subj tuple.SubjectRef) uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	h.WriteByte(kindSubject)
+	writeSubject(&h, subj)
+	return h.Sum64()
+}
+
+// groupsKey hashes "the nested-group index": any subject-set relationship
+// written or deleted changes it.
+func (c *Changes) groupsKey() uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	h.WriteByte(kindGroups)
+	return h.Sum64()
+}
 
 // setKey hashes a part of resource#relation: all its subjects (kindAll) or
 // its subject sets (kindSubjectSets).
@@ -165,12 +191,16 @@ func (c *Changes) exactKey(res tuple.ObjectRef, rel string, subj tuple.SubjectRe
 	h.WriteByte(kindExact)
 	writeSet(&h, res, rel)
 	h.WriteByte(0)
+	writeSubject(&h, subj)
+	return h.Sum64()
+}
+
+func writeSubject(h *maphash.Hash, subj tuple.SubjectRef) {
 	h.WriteString(subj.Type)
 	h.WriteByte(0)
 	h.WriteString(subj.ID)
 	h.WriteByte(0)
 	h.WriteString(subj.Relation)
-	return h.Sum64()
 }
 
 func writeSet(h *maphash.Hash, res tuple.ObjectRef, rel string) {

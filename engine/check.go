@@ -402,6 +402,17 @@ func (q *query) direct(ctx context.Context, res tuple.ObjectRef, r *schema.Relat
 			}
 		}
 	}
+	if !done && q.gi != nil && !q.explain && subj.Relation == "" && !subj.IsWildcard() && holdsSets(r) {
+		// The nested groups, from the index: what the reads above did not
+		// decide.
+		s, ok, err := q.directIndexed(ctx, res, r, subj, path)
+		if err != nil {
+			return outcome{}, err
+		}
+		if ok {
+			return or(o, s), nil
+		}
+	}
 	if !done {
 		q.readSets(path, res, r.Name)
 		sets, err := q.subjectSets(ctx, res, r)
@@ -489,10 +500,15 @@ func allowsWildcard(r *schema.Relation, typ string) bool {
 // subjectSets returns the live relationships of res#r whose subject is a
 // subject set of a type the relation allows.
 func (q *query) subjectSets(ctx context.Context, res tuple.ObjectRef, r *schema.Relation) ([]tuple.Relationship, error) {
-	if !slices.ContainsFunc(r.Allowed, func(a schema.AllowedSubject) bool { return a.Relation != "" }) {
+	if !holdsSets(r) {
 		return nil, nil // nothing to read, and no iterator to allocate
 	}
 	return q.readSubjectSets(ctx, res, r)
+}
+
+// holdsSets reports whether r allows subject sets.
+func holdsSets(r *schema.Relation) bool {
+	return slices.ContainsFunc(r.Allowed, func(a schema.AllowedSubject) bool { return a.Relation != "" })
 }
 
 func (q *query) readSubjectSets(ctx context.Context, res tuple.ObjectRef, r *schema.Relation) ([]tuple.Relationship, error) {

@@ -68,7 +68,7 @@ definition document {
 }`, "document:d#fast@user:ana", "document:d#slow@team:t#member")
 	br := &blockingReader{memReader: v.Reader.(*memReader), relation: "slow", entered: make(chan struct{})}
 	v.Reader = br
-	e := newTestEngine(t, func(c *engine.Config) { c.Concurrency = 4 })
+	e := newTestEngine(t, func(c *engine.Config) { c.Concurrency, c.ParallelBranches = 4, 2 })
 	done := make(chan engine.CheckResult, 1)
 	go func() {
 		r, err := e.Check(context.Background(), v, engine.CheckRequest{Resource: tuple.ObjectRef{Type: "document", ID: "d"}, Permission: "view", Subject: tuple.SubjectRef{Type: "user", ID: "ana"}})

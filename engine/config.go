@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -14,6 +15,11 @@ type Config struct {
 	// Concurrency bounds the goroutines one check (or one CheckBulk call) may
 	// run for its branches at a time. 1 evaluates every branch in line.
 	Concurrency int
+	// ParallelBranches is the fewest branches (operands of a union or
+	// intersection, subject sets of a relation, targets of an arrow) that are
+	// run in goroutines; fewer run in line. 0 means DefaultParallelBranches;
+	// otherwise at least 2.
+	ParallelBranches int
 	// CacheEntries bounds the number of sub-problem results kept between
 	// queries; 0 disables the cache.
 	CacheEntries int
@@ -24,6 +30,9 @@ type Config struct {
 	// (see Changes). The store must record every change in it before the
 	// revision becomes readable. Nil: cached results are per revision.
 	Changes *Changes
+	// NoGroupIndex makes checks walk nested groups even when the Reader
+	// offers a nested-group index (GroupIndex): for comparisons and tests.
+	NoGroupIndex bool
 }
 
 // Limits on Config fields.
@@ -34,7 +43,7 @@ const (
 
 // DefaultConfig returns the configuration a server starts with.
 func DefaultConfig() Config {
-	return Config{MaxDepth: 50, Concurrency: 8, CacheEntries: 100_000, Clock: time.Now}
+	return Config{MaxDepth: 50, Concurrency: 8, ParallelBranches: DefaultParallelBranches, CacheEntries: 100_000, Clock: time.Now}
 }
 
 // Validate reports the first field that is out of range.
@@ -44,6 +53,9 @@ func (c Config) Validate() error {
 	}
 	if c.Concurrency < 1 || c.Concurrency > maxConcurrency {
 		return fmt.Errorf("engine config: Concurrency is %d; it must be between 1 and %d", c.Concurrency, maxConcurrency)
+	}
+	if c.ParallelBranches < 0 || c.ParallelBranches == 1 {
+		return fmt.Errorf("engine config: ParallelBranches is %d; it must be 0 (DefaultParallelBranches, %d) or 2 or more", c.ParallelBranches, DefaultParallelBranches)
 	}
 	if c.CacheEntries < 0 {
 		return fmt.Errorf("engine config: CacheEntries is %d; it must be 0 (no cache) or more", c.CacheEntries)
@@ -60,12 +72,20 @@ type Engine struct {
 	changes      *Changes
 	graphs       graphCache
 	hits, misses atomic.Uint64
+	// The nested-group index: answers and fallbacks, and which relations
+	// of the schema in use it may deny (see closedRelations).
+	idxAnswered, idxFallbacks atomic.Uint64
+	closedMu                  sync.Mutex
+	closed                    *closedRelations
 }
 
 // New returns an engine with the given configuration.
 func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.ParallelBranches == 0 {
+		cfg.ParallelBranches = DefaultParallelBranches
 	}
 	e := &Engine{cfg: cfg, clock: cfg.Clock, changes: cfg.Changes}
 	if e.clock == nil {

@@ -31,6 +31,27 @@
 // Expired relationships (judged by Config.Clock) count as absent, whether or
 // not the Reader hides them.
 //
+// # Nested-group index
+//
+// When the Reader also implements GroupIndex (storage.Snapshot does; ADR
+// 0010), a relation that allows subject sets is checked for a plain subject
+// without walking the groups below it: after the exact and wildcard reads,
+// one read tells whether the set holds any subject set (if not, those reads
+// decide) and whether the index keeps its closure (it does for sets that are
+// members of some set, such as team#member; from a set nothing holds, such
+// as dataset:d#reader, the walk takes the one step to the sets it holds).
+// Then the subject's own relationships (and its type's wildcard's) are read
+// once per query, and each is kept when its subject set lies inside the
+// relation at some depth, which the index tells with one read. Each kept
+// relationship contributes its caveat. The walk answers instead (counted by GroupIndexStats) when a kept
+// set is reached only through caveated or expiring relationships and
+// nothing allowed, when the relation's subject sets can reach a permission
+// (its expression is not in the index) and nothing allowed, and for a
+// subject named by more than 64 relationships. The answer is the walk's:
+// TestGroupIndexDifferential compares them at every revision of random
+// graphs. The index assumes stored subject sets are of types the schema
+// allows (writes and schema changes are validated against it).
+//
 // # Three-valued logic
 //
 // Results are Allowed (A), Denied (D) or Conditional (C, a caveat lacks
@@ -50,7 +71,10 @@
 // # Concurrency and cancellation
 //
 // The operands of a union or intersection, the subject sets of a relation
-// and the targets of an arrow are branches. Branches run in extra goroutines
+// and the targets of an arrow are branches. Fewer than
+// Config.ParallelBranches (4 by default) run in line, in order, stopping at
+// the first decisive one: a goroutine costs more than the branches of a
+// typical expression. Wider fan-outs run branches in extra goroutines
 // while the query holds concurrency tokens (Config.Concurrency bounds them
 // per check) and in line otherwise, so fan-out is bounded and never blocks
 // waiting for a token. The first branch with a decisive result (A for a

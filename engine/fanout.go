@@ -7,12 +7,20 @@ import (
 
 func sortStrings(s []string) { slices.Sort(s) }
 
+// DefaultParallelBranches is Config.ParallelBranches by default. Fewer
+// branches run in line, in order, stopping at the first decisive one: the
+// operands of a permission's expression and the few groups or links of a
+// typical relation finish sooner than a goroutine starts and grows its stack
+// (on the deep workload in-line evaluation took a check from 60 to 23 µs;
+// bench/RESULTS.md, "nested-group index").
+const DefaultParallelBranches = 4
+
 // combine evaluates n branches and joins them: with or when decisive is
 // Allowed (a union), with and when it is Denied (an intersection). The first
 // branch whose result is decisive settles the answer and cancels the others.
 //
-// Branches run in extra goroutines while the query has concurrency tokens to
-// spare and in line otherwise, so the fan-out is bounded and never waits for a
+// With Config.ParallelBranches or more, branches run in extra goroutines while
+// the query has concurrency tokens to spare and in line otherwise, so the fan-out is bounded and never waits for a
 // token. An error in one branch does not stop the others: a decisive result
 // wins over an error, which is returned only when no branch decided.
 func (q *query) combine(ctx context.Context, kind string, n int, decisive Result, branch func(context.Context, int) (outcome, error)) (outcome, error) {
@@ -54,7 +62,7 @@ func (q *query) combine(ctx context.Context, kind string, n int, decisive Result
 	// An explained question runs its branches in order, so the same question
 	// always gets the same trace (concurrent branches would race to decide,
 	// and the trace would show whichever won).
-	if q.sem == nil || n == 1 || q.explain {
+	if q.sem == nil || n < q.e.cfg.ParallelBranches || q.explain {
 		for i := 0; i < n && !settled; i++ {
 			o, err := branch(ctx, i)
 			take(i, o, err)

@@ -27,16 +27,18 @@ type query struct {
 	uncached bool
 	// track: record what each sub-problem reads, so its cached result can
 	// outlive its revision (the engine has Changes).
-	track  bool
-	epoch  uint64          // Changes.epoch when the query began
-	sem    chan struct{}   // tokens for extra goroutines; nil: evaluate in line
-	memo   *cache          // CheckBulk, lookups: results shared between items; may be nil
-	root   tuple.ObjectRef // the resource of the item being checked
-	walked *walked         // LookupResources: what the reverse walk found
+	track   bool
+	epoch   uint64          // Changes.epoch when the query began
+	sem     chan struct{}   // tokens for extra goroutines; nil: evaluate in line
+	memo    *cache          // CheckBulk, lookups: results shared between items; may be nil
+	root    tuple.ObjectRef // the resource of the item being checked
+	walked  *walked         // LookupResources: what the reverse walk found
+	gi      GroupIndex      // the Reader's nested-group index; nil: walk
+	members memberships     // what the index path read of the subject
 }
 
 func (e *Engine) newQuery(v View, reqCtx map[string]any, explain bool) *query {
-	q := &query{e: e, v: v, now: e.clock(), explain: explain}
+	q := &query{e: e, v: v, now: e.clock(), explain: explain, gi: e.indexed(v)}
 	if len(reqCtx) > 0 {
 		// Numbers follow one rule however the caller built the map (see
 		// tuple.NormalizeContext), so equal JSON means equal caveat input.

@@ -22,15 +22,7 @@ var storeEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // returns the snapshot at revision 1.
 func newBadgerReader(t testing.TB, rels []tuple.Relationship) *storage.Snapshot {
 	t.Helper()
-	cfg := storage.DefaultConfig("")
-	cfg.InMemory = true
-	cfg.SyncWrites = false
-	cfg.ValueLogGCInterval = 0
-	cfg.MemTableSize = 16 << 20
-	cfg.BlockCacheSize = 16 << 20
-	cfg.Clock = func() time.Time { return storeEpoch }
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := storage.Open(cfg)
+	st, err := storage.Open(memStoreConfig(storeEpoch))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -47,6 +39,19 @@ func newBadgerReader(t testing.TB, rels []tuple.Relationship) *storage.Snapshot 
 		t.Fatalf("snapshot: %v", err)
 	}
 	return sn
+}
+
+// memStoreConfig configures a small in-memory store whose clock is now.
+func memStoreConfig(now time.Time) storage.Config {
+	cfg := storage.DefaultConfig("")
+	cfg.InMemory = true
+	cfg.SyncWrites = false
+	cfg.ValueLogGCInterval = 0
+	cfg.MemTableSize = 16 << 20
+	cfg.BlockCacheSize = 16 << 20
+	cfg.Clock = func() time.Time { return now }
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	return cfg
 }
 
 // newFixtureReader returns the reader fixtures run against: a real Badger

@@ -43,12 +43,20 @@ func (s *Store) Apply(rev uint64, b Batch) (Result, error) {
 
 	changes, err := s.stage(txn, rev, &b)
 	if err == nil {
+		if ierr := s.stageGroupIndex(txn, applied, changes); ierr != nil {
+			// Too big a batch is rejected like one whose data does not fit.
+			err = s.wrapTxnErr(rev, "nested-group index", ierr)
+		}
+	}
+	if err == nil {
 		var newHorizon, newChangeHorizon uint64
 		newHorizon, newChangeHorizon, err = s.stageMeta(txn, rev, &b, changes)
 		if err == nil {
 			if err = txn.CommitAt(rev, nil); err != nil {
+				s.gidxPending = groupPending{}
 				return Result{}, s.wrapTxnErr(rev, "commit", err)
 			}
+			s.publishGroupIndex()
 			if b.Schema != nil {
 				s.refreshSchemaCache(rev) // before rev is readable
 			}
@@ -57,6 +65,7 @@ func (s *Store) Apply(rev uint64, b Batch) (Result, error) {
 			return Result{Revision: rev, Changes: changes}, nil
 		}
 	}
+	s.gidxPending = groupPending{}
 	if verdict.Is(err) {
 		txn.Discard()
 		if merr := s.commitApplied(rev); merr != nil {

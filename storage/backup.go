@@ -194,6 +194,9 @@ func (s *Store) Restore(r io.Reader) error {
 	s.db.SetDiscardTs(0)
 
 	err := s.load(cr, rev)
+	if err == nil {
+		err = s.rebuildGroupIndex(max(rev, 1))
+	}
 	if err != nil {
 		// Leave an empty store rather than a partial one.
 		if derr := s.db.DropAll(); derr != nil {
@@ -249,6 +252,8 @@ func (s *Store) load(cr *backupReader, rev uint64) error {
 		switch {
 		case bytes.Equal(key, keyApplied), bytes.Equal(key, keyHorizon):
 			continue // rewritten below
+		case isGroupIndexKey(key):
+			continue // rebuilt after the load
 		case bytes.Equal(key, keyChangeHorizon):
 			if len(val) == 8 {
 				changeHorizon = binary.BigEndian.Uint64(val)

@@ -31,12 +31,29 @@
 //	m\x00horizon         be64 GC horizon
 //	m\x00changes_horizon be64 first revision the change feed still holds
 //	x\x00 key            extras written by Batch.Finish (audit log, idempotency keys)
+//	e\x00 A \x00 B        nested-group index: subject-set edge A@B (A, B = type \x00 id \x00 relation)
+//	h\x00 B              nested-group index: be64 count of edges naming B
+//	g\x00 A \x00 D        nested-group index: D is inside A (A held by some set) → clean flag
+//	G\x00 D \x00 A        the same pair from below
+//	m\x00group_index     be64 revision from which the nested-group index is complete
 //
 // Exact lookups are one Get on the forward key; object#relation → subjects is a
 // prefix scan of the forward index; subject → objects of a type via a relation
 // is a prefix scan of the reverse index. Filtered reads choose the index whose
 // prefix the filter pins down furthest and check every key against the filter.
 // Cursors are the last key returned, so pages are stable at a revision.
+//
+// # Nested-group index
+//
+// Apply keeps, in the batch's own transaction, the transitive closure of
+// subject-set relationships for every subject set that is a member of some
+// set (team:t#member in team:u#member or in dataset:d#reader): which sets
+// lie inside it at any depth, and whether a path without caveats or
+// expirations joins them (ADR 0010). Snapshot.GroupCovers, GroupContains and
+// GroupAncestors read it at the snapshot's revision; GroupIndexed says
+// whether it is complete there. It is rebuilt from the relationships at
+// Open of a store that lacks it and after Restore (whose backup's index
+// keys are skipped). Store.GroupIndexStats reports its size and update cost.
 //
 // # Values
 //

@@ -27,6 +27,7 @@ type Snapshot struct {
 	now    time.Time
 	txn    *badger.Txn // read-only, managed: holds no resources, never discarded
 	closed atomic.Bool
+	gidx   atomic.Uint32 // GroupIndexed: 0 not yet read, 1 yes, 2 no
 }
 
 // Snapshot opens a read view at rev, judging expiration at Config.Clock. It

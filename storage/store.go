@@ -31,6 +31,10 @@ type Store struct {
 
 	// mu serializes writers: Apply, SetGCHorizon, MarkApplied, Restore, Close.
 	mu sync.Mutex
+	// gidx counts the nested-group index's size and updates; gidxPending is
+	// the running Apply's share (guarded by mu), published after its commit.
+	gidx        groupIndexCounters
+	gidxPending groupPending
 	// gcMu keeps value-log GC and Compact away from Restore and Close.
 	gcMu sync.Mutex
 
@@ -89,6 +93,10 @@ func Open(cfg Config) (*Store, error) {
 		}
 	}
 	if err := s.loadMeta(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.ensureGroupIndex(); err != nil {
 		db.Close()
 		return nil, err
 	}

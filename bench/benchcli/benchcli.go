@@ -42,7 +42,7 @@ func genCommand() *cobra.Command {
 		c                workload.Config
 	)
 	cmd := &cobra.Command{
-		Use:   "gen --out DIR [--preset tiny|default|large] [size flags]",
+		Use:   "gen --out DIR [--preset tiny|default|large|deep|wide] [size flags]",
 		Short: "Write schema.zed, relationships, queries.ndjson, writes.txt and summary.json to DIR",
 		Long: `Generates a seeded, deterministic workload: the same flags give the same bytes.
 Size flags override the preset's values. The summary (also printed) gives the
@@ -77,7 +77,9 @@ answers hold.`,
 	d := workload.DefaultConfig()
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "", "output directory (required)")
-	f.StringVar(&preset, "preset", "default", "size preset: tiny (tests), default (~100k relationships), large (~10M)")
+	f.StringVar(&preset, "preset", "default", "size preset: tiny (tests), default (~100k relationships), large (~10M), deep (1,000 teams nested 5 levels), wide (teams of ~100k members, one user in 5,000 teams)")
+	f.IntVar(&c.BigTeams, "big-teams", d.BigTeams, "teams every active user also joins")
+	f.IntVar(&c.HubTeams, "hub-teams", d.HubTeams, "teams the first user of each organization joins directly")
 	f.Int64Var(&c.Seed, "seed", d.Seed, "random seed")
 	f.IntVar(&c.Orgs, "orgs", d.Orgs, "organizations (the main size knob)")
 	f.IntVar(&c.UsersPerOrg, "users-per-org", d.UsersPerOrg, "users per organization (10% are guests with no access)")
@@ -113,6 +115,8 @@ func overrideConfig(cmd *cobra.Command, base, c workload.Config) workload.Config
 		"fields-per-dataset":       func() { base.FieldsPerDataset = c.FieldsPerDataset },
 		"models-per-project":       func() { base.ModelsPerProject = c.ModelsPerProject },
 		"cyclic":                   func() { base.Cyclic = c.Cyclic },
+		"big-teams":                func() { base.BigTeams = c.BigTeams },
+		"hub-teams":                func() { base.HubTeams = c.HubTeams },
 		"queries-per-class":        func() { base.QueriesPerClass = c.QueriesPerClass },
 		"allowed-share":            func() { base.AllowedShare = c.AllowedShare },
 		"writes":                   func() { base.Writes = c.Writes },

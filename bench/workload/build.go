@@ -149,7 +149,15 @@ func (o *org) buildOrgAndTeams(pre string) {
 }
 
 func (o *org) buildMembers() {
-	for _, u := range o.users {
+	for i, u := range o.users {
+		for t := range o.cfg.BigTeams {
+			o.plain(o.teams[t], "member", u)
+		}
+		if i == 0 {
+			for _, t := range o.teams[:o.cfg.HubTeams] {
+				o.plain(t, "member", u)
+			}
+		}
 		k := 1
 		if o.chance(0.4) {
 			k = 2 + o.r.IntN(2)

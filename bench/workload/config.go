@@ -55,6 +55,12 @@ type Config struct {
 	ModelsPerProject   int `json:"models_per_project"`
 	// Cyclic adds back edges between nested teams (team A in team B in team A).
 	Cyclic bool `json:"cyclic"`
+	// BigTeams is the number of teams (the first ones) that every active user
+	// of the organization also joins: groups as large as the organization.
+	BigTeams int `json:"big_teams,omitempty"`
+	// HubTeams is the number of teams the organization's first user joins
+	// directly (at most TeamsPerOrg): one user in very many groups.
+	HubTeams int `json:"hub_teams,omitempty"`
 
 	// QueriesPerClass is the total number of queries of each class.
 	QueriesPerClass int `json:"queries_per_class"`
@@ -99,10 +105,14 @@ func DefaultConfig() Config {
 }
 
 // Presets names the built-in sizes.
-var Presets = []string{"tiny", "default", "large"}
+var Presets = []string{"tiny", "default", "large", "deep", "wide"}
 
 // Preset returns a named preset: "tiny" (a few thousand relationships, for
-// tests), "default" (about 100,000) or "large" (about 10,000,000, streamed).
+// tests), "default" (about 100,000), "large" (about 10,000,000, streamed),
+// "deep" (one organization of 1,000 teams nested 5 levels and 11,000 users,
+// about 75,000 relationships: few repeated sub-problems, so the cache helps
+// little) or "wide" (one organization whose first two teams hold all of its
+// ~100,000 active users and whose first user is in 5,000 teams).
 func Preset(name string) (Config, error) {
 	c := DefaultConfig()
 	switch name {
@@ -122,6 +132,24 @@ func Preset(name string) (Config, error) {
 		c.Orgs = 1000
 		c.QueriesPerClass = 20000
 		c.Writes = 10000
+	case "deep":
+		c.Orgs = 1
+		c.UsersPerOrg = 11_000
+		c.ServiceAccountsPerOrg = 200
+		c.TeamsPerOrg = 1000
+		c.ProjectsPerOrg = 40
+		c.QueriesPerClass = 2500
+		c.Writes = 2000
+	case "wide":
+		c.Orgs = 1
+		c.UsersPerOrg = 112_000
+		c.ServiceAccountsPerOrg = 200
+		c.TeamsPerOrg = 5000
+		c.BigTeams = 2
+		c.HubTeams = 5000
+		c.ProjectsPerOrg = 40
+		c.QueriesPerClass = 2500
+		c.Writes = 2000
 	default:
 		return Config{}, fmt.Errorf("%w %q; use one of %v", ErrUnknownPreset, name, Presets)
 	}
@@ -156,6 +184,12 @@ func (c Config) Validate() error {
 		if err := check(f.name, f.v, f.lo, f.hi); err != nil {
 			return err
 		}
+	}
+	if c.BigTeams < 0 || c.BigTeams > c.TeamsPerOrg {
+		return fmt.Errorf("%w: BigTeams is %d; it must be between 0 and TeamsPerOrg (%d)", ErrInvalidConfig, c.BigTeams, c.TeamsPerOrg)
+	}
+	if c.HubTeams < 0 || c.HubTeams > c.TeamsPerOrg {
+		return fmt.Errorf("%w: HubTeams is %d; it must be between 0 and TeamsPerOrg (%d)", ErrInvalidConfig, c.HubTeams, c.TeamsPerOrg)
 	}
 	if c.TeamsPerOrg < c.TeamDepth {
 		return fmt.Errorf("%w: TeamsPerOrg (%d) must be at least TeamDepth (%d) to build a chain that deep", ErrInvalidConfig, c.TeamsPerOrg, c.TeamDepth)
