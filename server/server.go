@@ -53,6 +53,8 @@ type Config struct {
 	TrailingLogs  uint64        // raft log entries kept after a snapshot
 	Quantization  time.Duration // minimize_latency reads share a revision this long
 	RaftTimeouts  time.Duration
+	// NoCache turns the engine's check cache off (to measure cold checks).
+	NoCache bool
 	// Per-principal admission (api.Config): concurrent requests, and a rate
 	// with its burst (0: off).
 	MaxInFlightPerPrincipal int
@@ -307,6 +309,9 @@ func (n *Node) openAudit() error {
 func (n *Node) openEngine() error {
 	ecfg := engine.DefaultConfig()
 	ecfg.Changes = engine.NewChanges(0, n.store.AppliedRevision())
+	if n.cfg.NoCache {
+		ecfg.CacheEntries = 0 // every check evaluated in full (cold figures)
+	}
 	eng, err := engine.New(ecfg)
 	if err != nil {
 		return err
@@ -395,6 +400,9 @@ func (n *Node) openServices(auth api.AuthConfig, peerClient *http.Client) error 
 	ac.Registry = reg
 	svc, err := service.New(ac.Config, deps)
 	if err != nil {
+		return err
+	}
+	if err := registerIndexMetrics(reg, n.store, n.eng); err != nil {
 		return err
 	}
 	srv, err := api.New(ac, svc, api.NodeStatsFunc(n.raft))

@@ -37,6 +37,7 @@ func addNodeFlags(fs *pflag.FlagSet, o *server.Config) {
 	fs.Uint64Var(&o.SnapshotEvery, "raft-snapshot-threshold", o.SnapshotEvery, "raft log entries between snapshots (each snapshot streams the whole store)")
 	fs.Uint64Var(&o.TrailingLogs, "raft-trailing-logs", o.TrailingLogs, "raft log entries kept after a snapshot, so slightly lagging followers catch up without one")
 	fs.DurationVar(&o.Quantization, "quantization", o.Quantization, "minimize_latency reads share one revision (and cache entries) for this long; 0 reads the newest every time")
+	fs.BoolVar(&o.NoCache, "no-cache", false, "turn the engine's check cache off: every check is evaluated in full (for measuring cold figures)")
 	fs.IntVar(&o.MaxInFlightPerPrincipal, "max-inflight-per-principal", o.MaxInFlightPerPrincipal, "concurrent requests one principal (token) may have; 0: no bound (429 with Retry-After above it)")
 	fs.Float64Var(&o.RatePerPrincipal, "rate-per-principal", o.RatePerPrincipal, "requests per second one principal may make; 0: no rate limit (429 with Retry-After above it)")
 	fs.IntVar(&o.BurstPerPrincipal, "burst-per-principal", o.BurstPerPrincipal, "requests a principal may make at once above --rate-per-principal")
