@@ -30,9 +30,11 @@
 // # Consistency tokens
 //
 // A token ("zookie") is "t1." followed by the unpadded base64url encoding of
-// the revision as a uvarint and the first 4 bytes of SHA-256(cluster id). It is
-// opaque to clients. A token that does not decode, or that another cluster
-// issued, is a 400 invalid_token. Every read answers with the token of the
+// the revision as a uvarint and the first 4 bytes of SHA-256 of the
+// cluster's identity: the random UUID its first leader chose and replicated
+// (before a node learns it, its --cluster-id name). It is opaque to clients.
+// A token that does not decode, or that another deployment issued (even one
+// with the same --cluster-id), is a 400 invalid_token. Every read answers with the token of the
 // revision it read (checked_at, read_at, or the Trellis-Read-At header of an
 // export); every write answers written_at.
 //

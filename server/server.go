@@ -213,6 +213,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.loadFiles(ctx, hadSchema); err != nil {
 		return nil, err
 	}
+	n.bindClusterID(ctx)
 	cfg.Log.Info("trellis node serving", "node", cfg.NodeID, "api", n.URL(), "raft", cfg.RaftAddr, "data_dir", cfg.DataDir)
 	return n, nil
 }
@@ -440,6 +441,26 @@ func (n *Node) serveHTTP(tlsCfg *tls.Config) {
 	})
 }
 
+// bindClusterID ties consistency tokens to the cluster's random UUID, which
+// its first leader writes through raft: at once when this node knows it,
+// else as soon as it learns it (a new cluster's first election, a joining
+// node catching up).
+func (n *Node) bindClusterID(ctx context.Context) {
+	tokens := n.srv.Tokens()
+	if id := n.raft.ClusterUUID(); id != "" {
+		tokens.Bind(id)
+		return
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	n.onClose(func() error { cancel(); return nil })
+	go func() {
+		if id, err := n.raft.WaitClusterUUID(wctx); err == nil {
+			tokens.Bind(id)
+			n.log.Info("consistency tokens bound to the cluster id", "cluster_uuid", id)
+		}
+	}()
+}
+
 func compileSchema(text string) (*schema.Schema, error) {
 	s, errs := compile.CompileText("schema.zed", text)
 	if err := errs.Err(); err != nil {
@@ -460,3 +481,6 @@ func engineChangeHook(c *engine.Changes) storage.ChangeHook {
 
 // Config returns the configuration the node was opened with.
 func (n *Node) Config() Config { return n.cfg }
+
+// Tokens returns the node's consistency-token codec.
+func (n *Node) Tokens() service.Tokens { return n.srv.Tokens() }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"github.com/trellis-authz/trellis/service"
 	"io"
 	"log/slog"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trellis-authz/trellis/test/testnet"
 )
@@ -58,6 +61,70 @@ func TestOpenServesAndCloses(t *testing.T) {
 		}
 		if err := n.Close(); err != nil {
 			t.Fatalf("round %d: Close: %v", round, err)
+		}
+	}
+}
+
+// Two deployments with the same --cluster-id (the default) do not accept
+// each other's tokens: tokens carry the cluster's random UUID.
+func TestTokensTiedToTheDeployment(t *testing.T) {
+	open := func() *Node {
+		cfg := DefaultConfig()
+		cfg.DataDir, cfg.InsecureNoAuth = t.TempDir(), true
+		cfg.HTTPAddr, cfg.RaftAddr = testnet.FreeAddr(t), testnet.FreeAddr(t)
+		cfg.Log, cfg.Out = slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard
+		n, err := Open(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		if _, err := n.Consensus().WaitClusterUUID(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	a, b := open(), open()
+	if a.Consensus().ClusterUUID() == b.Consensus().ClusterUUID() {
+		t.Fatalf("two deployments drew the same cluster id %s", a.Consensus().ClusterUUID())
+	}
+	schema := `{"schema":"definition user {}\ndefinition doc { relation viewer: user }\n"}`
+	tokenOf := func(n *Node) string {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			req, _ := http.NewRequest(http.MethodPut, n.URL()+"/v1/schema", strings.NewReader(schema))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out struct {
+				WrittenAt string `json:"written_at"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&out)
+			resp.Body.Close()
+			// The binding happens as the node learns the id; a token of a
+			// node that is bound decodes on that node.
+			if out.WrittenAt != "" && n.srv.Tokens().Encode(1) != service.NewTokens(n.cfg.ClusterID).Encode(1) {
+				return out.WrittenAt
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node never bound its tokens to the cluster id")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	tokA := tokenOf(a)
+	tokenOf(b)
+	body := `{"resource":"doc:1","permission":"viewer","subject":"user:ana","consistency":{"at_least_as_fresh":"` + tokA + `"}}`
+	for name, n := range map[string]*Node{"its own node": a, "the other deployment": b} {
+		resp, err := http.Post(n.URL()+"/v1/check", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		wantOK := n == a
+		if wantOK != (resp.StatusCode == http.StatusOK) || !wantOK && !strings.Contains(string(got), "invalid_token") {
+			t.Errorf("a's token on %s: got %d %s", name, resp.StatusCode, got)
 		}
 	}
 }

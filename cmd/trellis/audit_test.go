@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"github.com/trellis-authz/trellis/service"
 	"github.com/trellis-authz/trellis/wire"
 	"os"
 	"path/filepath"
@@ -156,7 +155,7 @@ func TestAuditVerifyCLI(t *testing.T) {
 			Revision uint64 `json:"revision"`
 		}
 		json.Unmarshal([]byte(lines[0]), &first)
-		since := service.NewTokens(c.opts[0].ClusterID).Encode(first.Revision)
+		since := c.node(0).Tokens().Encode(first.Revision)
 		code, out, errOut := run(t, "watch", "--endpoint", url, "--token", c.reader, "--since", since, "--count", "5")
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/trellis-authz/trellis/server"
 	"math/rand/v2"
 	"net/http"
 	"sort"

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"github.com/trellis-authz/trellis/server"
 	"github.com/trellis-authz/trellis/service"
@@ -104,7 +105,15 @@ func TestJepsenRegisters(t *testing.T) {
 		latestRev uint64
 		acked     = map[int][]porcupine.Operation{}
 	)
+	// Decode tokens as the cluster issues them: bound to its random id.
 	tokens := service.NewTokens(server.DefaultConfig().ClusterID)
+	idCtx, idCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	clusterID, err := c.node(0).Consensus().WaitClusterUUID(idCtx)
+	idCancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens.Bind(clusterID)
 	publish := func(tok string) {
 		rev, err := tokens.Decode(tok)
 		if err != nil {
