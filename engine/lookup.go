@@ -102,9 +102,13 @@ type walked struct {
 }
 
 // state is what the walk knows of a fact: certain when it holds for sure.
+// depth counts the relationships from the subject to it; a fact further
+// than the depth budget is never certain, so confirming it meets the same
+// depth_exceeded a Check does.
 type state struct {
 	certain bool
 	exp     time.Time
+	depth   int
 }
 
 // reverseCandidates walks the reverse index from subj and returns, sorted, the
@@ -142,7 +146,10 @@ func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, re
 			if r.ExpiredAt(q.now) {
 				continue
 			}
-			st := state{certain: isRelation && from.certain && r.Caveat == nil, exp: from.exp}
+			st := state{certain: isRelation && from.certain && r.Caveat == nil, exp: from.exp, depth: from.depth + 1}
+			if st.depth > q.e.cfg.MaxDepth {
+				st.certain = false
+			}
 			if r.Expiration != nil {
 				st.exp = minExp(st.exp, *r.Expiration)
 			}
@@ -197,13 +204,18 @@ func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, re
 		queue = queue[1:]
 		st := seen[f]
 		if f.typ == resType && f.rel == rel {
+			if st.depth > q.e.cfg.MaxDepth {
+				// The walk is breadth first: no path from the subject is
+				// shorter, so a Check of this resource runs out of depth too.
+				return nil, fmt.Errorf("%w: %s:%s#%s is more than %d nested steps from %s", ErrDepthExceeded, f.typ, f.id, f.rel, q.e.cfg.MaxDepth, subj)
+			}
 			ids = append(ids, f.id)
 		}
 		for _, e := range g.from[typeRel{f.typ, f.rel}] {
 			var err error
 			switch e.kind {
 			case edgeComputed:
-				push(fact{f.typ, f.id, e.result}, state{})
+				push(fact{f.typ, f.id, e.result}, state{depth: st.depth + 1})
 			case edgeSet:
 				err = resources(tuple.SubjectRef{Type: f.typ, ID: f.id, Relation: f.rel}, e.resType, e.relation, e.result, st, true)
 			case edgeArrow:
