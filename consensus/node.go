@@ -19,13 +19,15 @@ import (
 
 // Node is one member of the Trellis raft cluster.
 type Node struct {
-	cfg   Config
-	log   *slog.Logger
-	raft  *raft.Raft
-	fsm   *fsm
-	trans *raft.NetworkTransport
-	bolt  logStore // the raft log and stable store
-	store StoreBackend
+	cfg Config
+	log *slog.Logger
+	// diskFullLogged is when a refused write last logged the full disk (unix ns).
+	diskFullLogged atomic.Int64
+	raft           *raft.Raft
+	fsm            *fsm
+	trans          *raft.NetworkTransport
+	bolt           logStore // the raft log and stable store
+	store          StoreBackend
 
 	notify chan bool
 	done   chan struct{}
