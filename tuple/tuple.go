@@ -3,7 +3,7 @@
 //
 //	resource_type:resource_id#relation@subject_type:subject_id[#subject_relation][CAVEAT[:{json}]][expiration:RFC3339]
 //
-// It enforces the name and ID rules of shared/design/SCHEMA.md and depends on the
+// It enforces the name and ID rules of docs/SCHEMA.md and depends on the
 // standard library only, so every other package can share these types.
 package tuple
 
