@@ -24,6 +24,7 @@ var depErrors = []struct {
 	{storage.ErrBatchTooLarge, statusCode{http.StatusRequestEntityTooLarge, "body_too_large"}},
 	{storage.ErrClosed, statusCode{http.StatusServiceUnavailable, "unavailable"}},
 	{storage.ErrCorrupt, statusCode{http.StatusServiceUnavailable, "unavailable"}},
+	{storage.ErrFormatVersion, statusCode{http.StatusServiceUnavailable, "unavailable"}},
 	{consensus.ErrUnknownCommand, statusCode{http.StatusServiceUnavailable, "unavailable"}},
 	{consensus.ErrNotLeader, statusCode{http.StatusServiceUnavailable, "unavailable"}},
 	{consensus.ErrNoLeader, statusCode{http.StatusServiceUnavailable, "unavailable"}},

@@ -61,7 +61,7 @@ func TestNoSentinelIsA500(t *testing.T) {
 			"ErrSnapshotExpired": storage.ErrSnapshotExpired, "ErrRevisionAhead": storage.ErrRevisionAhead,
 			"ErrLimitExceeded": storage.ErrLimitExceeded, "ErrClosed": storage.ErrClosed, "ErrInvalidCursor": storage.ErrInvalidCursor,
 			"ErrDuplicateUpdate": storage.ErrDuplicateUpdate, "ErrBatchTooLarge": storage.ErrBatchTooLarge,
-			"ErrInvalidBatch": storage.ErrInvalidBatch, "ErrCorrupt": storage.ErrCorrupt,
+			"ErrInvalidBatch": storage.ErrInvalidBatch, "ErrCorrupt": storage.ErrCorrupt, "ErrFormatVersion": storage.ErrFormatVersion,
 		},
 		"../consensus": {
 			"ErrNotLeader": consensus.ErrNotLeader, "ErrLeadershipLost": consensus.ErrLeadershipLost, "ErrNoLeader": consensus.ErrNoLeader,

@@ -93,7 +93,10 @@
 //
 //	"TRELLIS-SNAPSHOT v1\n" | be64(raft index) | be64(store revision) | storage.BackupAt(revision)
 //
-// while applies continue (the backup is an MVCC read). Restore loads the backup
+// where v1 is the store's on-disk format version (storage.FormatVersion),
+// while applies continue (the backup is an MVCC read). Restore refuses a
+// snapshot of a newer format before it touches the store
+// (storage.CheckFormatVersion, ADR 0008); otherwise it loads the backup
 // with storage.Restore, then reloads the schema cache, the member map and the
 // audit hook (AuditReloader) from the store — unless the store has already
 // applied the snapshot's revision (a restart: raft offers the newest local

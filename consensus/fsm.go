@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -9,10 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/trellis-authz/trellis/storage"
 )
 
 // Snapshotter streams the store for raft snapshots. *storage.Store implements it.
@@ -205,10 +209,14 @@ func (f *fsm) waitApplied(ctx context.Context, index uint64) error {
 	}
 }
 
-// Snapshot format: a header line, then the store's backup stream.
+// Snapshot format: a header line naming the store's on-disk format version
+// (storage.FormatVersion, in decimal), then the store's backup stream.
 //
 //	"TRELLIS-SNAPSHOT v1\n" | be64(raft index) | be64(store revision) | backup...
-const snapshotMagic = "TRELLIS-SNAPSHOT v1\n"
+const snapshotMagic = "TRELLIS-SNAPSHOT v"
+
+// maxSnapshotLine bounds the header line a restore reads before it gives up.
+const maxSnapshotLine = 40
 
 type fsmSnapshot struct {
 	f     *fsm
@@ -228,8 +236,10 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	err := func() error {
 		w := bufio.NewWriterSize(sink, 1<<16)
-		hdr := make([]byte, 0, len(snapshotMagic)+16)
+		hdr := make([]byte, 0, maxSnapshotLine+16)
 		hdr = append(hdr, snapshotMagic...)
+		hdr = strconv.AppendUint(hdr, storage.FormatVersion, 10)
+		hdr = append(hdr, '\n')
 		hdr = binary.BigEndian.AppendUint64(hdr, s.index)
 		hdr = binary.BigEndian.AppendUint64(hdr, s.rev)
 		if _, err := w.Write(hdr); err != nil {
@@ -256,15 +266,10 @@ func (s *fsmSnapshot) Release() {}
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	r := bufio.NewReaderSize(rc, 1<<16)
-	hdr := make([]byte, len(snapshotMagic)+16)
-	if _, err := io.ReadFull(r, hdr); err != nil {
-		return fmt.Errorf("reading snapshot header: %w", err)
+	index, rev, err := readSnapshotHeader(r)
+	if err != nil {
+		return err
 	}
-	if string(hdr[:len(snapshotMagic)]) != snapshotMagic {
-		return errors.New("not a trellis snapshot (bad header); was it written by another program?")
-	}
-	index := binary.BigEndian.Uint64(hdr[len(snapshotMagic):])
-	rev := binary.BigEndian.Uint64(hdr[len(snapshotMagic)+8:])
 	restored := false
 	if have := f.a.store.AppliedRevision(); have >= rev {
 		f.restoreSkips.Add(1)
@@ -305,4 +310,32 @@ func (f *fsm) memberList() []Member {
 		out = append(out, m)
 	}
 	return out
+}
+
+// readSnapshotHeader reads the header line and the two indexes, and refuses
+// a snapshot of a newer on-disk format before anything is changed.
+func readSnapshotHeader(r *bufio.Reader) (index, rev uint64, err error) {
+	line, err := r.Peek(maxSnapshotLine)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, 0, fmt.Errorf("reading snapshot header: %w", err)
+	}
+	nl := bytes.IndexByte(line, '\n')
+	if nl < 0 || !bytes.HasPrefix(line, []byte(snapshotMagic)) {
+		return 0, 0, errors.New("not a trellis snapshot (bad header); was it written by another program?")
+	}
+	version, perr := strconv.ParseUint(string(line[len(snapshotMagic):nl]), 10, 64)
+	if perr != nil {
+		return 0, 0, fmt.Errorf("not a trellis snapshot (bad format version %q in the header)", line[len(snapshotMagic):nl])
+	}
+	if err := storage.CheckFormatVersion(version, "the raft snapshot"); err != nil {
+		return 0, 0, fmt.Errorf("%w (the node that wrote it runs a newer release: upgrade this node before it rejoins)", err)
+	}
+	if _, err := r.Discard(nl + 1); err != nil {
+		return 0, 0, fmt.Errorf("reading snapshot header: %w", err)
+	}
+	var ids [16]byte
+	if _, err := io.ReadFull(r, ids[:]); err != nil {
+		return 0, 0, fmt.Errorf("reading snapshot header: %w", err)
+	}
+	return binary.BigEndian.Uint64(ids[:8]), binary.BigEndian.Uint64(ids[8:]), nil
 }

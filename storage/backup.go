@@ -20,14 +20,16 @@ import (
 
 // Backup stream format (all integers uvarint unless noted):
 //
-//	magic "TRELLIS-BACKUP\x00\x01"
+//	magic "TRELLIS-BACKUP\x00"
+//	format version (FormatVersion; version 1 is the byte 0x01, so backups
+//	written before the field was named read as version 1)
 //	revision
 //	entries: len(key) > 0, key, userMeta byte, len(value), value
 //	end: 0, entry count, CRC-32C (4 bytes, big-endian) of everything before it
 //
 // It holds the newest version at the revision of every live key: relationships
 // (both indexes), change records, schema, extras and the store's metadata.
-var backupMagic = []byte("TRELLIS-BACKUP\x00\x01")
+var backupMagic = []byte("TRELLIS-BACKUP\x00")
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -49,6 +51,7 @@ func (s *Store) BackupAt(w io.Writer, rev uint64) error {
 	defer sn.Close()
 	bw := &backupWriter{w: bufio.NewWriterSize(w, 1<<20), crc: crc32.New(castagnoli)}
 	bw.write(backupMagic)
+	bw.uvarint(FormatVersion)
 	bw.uvarint(rev)
 
 	// Nothing is visible at revision 0 (and Badger cannot stream at it).
@@ -163,9 +166,14 @@ func (s *Store) Restore(r io.Reader) error {
 	if cr.err != nil || !bytes.Equal(magic, backupMagic) {
 		return fmt.Errorf("%w: restore: not a Trellis storage backup (bad header)", ErrCorrupt)
 	}
+	version := cr.uvarint()
 	rev := cr.uvarint()
 	if cr.err != nil {
 		return fmt.Errorf("%w: restore: header: %v", ErrCorrupt, cr.err)
+	}
+	// Checked before anything is dropped: a refused backup changes nothing.
+	if err := CheckFormatVersion(version, "restore: the backup"); err != nil {
+		return err
 	}
 
 	s.restoring.Store(true)
@@ -250,7 +258,7 @@ func (s *Store) load(cr *backupReader, rev uint64) error {
 			return fmt.Errorf("%w: restore: a backup at revision 0 holds entries", ErrCorrupt)
 		}
 		switch {
-		case bytes.Equal(key, keyApplied), bytes.Equal(key, keyHorizon):
+		case bytes.Equal(key, keyApplied), bytes.Equal(key, keyHorizon), bytes.Equal(key, keyFormat):
 			continue // rewritten below
 		case isGroupIndexKey(key):
 			continue // rebuilt after the load
@@ -277,12 +285,13 @@ func (s *Store) load(cr *backupReader, rev uint64) error {
 		return fmt.Errorf("%w: restore: checksum %08x, computed %08x", ErrCorrupt, got, sum)
 	}
 	if rev == 0 {
-		return nil // an empty store; Badger cannot commit at timestamp 0
+		// An empty store; Badger cannot commit at timestamp 0.
+		return s.writeFormat()
 	}
 	for _, kv := range []struct {
 		k []byte
 		v uint64
-	}{{keyApplied, rev}, {keyHorizon, rev}, {keyChangeHorizon, changeHorizon}} {
+	}{{keyApplied, rev}, {keyHorizon, rev}, {keyChangeHorizon, changeHorizon}, {keyFormat, FormatVersion}} {
 		if err := wb.Set(kv.k, be64(kv.v)); err != nil {
 			return fmt.Errorf("storage: restore: %w", err)
 		}

@@ -30,6 +30,7 @@
 //	m\x00applied         be64 applied revision
 //	m\x00horizon         be64 GC horizon
 //	m\x00changes_horizon be64 first revision the change feed still holds
+//	m\x00format          be64 on-disk format version (FormatVersion; absent = 1)
 //	x\x00 key            extras written by Batch.Finish (audit log, idempotency keys)
 //	e\x00 A \x00 B        nested-group index: subject-set edge A@B (A, B = type \x00 id \x00 relation)
 //	h\x00 B              nested-group index: be64 count of edges naming B
@@ -90,4 +91,14 @@
 // drops everything and loads it at the backup's revision, guarded by a marker
 // file so a restore interrupted by a crash leaves an empty store, never a
 // partial one.
+//
+// # Format version
+//
+// FormatVersion names the key layout, the value encoding and the backup
+// stream. Open reads m\x00format before anything else and refuses a newer
+// version with ErrFormatVersion (a store without the key predates versions, is
+// version 1 and gets the key); a backup's header carries the version and
+// Restore refuses a newer one before it drops anything. CheckFormatVersion is
+// the rule, also used by consensus for raft snapshots. How a later change
+// migrates: docs/adr/0008-on-disk-format-version.md.
 package storage

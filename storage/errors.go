@@ -34,4 +34,7 @@ var (
 	ErrInvalidBatch = verdict.New("invalid batch")
 	// ErrCorrupt: stored or backup bytes do not decode.
 	ErrCorrupt = errors.New("corrupt data")
+	// ErrFormatVersion: a store, backup or raft snapshot has an on-disk format
+	// version newer than this binary's FormatVersion; nothing was changed.
+	ErrFormatVersion = errors.New("unsupported on-disk format version")
 )

@@ -92,7 +92,7 @@ func Open(cfg Config) (*Store, error) {
 			return nil, err
 		}
 	}
-	if err := s.loadMeta(); err != nil {
+	if err := s.openFormat(); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -2,7 +2,7 @@ package tuple
 
 import "fmt"
 
-// Limits on names and identifiers (shared/design/SCHEMA.md § Names).
+// Limits on names and identifiers (docs/SCHEMA.md § Names).
 const (
 	MaxNameLen     = 64   // relation and permission names, type and caveat name segments
 	MinNameLen     = 3    // shortest name

@@ -7,7 +7,7 @@
 // plain subject "type:id". Type and caveat names may carry "prefix/"
 // segments (acme/docs/document, foo/bar/only_on_tuesday).
 //
-// It enforces the name and ID rules of shared/design/SCHEMA.md and depends on the
+// It enforces the name and ID rules of docs/SCHEMA.md and depends on the
 // standard library only, so every other package can share these types.
 package tuple
 

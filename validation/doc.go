@@ -1,6 +1,6 @@
 // Package validation reads and runs policy files (policy-as-code): a YAML file
 // holding a schema, relationships, assertions on check results and the
-// expected set of subjects per permission (shared/design/SCHEMA.md § Policy
+// expected set of subjects per permission (docs/SCHEMA.md § Policy
 // files; docs/policy-as-code.md is the user's guide).
 //
 // Parse and ParseFile turn the YAML into a File whose every element remembers

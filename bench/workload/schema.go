@@ -1,7 +1,7 @@
 package workload
 
 // SchemaText is the schema of the generated workload, in the SpiceDB schema
-// language (shared/design/SCHEMA.md). The evaluator in eval.go implements exactly
+// language (docs/SCHEMA.md). The evaluator in eval.go implements exactly
 // these permissions; change both together.
 const SchemaText = `use expiration
 

@@ -1,5 +1,5 @@
 // Package syntax reads and writes the Trellis schema language (the SpiceDB schema
-// language, shared/design/SCHEMA.md): a synchronous lexer, a recursive-descent
+// language, docs/SCHEMA.md): a synchronous lexer, a recursive-descent
 // parser that produces an AST with positions, and a formatter with one canonical
 // layout. Errors carry file, line and column and are collected in an ErrorList.
 //
