@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 
@@ -41,12 +42,12 @@ func (rs *Relationships) Import(ctx context.Context, c Caller, reason, idempoten
 	defer v.snap.Close()
 	s := rs
 	var (
-		chunk    []tuple.Relationship
-		seen     = map[tuple.Ident]int{}
-		imported int
-		lastRev  = v.rev
-		line     int
-		chunkNo  int
+		chunk      []tuple.Relationship
+		chunkLines []int // the body line of each relationship of chunk
+		imported   int
+		lastRev    = v.rev
+		line       int
+		chunkNo    int
 		// chunkBytes approximates what the chunk adds to one store
 		// transaction (forward and reverse key per relationship), so a chunk
 		// of long relationships is cut before it could exceed the store's
@@ -99,6 +100,16 @@ func (rs *Relationships) Import(ctx context.Context, c Caller, reason, idempoten
 		if len(chunk) == 0 {
 			return nil
 		}
+		// The one duplicate rule of a write (tuple.CheckDistinct), with the
+		// lines of the body named.
+		if err := tuple.CheckDistinct(chunk); err != nil {
+			var ue *tuple.UpdateError
+			if errors.As(err, &ue) && ue.Duplicate() {
+				line = chunkLines[ue.Index]
+				return argErr("relationship", "%s repeats line %d of the same chunk", chunk[ue.Index].Key(), chunkLines[ue.Other])
+			}
+			return argErr("relationship", "%v", err)
+		}
 		if err := wait(inFlight - 1); err != nil {
 			return err
 		}
@@ -140,7 +151,7 @@ func (rs *Relationships) Import(ctx context.Context, c Caller, reason, idempoten
 		}
 		queue = append(queue, p)
 		chunk, chunkNo, chunkBytes = nil, chunkNo+1, 0
-		clear(seen)
+		chunkLines = chunkLines[:0]
 		return nil
 	}
 	partial := func(err error) error {
@@ -178,11 +189,7 @@ func (rs *Relationships) Import(ctx context.Context, c Caller, reason, idempoten
 		if err := validateRelationship(s.cfg, v.schema, "relationship", r); err != nil {
 			return wire.ImportResponse{}, partial(err)
 		}
-		if j, dup := seen[r.Ident()]; dup {
-			return wire.ImportResponse{}, partial(argErr("relationship", "%s repeats line %d of the same chunk", r.Key(), j))
-		}
-		seen[r.Ident()] = line
-		chunk = append(chunk, r)
+		chunk, chunkLines = append(chunk, r), append(chunkLines, line)
 		chunkBytes += 2*len(l.Text) + 64
 		if len(chunk) >= s.cfg.ImportBatchSize || chunkBytes >= importChunkBytes {
 			if err := flush(); err != nil {
