@@ -327,3 +327,20 @@ func TestDeleteByFilterLargerThanATransaction(t *testing.T) {
 		t.Fatalf("the delete touched what the filter does not match: %v", team.Relationships)
 	}
 }
+
+func TestImportNamesARepeatedLine(t *testing.T) {
+	n := newNode(t)
+	lines := func(yield func(service.ImportLine, error) bool) {
+		for i, s := range []string{"team:ml#member@user:ana", "team:ml#member@user:bob", "team:ml#member@user:ana"} {
+			if !yield(service.ImportLine{Line: i + 1, Text: s}, nil) {
+				return
+			}
+		}
+	}
+	describe := func(err error) (*wire.Error, bool) { return &wire.Error{Message: err.Error()}, true }
+	_, err := n.svc.Relationships.Import(context.Background(), n.admin, "", "", lines, describe)
+	var se *service.Error
+	if !errors.As(err, &se) || se.Details["line"] != 3 || !strings.Contains(err.Error(), "repeats line 1") {
+		t.Fatalf("got %v, want line 3 repeating line 1", err)
+	}
+}
