@@ -18,4 +18,3 @@ func DescribeDecisionError(file string, err error) error {
 	}
 	return fmt.Errorf("%s: %s: %s: %w", file, where, ve.Msg, ve.Err)
 }
-
