@@ -141,6 +141,11 @@ func newStack(t testing.TB) *stack {
 	if err := node.WaitForLeader(ctx); err != nil {
 		t.Fatalf("WaitForLeader: %v", err)
 	}
+	// The first leader writes the cluster id asynchronously; let it land
+	// before tests compare revisions.
+	if _, err := node.WaitClusterUUID(ctx); err != nil {
+		t.Fatalf("WaitClusterUUID: %v", err)
+	}
 	eng, err := engine.New(engine.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,11 @@ func TestWriteRefusedBelowFreeSpaceReserve(t *testing.T) {
 	a.open(true, nil)
 	waitIsLeader(t, a.node)
 	writeSchema(t, a.node, testSchema)
+	// The first leader writes the cluster id asynchronously; let it land so
+	// the revision check below sees only the refused write.
+	if _, err := a.node.WaitClusterUUID(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	a.node.cfg.MinFreeBytes = math.MaxUint64
 	before := a.node.AppliedRevision()
 	_, err := a.node.Write(ctxT(t, 5*time.Second), touch("dataset:d#reader@user:d"))

@@ -76,6 +76,11 @@ func newNodeWith(t *testing.T, editStore func(*storage.Config), editService func
 	if err := rn.WaitForLeader(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The first leader writes the cluster's id through raft; wait for it, so
+	// the tests' "nothing was written" checks see only their own writes.
+	if _, err := rn.WaitClusterUUID(ctx); err != nil {
+		t.Fatal(err)
+	}
 	eng, err := engine.New(engine.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
