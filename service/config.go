@@ -63,25 +63,25 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	switch {
 	case c.MaxUpdatesPerWrite < 1 || c.MaxUpdatesPerWrite > 100000:
-		return fmt.Errorf("api config: MaxUpdatesPerWrite is %d; it must be between 1 and 100000", c.MaxUpdatesPerWrite)
+		return fmt.Errorf("service config: MaxUpdatesPerWrite is %d; it must be between 1 and 100000", c.MaxUpdatesPerWrite)
 	case c.MaxRelationshipLen < 64:
-		return fmt.Errorf("api config: MaxRelationshipLen is %d; it must be at least 64", c.MaxRelationshipLen)
+		return fmt.Errorf("service config: MaxRelationshipLen is %d; it must be at least 64", c.MaxRelationshipLen)
 	case c.MaxContextBytes < 2:
-		return fmt.Errorf("api config: MaxContextBytes is %d; it must be at least 2", c.MaxContextBytes)
+		return fmt.Errorf("service config: MaxContextBytes is %d; it must be at least 2", c.MaxContextBytes)
 	case c.MaxBulkItems < 1:
-		return fmt.Errorf("api config: MaxBulkItems is %d; it must be at least 1", c.MaxBulkItems)
+		return fmt.Errorf("service config: MaxBulkItems is %d; it must be at least 1", c.MaxBulkItems)
 	case c.MaxPageSize < 1:
-		return fmt.Errorf("api config: MaxPageSize is %d; it must be at least 1", c.MaxPageSize)
+		return fmt.Errorf("service config: MaxPageSize is %d; it must be at least 1", c.MaxPageSize)
 	case c.ImportBatchSize < 1 || c.ImportBatchSize > 10_000:
-		return fmt.Errorf("api config: ImportBatchSize is %d; it must be between 1 and 10000", c.ImportBatchSize)
+		return fmt.Errorf("service config: ImportBatchSize is %d; it must be between 1 and 10000", c.ImportBatchSize)
 	case c.WriteTimeout <= 0:
-		return fmt.Errorf("api config: WriteTimeout is %v; it must be positive", c.WriteTimeout)
+		return fmt.Errorf("service config: WriteTimeout is %v; it must be positive", c.WriteTimeout)
 	case c.MaxWait <= 0:
-		return fmt.Errorf("api config: MaxWait is %v; it must be positive", c.MaxWait)
+		return fmt.Errorf("service config: MaxWait is %v; it must be positive", c.MaxWait)
 	case c.Quantization < 0 || c.Quantization > time.Minute:
-		return fmt.Errorf("api config: Quantization is %v; it must be between 0 (off) and 1m", c.Quantization)
+		return fmt.Errorf("service config: Quantization is %v; it must be between 0 (off) and 1m", c.Quantization)
 	case c.ClusterID == "":
-		return fmt.Errorf("api config: ClusterID is empty; every node of a cluster must share one")
+		return fmt.Errorf("service config: ClusterID is empty; every node of a cluster must share one")
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strconv"
 
@@ -181,29 +182,12 @@ func (p *Permissions) LookupResources(ctx context.Context, in wire.LookupResourc
 	if err != nil {
 		return out, err
 	}
-	cctx, err := parseContext(p.cfg, "context", in.Context)
-	if err != nil {
-		return out, err
-	}
-	limit, err := pageLimit(p.cfg, in.Limit)
-	if err != nil {
-		return out, err
-	}
-	v, err := p.reads.resolve(ctx, in.Consistency)
+	v, cctx, limit, err := p.lookupStart(ctx, "resource_type", in.ResourceType, in.Permission, in.Context, in.Limit, in.Consistency)
 	if err != nil {
 		return out, err
 	}
 	defer v.snap.Close()
-	if _, err := schemaType(v.schema, "resource_type", in.ResourceType); err != nil {
-		return out, err
-	}
-	if err := schemaMember(v.schema, "permission", in.ResourceType, in.Permission); err != nil {
-		return out, err
-	}
 	if _, err := schemaType(v.schema, "subject", sub.Type); err != nil {
-		return out, err
-	}
-	if err := contextKeysKnown(v.schema, "context", cctx); err != nil {
 		return out, err
 	}
 	res, err := p.engine.LookupResources(ctx, view(v), engine.LookupResourcesRequest{
@@ -244,25 +228,11 @@ func (p *Permissions) LookupSubjects(ctx context.Context, in wire.LookupSubjects
 			return out, err
 		}
 	}
-	cctx, err := parseContext(p.cfg, "context", in.Context)
-	if err != nil {
-		return out, err
-	}
-	limit, err := pageLimit(p.cfg, in.Limit)
-	if err != nil {
-		return out, err
-	}
-	v, err := p.reads.resolve(ctx, in.Consistency)
+	v, cctx, limit, err := p.lookupStart(ctx, "resource", res.Type, in.Permission, in.Context, in.Limit, in.Consistency)
 	if err != nil {
 		return out, err
 	}
 	defer v.snap.Close()
-	if _, err := schemaType(v.schema, "resource", res.Type); err != nil {
-		return out, err
-	}
-	if err := schemaMember(v.schema, "permission", res.Type, in.Permission); err != nil {
-		return out, err
-	}
 	if _, err := schemaType(v.schema, "subject_type", in.SubjectType); err != nil {
 		return out, err
 	}
@@ -270,9 +240,6 @@ func (p *Permissions) LookupSubjects(ctx context.Context, in wire.LookupSubjects
 		if err := schemaMember(v.schema, "subject_relation", in.SubjectType, in.SubjectRelation); err != nil {
 			return out, err
 		}
-	}
-	if err := contextKeysKnown(v.schema, "context", cctx); err != nil {
-		return out, err
 	}
 	r, err := p.engine.LookupSubjects(ctx, view(v), engine.LookupSubjectsRequest{
 		Resource: res, Permission: in.Permission, SubjectType: in.SubjectType, SubjectRelation: in.SubjectRelation,
@@ -286,4 +253,30 @@ func (p *Permissions) LookupSubjects(ctx context.Context, in wire.LookupSubjects
 		out.Subjects = append(out.Subjects, wire.LookupSubject{ID: x.ID, Result: x.Result.String(), MissingContext: x.MissingContext, Excluded: x.Excluded})
 	}
 	return out, nil
+}
+
+// lookupStart does what both lookups share once their own fields parsed:
+// the caveat context and the page size, the read's revision, and the
+// resource type, permission and context keys against the schema in force
+// there. The caller closes v.snap.
+func (p *Permissions) lookupStart(ctx context.Context, typeField, resType, permission string, rawCtx json.RawMessage, limit int, cons *wire.Consistency) (v *readView, cctx map[string]any, pageSize int, err error) {
+	if cctx, err = parseContext(p.cfg, "context", rawCtx); err != nil {
+		return nil, nil, 0, err
+	}
+	if pageSize, err = pageLimit(p.cfg, limit); err != nil {
+		return nil, nil, 0, err
+	}
+	if v, err = p.reads.resolve(ctx, cons); err != nil {
+		return nil, nil, 0, err
+	}
+	if _, err = schemaType(v.schema, typeField, resType); err == nil {
+		if err = schemaMember(v.schema, "permission", resType, permission); err == nil {
+			err = contextKeysKnown(v.schema, "context", cctx)
+		}
+	}
+	if err != nil {
+		v.snap.Close()
+		return nil, nil, 0, err
+	}
+	return v, cctx, pageSize, nil
 }
