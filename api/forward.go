@@ -40,7 +40,7 @@ func mustLead(r Route) bool {
 func (s *Server) routeFor(method, path string) (Route, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, r := range s.routes {
+	for _, r := range append(s.routes[:len(s.routes):len(s.routes)], s.gateway...) {
 		if r.Method == method && r.Path == path {
 			return r, true
 		}

@@ -85,6 +85,8 @@ type Server struct {
 
 	mu     sync.Mutex
 	routes []Route
+	// gateway lists the routes of another API mounted with MountGateway.
+	gateway []Route
 }
 
 // New builds a server over svc. stats reports the node's replication state
@@ -150,6 +152,12 @@ func (s *Server) Handle(r Route) {
 	s.mu.Lock()
 	s.routes = append(s.routes, r)
 	s.mu.Unlock()
+	s.register(r)
+}
+
+// register serves a route on echo (a second registration of the same
+// method and path replaces the first).
+func (s *Server) register(r Route) {
 	s.classes.Store(r.Method+" "+r.Path, classOf(r))
 	h := r.Handler
 	route := r

@@ -18,6 +18,9 @@ func (c Config) Validate() error {
 	}
 	addr("--http-addr", c.HTTPAddr)
 	addr("--raft-addr", c.RaftAddr)
+	if c.GRPCAddr != "" {
+		addr("--grpc-addr", c.GRPCAddr)
+	}
 	if c.AdvertiseAddr != "" {
 		addr("--advertise-addr", c.AdvertiseAddr)
 	}

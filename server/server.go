@@ -22,6 +22,7 @@ import (
 	"github.com/trellis-authz/trellis/schema"
 	"github.com/trellis-authz/trellis/schema/compile"
 	"github.com/trellis-authz/trellis/service"
+	"github.com/trellis-authz/trellis/spicedb"
 	"github.com/trellis-authz/trellis/storage"
 	"github.com/trellis-authz/trellis/tuple"
 )
@@ -30,6 +31,7 @@ import (
 // `trellis serve`, also filled in by `trellis dev` for each of its nodes.
 type Config struct {
 	HTTPAddr          string
+	GRPCAddr          string // SpiceDB's gRPC API ("" : off; the HTTP gateway is always on HTTPAddr)
 	DataDir           string
 	SchemaFile        string
 	RelationshipsFile string
@@ -103,7 +105,9 @@ type Node struct {
 	srv    *api.Server
 	http   *http.Server
 	ln     net.Listener
-	tls    *tls.Config // the API's TLS settings; nil serves plain HTTP
+	grpcLn net.Listener    // --grpc-addr, nil when off
+	spice  *spicedb.Server // SpiceDB's API (gRPC and the HTTP gateway)
+	tls    *tls.Config     // the API's TLS settings; nil serves plain HTTP
 	log    *slog.Logger
 	served chan error
 	// closers undo the phases that succeeded, last first.
@@ -185,6 +189,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.listen(tlsCfg); err != nil {
 		return nil, err
 	}
+	if err := n.listenGRPC(); err != nil {
+		return nil, err
+	}
 	hadSchema, err := n.openStore()
 	if err != nil {
 		return nil, err
@@ -204,6 +211,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.openServices(auth, peerClient); err != nil {
 		return nil, err
 	}
+	if err := n.openSpiceDB(tlsCfg); err != nil {
+		return nil, err
+	}
 	n.serveHTTP(tlsCfg)
 	if cfg.Join != "" {
 		if err := n.join(ctx, peerClient, raftAdvertise(cfg), n.apiURL()); err != nil {
@@ -214,7 +224,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.bindClusterID(ctx)
-	cfg.Log.Info("trellis node serving", "node", cfg.NodeID, "api", n.URL(), "raft", cfg.RaftAddr, "data_dir", cfg.DataDir)
+	cfg.Log.Info("trellis node serving", "node", cfg.NodeID, "api", n.URL(), "grpc", n.GRPCAddr(), "raft", cfg.RaftAddr, "data_dir", cfg.DataDir)
 	return n, nil
 }
 

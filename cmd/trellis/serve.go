@@ -15,7 +15,8 @@ import (
 
 // addNodeFlags binds the flags shared by serve (and documented in README).
 func addNodeFlags(fs *pflag.FlagSet, o *server.Config) {
-	fs.StringVar(&o.HTTPAddr, "http-addr", o.HTTPAddr, "host:port the REST API listens on")
+	fs.StringVar(&o.HTTPAddr, "http-addr", o.HTTPAddr, "host:port the REST API (and SpiceDB's HTTP gateway) listens on")
+	fs.StringVar(&o.GRPCAddr, "grpc-addr", o.GRPCAddr, "host:port SpiceDB's gRPC API (authzed.api.v1) listens on, with the --tls-cert certificate when given (default: off)")
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory for the store, the raft log and the token file")
 	fs.StringVar(&o.SchemaFile, "schema", "", "schema file (*.zed) to write at start when it differs from the stored one")
 	fs.StringVar(&o.RelationshipsFile, "relationships", "", "file of relationships, one per line, imported when the data directory is new")
