@@ -21,6 +21,13 @@ import (
 
 type authHeaderKey struct{}
 
+// WithCallerAuth returns ctx carrying the caller's Authorization header, for
+// the node-to-node calls made on its behalf (another transport's reads on a
+// follower ask the leader for a read index with it).
+func WithCallerAuth(ctx context.Context, header string) context.Context {
+	return context.WithValue(ctx, authHeaderKey{}, header)
+}
+
 // authHeaderFrom returns the caller's Authorization header, which the cluster
 // middleware puts in the request context so that node-to-node calls made on
 // the caller's behalf (a follower asking the leader for a read index) carry
@@ -126,7 +133,7 @@ func (s *Server) forward(c echo.Context, r Route, leader string) error {
 	if err != nil {
 		return fmt.Errorf("building the request to the leader at %s: %w", leader, err)
 	}
-	for _, h := range []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderAccept} {
+	for _, h := range []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderAccept, wire.ReasonHeader, wire.IdempotencyKeyHeader} {
 		if v := req.Header.Get(h); v != "" {
 			out.Header.Set(h, v)
 		}

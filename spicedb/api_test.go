@@ -252,3 +252,48 @@ func TestAuthzedClientEndToEnd(t *testing.T) {
 }
 
 func itoa(i int) string { return string(rune('a'+i/26/26%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i%26)) }
+
+// with_tracing answers SpiceDB's debug trace (what zed --explain prints):
+// the top check and, below it, the checks that decided it.
+func TestCheckWithTracing(t *testing.T) {
+	tn := startNode(t, govSchema)
+	ctx := context.Background()
+	c := tn.client(t, tn.admin)
+	w, err := c.WriteRelationships(ctx, &v1.WriteRelationshipsRequest{Updates: []*v1.RelationshipUpdate{
+		touch(rel("team", "ml", "member", "user", "ana", "")),
+		touch(rel("dataset", "claims", "reader", "team", "ml", "member")),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.CheckPermission(ctx, &v1.CheckPermissionRequest{Consistency: fresh(w.GetWrittenAt()), Resource: obj("dataset", "claims"),
+		Permission: "read", Subject: sub("user", "ana", ""), WithTracing: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := r.GetDebugTrace().GetCheck()
+	if root.GetResource().GetObjectId() != "claims" || root.GetPermission() != "read" || root.GetResult() != v1.CheckDebugTrace_PERMISSIONSHIP_HAS_PERMISSION {
+		t.Fatalf("debug trace root: %v", root)
+	}
+	var found func(*v1.CheckDebugTrace) bool
+	found = func(d *v1.CheckDebugTrace) bool {
+		if d.GetResource().GetObjectType() == "team" && d.GetPermission() == "member" && d.GetResult() == v1.CheckDebugTrace_PERMISSIONSHIP_HAS_PERMISSION {
+			return true
+		}
+		for _, s := range d.GetSubProblems().GetTraces() {
+			if found(s) {
+				return true
+			}
+		}
+		return false
+	}
+	if !found(root) {
+		t.Errorf("the trace does not show team:ml#member deciding the check: %v", root)
+	}
+	// Without with_tracing, no trace.
+	r, err = c.CheckPermission(ctx, &v1.CheckPermissionRequest{Consistency: fresh(w.GetWrittenAt()), Resource: obj("dataset", "claims"),
+		Permission: "read", Subject: sub("user", "ana", "")})
+	if err != nil || r.GetDebugTrace() != nil {
+		t.Errorf("check without tracing: %v %v, want no trace", r, err)
+	}
+}

@@ -38,8 +38,10 @@ func headerToMetadata(key string) (string, bool) {
 	switch strings.ToLower(key) {
 	case strings.ToLower(wire.RequestIDHeader):
 		return mdRequestID, true
-	case mdReason, mdIdemKey:
-		return strings.ToLower(key), true
+	case strings.ToLower(wire.ReasonHeader):
+		return mdReason, true
+	case strings.ToLower(wire.IdempotencyKeyHeader):
+		return mdIdemKey, true
 	}
 	return runtime.DefaultHeaderMatcher(key)
 }
@@ -173,10 +175,10 @@ func (s *Server) onLeader(ctx context.Context, path string, in, out proto.Messag
 	req.Header.Set("Authorization", ci.auth)
 	req.Header.Set(wire.RequestIDHeader, ci.requestID)
 	if ci.reason != "" {
-		req.Header.Set(mdReason, ci.reason)
+		req.Header.Set(wire.ReasonHeader, ci.reason)
 	}
 	if ci.idemKey != "" {
-		req.Header.Set(mdIdemKey, ci.idemKey)
+		req.Header.Set(wire.IdempotencyKeyHeader, ci.idemKey)
 	}
 	rec := &recorder{header: http.Header{}}
 	s.cfg.HTTP.ServeHTTP(rec, req)

@@ -35,6 +35,7 @@ func (p *permissions) CheckPermission(ctx context.Context, in *v1.CheckPermissio
 	}
 	out, err := p.s.cfg.Services.Permissions.Check(ctx, infoOf(ctx).caller(), wire.CheckRequest{
 		Resource: res, Permission: in.GetPermission(), Subject: sub, Context: cctx, Consistency: consistency(in.GetConsistency()),
+		Explain: in.GetWithTracing(),
 	})
 	if err != nil {
 		return nil, err
@@ -44,6 +45,7 @@ func (p *permissions) CheckPermission(ctx context.Context, in *v1.CheckPermissio
 		Permissionship:    permissionship(out.Result),
 		PartialCaveatInfo: partial(out.MissingContext),
 		OptionalExpiresAt: expiresAt(out.ExpiresAt),
+		DebugTrace:        debugInfo(out.Trace),
 	}, nil
 }
 

@@ -121,8 +121,8 @@ func (ci callInfo) caller() service.Caller {
 }
 
 // Metadata keys Trellis reads besides authorization. Over the HTTP gateway
-// they are the headers Trellis-Reason, Trellis-Idempotency-Key and
-// Trellis-Request-Id.
+// they are the headers wire.ReasonHeader, wire.IdempotencyKeyHeader and
+// wire.RequestIDHeader.
 const (
 	mdReason    = "trellis-reason"
 	mdIdemKey   = "trellis-idempotency-key"
@@ -163,7 +163,7 @@ func (s *Server) admit(ctx context.Context, fullMethod string, stream bool) (con
 			return nil, nil, err
 		}
 	}
-	ctx = context.WithValue(ctx, callKey{}, ci)
+	ctx = api.WithCallerAuth(context.WithValue(ctx, callKey{}, ci), ci.auth)
 	if !m.long {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.Gate.RequestTimeout())

@@ -18,4 +18,10 @@ const (
 	ForwardedHeader = "Trellis-Forwarded-By"
 	// ServedByHeader names the node that answered a forwarded request.
 	ServedByHeader = "Trellis-Served-By"
+	// ReasonHeader and IdempotencyKeyHeader carry a write's audit reason
+	// and idempotency key on SpiceDB's HTTP gateway (whose bodies have no
+	// field for them); over gRPC they are the metadata trellis-reason and
+	// trellis-idempotency-key.
+	ReasonHeader         = "Trellis-Reason"
+	IdempotencyKeyHeader = "Trellis-Idempotency-Key"
 )

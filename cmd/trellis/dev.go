@@ -28,6 +28,7 @@ type devOptions struct {
 	Host              string
 	HTTPPort          int
 	RaftPort          int
+	GRPCPort          int // SpiceDB's gRPC API of node 1; 0: off
 	SchemaFile        string
 	RelationshipsFile string
 	InsecureNoAuth    bool
@@ -35,7 +36,7 @@ type devOptions struct {
 }
 
 func newDevCommand() *cobra.Command {
-	o := devOptions{Nodes: 3, Dir: "./trellis-dev", Host: "127.0.0.1", HTTPPort: 8181, RaftPort: 7181,
+	o := devOptions{Nodes: 3, Dir: "./trellis-dev", Host: "127.0.0.1", HTTPPort: 8181, RaftPort: 7181, GRPCPort: 50051,
 		SchemaFile: "examples/ai-governance/schema.zed", RelationshipsFile: "examples/ai-governance/relationships.txt", LogLevel: "warn"}
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -49,7 +50,7 @@ to start over.
 The nodes share one token file (DIR/tokens.yaml); on first start it is created
 with one admin token, printed once.`,
 		Example: `  trellis dev --nodes 3
-  trellis dev --nodes 3 --insecure-no-auth --http-port 9001 --raft-port 9101`,
+  trellis dev --nodes 3 --insecure-no-auth --http-port 9001 --raft-port 9101 --grpc-port 9201`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -69,6 +70,7 @@ with one admin token, printed once.`,
 	f.StringVar(&o.Host, "host", o.Host, "loopback address the nodes listen on")
 	f.IntVar(&o.HTTPPort, "http-port", o.HTTPPort, "API port of node 1; node i listens on this port + i-1")
 	f.IntVar(&o.RaftPort, "raft-port", o.RaftPort, "raft port of node 1; node i listens on this port + i-1")
+	f.IntVar(&o.GRPCPort, "grpc-port", o.GRPCPort, "SpiceDB gRPC API port of node 1 (zed, authzed clients); node i listens on this port + i-1; 0: off")
 	f.StringVar(&o.SchemaFile, "schema", o.SchemaFile, "schema file loaded at start (\"\" for none)")
 	f.StringVar(&o.RelationshipsFile, "relationships", o.RelationshipsFile, "relationships loaded into a new cluster (\"\" for none)")
 	f.BoolVar(&o.InsecureNoAuth, "insecure-no-auth", false, "no tokens: every caller is admin")
@@ -84,16 +86,23 @@ func devNodeOptions(o devOptions, log *slog.Logger, out io.Writer) ([]server.Con
 	if ip := net.ParseIP(o.Host); ip == nil || !ip.IsLoopback() {
 		return nil, usageError{fmt.Errorf("--host %q: use a loopback address such as 127.0.0.1 (the dev cluster is for this machine only)", o.Host)}
 	}
-	for _, p := range []struct {
+	type portFlag struct {
 		name string
 		port int
-	}{{"--http-port", o.HTTPPort}, {"--raft-port", o.RaftPort}} {
+	}
+	ports := []portFlag{{"--http-port", o.HTTPPort}, {"--raft-port", o.RaftPort}}
+	if o.GRPCPort != 0 {
+		ports = append(ports, portFlag{"--grpc-port", o.GRPCPort})
+	}
+	for i, p := range ports {
 		if p.port < 1 || p.port+o.Nodes-1 > 65535 {
 			return nil, usageError{fmt.Errorf("%s %d: the ports %d..%d must lie in 1..65535", p.name, p.port, p.port, p.port+o.Nodes-1)}
 		}
-	}
-	if o.HTTPPort < o.RaftPort+o.Nodes && o.RaftPort < o.HTTPPort+o.Nodes {
-		return nil, usageError{fmt.Errorf("--http-port %d and --raft-port %d overlap for %d nodes; move one", o.HTTPPort, o.RaftPort, o.Nodes)}
+		for _, q := range ports[:i] {
+			if p.port < q.port+o.Nodes && q.port < p.port+o.Nodes {
+				return nil, usageError{fmt.Errorf("%s %d and %s %d overlap for %d nodes; move one", q.name, q.port, p.name, p.port, o.Nodes)}
+			}
+		}
 	}
 	for _, f := range []struct{ flag, path string }{{"--schema", o.SchemaFile}, {"--relationships", o.RelationshipsFile}} {
 		if f.path == "" {
@@ -124,6 +133,9 @@ func devNodeOptions(o devOptions, log *slog.Logger, out io.Writer) ([]server.Con
 		n.NodeID = "n" + strconv.Itoa(i+1)
 		n.HTTPAddr = net.JoinHostPort(o.Host, strconv.Itoa(o.HTTPPort+i))
 		n.RaftAddr = net.JoinHostPort(o.Host, strconv.Itoa(o.RaftPort+i))
+		if o.GRPCPort != 0 {
+			n.GRPCAddr = net.JoinHostPort(o.Host, strconv.Itoa(o.GRPCPort+i))
+		}
 		n.DataDir = filepath.Join(o.Dir, n.NodeID)
 		n.SchemaFile = o.SchemaFile
 		n.RelationshipsFile = o.RelationshipsFile
@@ -179,7 +191,11 @@ func startDev(ctx context.Context, o devOptions, out, errOut io.Writer) ([]*serv
 		if n.Consensus().IsLeader() {
 			role = "leader"
 		}
-		fmt.Fprintf(out, "  %s  %s  (raft %s, %s)\n", n.Config().NodeID, n.URL(), n.Config().RaftAddr, role)
+		grpcAddr := ""
+		if a := n.GRPCAddr(); a != "" {
+			grpcAddr = ", SpiceDB gRPC " + a
+		}
+		fmt.Fprintf(out, "  %s  %s  (raft %s%s, %s)\n", n.Config().NodeID, n.URL(), n.Config().RaftAddr, grpcAddr, role)
 	}
 	fmt.Fprintf(out, "Any node takes writes (followers forward them to the leader). Try:\n  trellis cluster status --endpoint %s\nCtrl-C stops the cluster.\n", nodes[0].URL())
 	return nodes, nil

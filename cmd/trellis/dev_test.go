@@ -35,7 +35,7 @@ func freeRun(t *testing.T, n int) int {
 }
 
 func TestDevOptionsRejectBadFlags(t *testing.T) {
-	good := devOptions{Nodes: 3, Dir: t.TempDir(), Host: "127.0.0.1", HTTPPort: 8181, RaftPort: 7181, LogLevel: "warn"}
+	good := devOptions{Nodes: 3, Dir: t.TempDir(), Host: "127.0.0.1", HTTPPort: 8181, RaftPort: 7181, GRPCPort: 50051, LogLevel: "warn"}
 	tests := []struct {
 		name string
 		edit func(*devOptions)
@@ -46,6 +46,8 @@ func TestDevOptionsRejectBadFlags(t *testing.T) {
 		{"not loopback", func(o *devOptions) { o.Host = "0.0.0.0" }, "loopback"},
 		{"overlapping ports", func(o *devOptions) { o.RaftPort = 8182 }, "overlap"},
 		{"port out of range", func(o *devOptions) { o.HTTPPort = 65534 }, "65535"},
+		{"gRPC ports overlap raft", func(o *devOptions) { o.GRPCPort = 7183 }, "--raft-port 7181 and --grpc-port 7183 overlap"},
+		{"gRPC port out of range", func(o *devOptions) { o.GRPCPort = 65534 }, "--grpc-port 65534"},
 		{"missing schema", func(o *devOptions) { o.SchemaFile = "nope.zed" }, "--schema nope.zed"},
 	}
 	for _, tc := range tests {
@@ -62,7 +64,7 @@ func TestDevOptionsRejectBadFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(opts) != 3 || opts[2].HTTPAddr != "127.0.0.1:8183" || opts[2].RaftAddr != "127.0.0.1:7183" || opts[0].Peers != opts[2].Peers {
+	if len(opts) != 3 || opts[2].HTTPAddr != "127.0.0.1:8183" || opts[2].RaftAddr != "127.0.0.1:7183" || opts[2].GRPCAddr != "127.0.0.1:50053" || opts[0].Peers != opts[2].Peers {
 		t.Fatalf("got %+v, want 3 nodes on consecutive ports with one peer list", opts)
 	}
 }
@@ -74,8 +76,8 @@ func TestDevCluster(t *testing.T) {
 		t.Skip("starts three nodes; skipped with -short")
 	}
 	examples := filepath.Join("..", "..", "examples", "ai-governance")
-	base := freeRun(t, 6)
-	o := devOptions{Nodes: 3, Dir: t.TempDir(), Host: "127.0.0.1", HTTPPort: base, RaftPort: base + 3, LogLevel: "error",
+	base := freeRun(t, 9)
+	o := devOptions{Nodes: 3, Dir: t.TempDir(), Host: "127.0.0.1", HTTPPort: base, RaftPort: base + 3, GRPCPort: base + 6, LogLevel: "error",
 		SchemaFile: filepath.Join(examples, "schema.zed"), RelationshipsFile: filepath.Join(examples, "relationships.txt")}
 	var out bytes.Buffer
 	nodes, err := startDev(t.Context(), o, &out, io.Discard)
@@ -106,4 +108,5 @@ func TestDevCluster(t *testing.T) {
 			t.Errorf("example check on node %d: got %d %s %v, want allowed", i+1, status, body, err)
 		}
 	}
+	checkDevGRPC(t, nodes, tok)
 }

@@ -237,7 +237,8 @@ func TestCompose(t *testing.T) {
 		ports: map[string]string{}, env: []string{"CGO_ENABLED=0"}}
 	for i, s := range []string{"node1", "node2", "node3"} {
 		c.ports[s] = freePort(t)
-		c.env = append(c.env, fmt.Sprintf("TRELLIS_PORT%d=%s", i+1, c.ports[s]))
+		c.ports[s+"-grpc"] = freePort(t)
+		c.env = append(c.env, fmt.Sprintf("TRELLIS_PORT%d=%s", i+1, c.ports[s]), fmt.Sprintf("TRELLIS_GRPC_PORT%d=%s", i+1, c.ports[s+"-grpc"]))
 	}
 	if os.Getenv("TRELLIS_DOCKER_SKIP_BUILD") == "" {
 		c.must(10*time.Minute, "go", "build", "-trimpath", "-o", "bin/trellis", "./cmd/trellis")
@@ -269,6 +270,8 @@ func TestCompose(t *testing.T) {
 	if got := c.check(fs[1], "organization:acme", "administer", "user:zoe", tok); got != "allowed" {
 		t.Fatalf("check on %s after a write through %s: got %s, want allowed", fs[1], fs[0], got)
 	}
+	// The same over SpiceDB's gRPC API on the published ports.
+	c.grpcWriteThenCheck(fs[0], fs[1])
 
 	// Kill the leader: a new one is elected and writes go on.
 	killed := time.Now()
