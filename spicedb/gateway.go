@@ -48,7 +48,8 @@ func headerToMetadata(key string) (string, bool) {
 
 func (s *Server) openGateway() error {
 	s.gwLn = bufconn.Listen(1 << 20)
-	go func() { _ = s.grpc.Serve(s.gwLn) }()
+	inproc := s.newGRPC()
+	go func() { _ = inproc.Serve(s.gwLn) }()
 	conn, err := grpc.NewClient("passthrough:///trellis-gateway",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.gwLn.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -74,7 +75,7 @@ func (s *Server) openGateway() error {
 		return err
 	}
 	s.gwMux = mux
-	s.stop = func() { _ = conn.Close(); _ = s.gwLn.Close() }
+	s.stop = func() { _ = conn.Close(); inproc.Stop() }
 	return nil
 }
 

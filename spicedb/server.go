@@ -70,19 +70,27 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	opts := append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(s.unary),
-		grpc.ChainStreamInterceptor(s.stream),
-		grpc.MaxRecvMsgSize(8 << 20),
-	}, cfg.Options...)
-	s.grpc = grpc.NewServer(opts...)
-	v1.RegisterPermissionsServiceServer(s.grpc, &permissions{s: s})
-	v1.RegisterSchemaServiceServer(s.grpc, &schemas{s: s})
-	v1.RegisterWatchServiceServer(s.grpc, &watch{s: s})
+	s.grpc = s.newGRPC(cfg.Options...)
 	if err := s.openGateway(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// newGRPC builds a gRPC server with the services and interceptors, and
+// extra options (the external one's TLS; the gateway's in-process one has
+// none).
+func (s *Server) newGRPC(extra ...grpc.ServerOption) *grpc.Server {
+	opts := append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.unary),
+		grpc.ChainStreamInterceptor(s.stream),
+		grpc.MaxRecvMsgSize(8 << 20),
+	}, extra...)
+	g := grpc.NewServer(opts...)
+	v1.RegisterPermissionsServiceServer(g, &permissions{s: s})
+	v1.RegisterSchemaServiceServer(g, &schemas{s: s})
+	v1.RegisterWatchServiceServer(g, &watch{s: s})
+	return g
 }
 
 // Serve serves gRPC on ln until Stop.

@@ -74,11 +74,13 @@ func TestClusterTLS(t *testing.T) {
 	hc := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	c := newTestClusterWith(t, 3, nil, func(o *server.Config) {
 		o.TLSCert, o.TLSKey, o.TLSCA = certFile, keyFile, caFile
+		o.GRPCAddr = freeAddr(t)
 	}, hc)
 	fs := c.followers()
 	tok := c.mustWrite(fs[0], "touch", "doc:tls#viewer@user:ana")
 	c.mustCheck(fs[1], "doc:tls", "view", "user:ana", fresh(tok), "allowed")
 	c.mustCheck(fs[1], "doc:tls", "view", "user:ana", fullyConsistent, "allowed")
+	grpcOverTLS(t, c.nodes[fs[0]].GRPCAddr(), c.nodes[fs[1]].GRPCAddr(), c.admin, pool)
 
 	// A raft peer without a certificate from the CA is refused.
 	conn, err := tls.Dial("tcp", c.opts[c.leader()].RaftAddr, &tls.Config{RootCAs: pool})
