@@ -32,7 +32,9 @@ definition dataset {
 }
 `
 
-func obj(typ, id string) *v1.ObjectReference { return &v1.ObjectReference{ObjectType: typ, ObjectId: id} }
+func obj(typ, id string) *v1.ObjectReference {
+	return &v1.ObjectReference{ObjectType: typ, ObjectId: id}
+}
 func sub(typ, id, rel string) *v1.SubjectReference {
 	return &v1.SubjectReference{Object: obj(typ, id), OptionalRelation: rel}
 }
@@ -251,7 +253,9 @@ func TestAuthzedClientEndToEnd(t *testing.T) {
 	}
 }
 
-func itoa(i int) string { return string(rune('a'+i/26/26%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i%26)) }
+func itoa(i int) string {
+	return string(rune('a'+i/26/26%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i%26))
+}
 
 // with_tracing answers SpiceDB's debug trace (what zed --explain prints):
 // the top check and, below it, the checks that decided it.
