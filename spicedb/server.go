@@ -217,12 +217,12 @@ func (s *Server) finish(ctx context.Context, method string, start time.Time, err
 	if err != nil {
 		s.cfg.Gate.Penalize(ctx, err)
 	}
-	if s.log.Enabled(ctx, slog.LevelInfo) {
+	// A gateway call is logged by the HTTP layer already.
+	if !fromGateway(ctx) && s.log.Enabled(ctx, slog.LevelInfo) {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "grpc request",
 			slog.String("method", method[strings.LastIndexByte(method, '/')+1:]),
 			slog.String("code", st.Code().String()),
-			slog.Duration("duration", time.Since(start)),
-			slog.Bool("gateway", fromGateway(ctx)))
+			slog.Duration("duration", time.Since(start)))
 	}
 	if err != nil && st.Code().String() == "Internal" {
 		s.log.Error("grpc request failed", slog.String("method", method), slog.Any("error", err))
