@@ -25,7 +25,11 @@
 //
 // Later endpoints register with Server.Handle, which applies
 // authentication, the deadline and the body limit, and adds them to the
-// OpenAPI document.
+// OpenAPI document. Another API's HTTP routes (SpiceDB's gateway, package
+// spicedb) are mounted with Server.MountGateway; that package's gRPC
+// transport shares this one's authentication, admission and error table
+// (Authenticate, Admit, Penalize, ErrorBody) so every transport answers
+// alike.
 //
 // # Consistency tokens
 //
