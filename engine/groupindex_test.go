@@ -131,6 +131,10 @@ func groupIndexAnswers(t *testing.T, e *engine.Engine, v engine.View) []string {
 			}
 			lr, err := e.LookupResources(ctx, v, engine.LookupResourcesRequest{ResourceType: "group", Permission: "member", Subject: subj, Context: c})
 			out = append(out, fmt.Sprintf("lookup groups of %s ctx=%v: %v %v", subj, c, lr.Resources, err))
+			for _, perm := range []string{"view", "edit"} {
+				lr, err = e.LookupResources(ctx, v, engine.LookupResourcesRequest{ResourceType: "doc", Permission: perm, Subject: subj, Context: c})
+				out = append(out, fmt.Sprintf("lookup docs %s of %s ctx=%v: %v %v", perm, subj, c, lr.Resources, err))
+			}
 		}
 		ls, err := e.LookupSubjects(ctx, v, engine.LookupSubjectsRequest{Resource: tuple.ObjectRef{Type: "doc", ID: "d0"}, Permission: "view", SubjectType: "user", Context: c})
 		out = append(out, fmt.Sprintf("subjects of doc:d0 ctx=%v: %v %v", c, ls.Subjects, err))

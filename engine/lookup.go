@@ -121,6 +121,7 @@ type state struct {
 // exclusion, say).
 func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, resType, rel string) ([]string, error) {
 	g := q.e.reverseOf(q.v.Schema)
+	reach := g.reaching(typeRel{resType, rel})
 	seen := make(map[fact]state, 1024)
 	if subj.Relation == "" && !subj.IsWildcard() {
 		q.walked = &walked{subject: subj, facts: seen}
@@ -135,27 +136,27 @@ func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, re
 			seen[f] = st
 		}
 	}
-	// resources pushes every live resType#relation@s as a fact (resType, id,
-	// result); from is the state of the fact that led here, relation tells
-	// whether result is a stored relation (which the walk can be sure of).
-	resources := func(s tuple.SubjectRef, rt, relation, result string, from state, isRelation bool) error {
-		for r, err := range q.v.Reader.Resources(ctx, s, rt, relation) {
-			if err != nil {
-				return err
-			}
-			if r.ExpiredAt(q.now) {
-				continue
-			}
-			st := state{certain: isRelation && from.certain && r.Caveat == nil, exp: from.exp, depth: from.depth + 1}
-			if st.depth > q.e.cfg.MaxDepth {
-				st.certain = false
-			}
-			if r.Expiration != nil {
-				st.exp = minExp(st.exp, *r.Expiration)
-			}
-			push(fact{rt, r.Resource.ID, result}, st)
+	// take pushes the fact a live relationship r (read for edge e) makes:
+	// (e.resType, r's resource, e.result); from is the state of the fact
+	// that led here. An edgeSet's result is a stored relation, which the
+	// walk can be sure of; an arrow's is a permission, which it cannot.
+	take := func(r tuple.Relationship, e revEdge, from state) {
+		st := state{certain: e.kind == edgeSet && from.certain && r.Caveat == nil, exp: from.exp, depth: from.depth + 1}
+		if st.depth > q.e.cfg.MaxDepth {
+			st.certain = false
 		}
-		return nil
+		if r.Expiration != nil {
+			st.exp = minExp(st.exp, *r.Expiration)
+		}
+		push(fact{e.resType, r.Resource.ID, e.result}, st)
+	}
+	read := func(s tuple.SubjectRef, targets map[typeRel][]revEdge, from state) error {
+		return q.naming(ctx, s, targets, func(r tuple.Relationship, edges []revEdge) error {
+			for _, e := range edges {
+				take(r, e, from)
+			}
+			return nil
+		})
 	}
 	sure := state{certain: true}
 	// Seeds: the relationships naming the subject itself (or, for a plain
@@ -163,35 +164,17 @@ func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, re
 	if subj.Relation != "" {
 		push(fact{subj.Type, subj.ID, subj.Relation}, state{})
 	} else {
-		for _, name := range q.v.Schema.Order {
-			d := q.v.Schema.Definitions[name]
-			for _, relName := range d.Order {
-				r := d.Relations[relName]
-				if r == nil {
-					continue
-				}
-				plain, wild := false, false
-				for _, a := range r.Allowed {
-					if a.Type != subj.Type || a.Relation != "" {
-						continue
-					}
-					if a.Wildcard {
-						wild = true
-					} else {
-						plain = true
-					}
-				}
-				if plain && !subj.IsWildcard() || wild && subj.IsWildcard() {
-					if err := resources(subj, d.Name, r.Name, r.Name, sure, true); err != nil {
-						return nil, err
-					}
-				}
-				if wild && !subj.IsWildcard() {
-					w := tuple.SubjectRef{Type: subj.Type, ID: tuple.Wildcard}
-					if err := resources(w, d.Name, r.Name, r.Name, sure, true); err != nil {
-						return nil, err
-					}
-				}
+		seeds := g.seeds[subj.Type]
+		if subj.IsWildcard() {
+			if err := read(subj, seeds.wild, sure); err != nil {
+				return nil, err
+			}
+		} else {
+			if err := read(subj, seeds.plain, sure); err != nil {
+				return nil, err
+			}
+			if err := read(tuple.SubjectRef{Type: subj.Type, ID: tuple.Wildcard}, seeds.wild, sure); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -211,17 +194,17 @@ func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, re
 			}
 			ids = append(ids, f.id)
 		}
-		for _, e := range g.from[typeRel{f.typ, f.rel}] {
-			var err error
-			switch e.kind {
-			case edgeComputed:
+		k := typeRel{f.typ, f.rel}
+		if !reach[k] {
+			continue
+		}
+		for _, e := range g.from[k] {
+			if e.kind == edgeComputed {
 				push(fact{f.typ, f.id, e.result}, state{depth: st.depth + 1})
-			case edgeSet:
-				err = resources(tuple.SubjectRef{Type: f.typ, ID: f.id, Relation: f.rel}, e.resType, e.relation, e.result, st, true)
-			case edgeArrow:
-				err = resources(tuple.SubjectRef{Type: f.typ, ID: f.id, Relation: e.subjRel}, e.resType, e.relation, e.result, st, false)
 			}
-			if err != nil {
+		}
+		for _, sg := range g.scans[k] {
+			if err := read(tuple.SubjectRef{Type: f.typ, ID: f.id, Relation: sg.subjRel}, sg.targets, st); err != nil {
 				return nil, err
 			}
 		}

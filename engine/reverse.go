@@ -37,6 +37,14 @@ type revEdge struct {
 // unions): LookupResources confirms the candidates it yields with Check.
 type reverseGraph struct {
 	from map[typeRel][]revEdge
+	// scans groups the reading edges of from[k] by the subject they read
+	// (reversescan.go); seeds lists the relations a plain subject of a
+	// type (or its wildcard) may be named in.
+	scans map[typeRel][]scanGroup
+	seeds map[string]seedTargets
+
+	mu    sync.Mutex
+	reach map[typeRel]map[typeRel]bool // by lookup target (reaching)
 }
 
 // maxGraphs bounds the reverse graphs an engine keeps: one per schema in
@@ -66,7 +74,7 @@ func (e *Engine) reverseOf(s *schema.Schema) *reverseGraph {
 }
 
 func buildReverse(s *schema.Schema) *reverseGraph {
-	g := &reverseGraph{from: map[typeRel][]revEdge{}}
+	g := &reverseGraph{from: map[typeRel][]revEdge{}, scans: map[typeRel][]scanGroup{}, seeds: map[string]seedTargets{}}
 	add := func(k typeRel, e revEdge) {
 		for _, x := range g.from[k] {
 			if x == e {
@@ -113,6 +121,31 @@ func buildReverse(s *schema.Schema) *reverseGraph {
 				}
 			}
 			walk(p.Expr)
+		}
+	}
+	for k, edges := range g.from {
+		g.scans[k] = groupScans(edges, k.rel)
+	}
+	for _, d := range s.Definitions {
+		for _, r := range d.Relations {
+			for _, a := range r.Allowed {
+				if a.Relation != "" {
+					continue
+				}
+				st, ok := g.seeds[a.Type]
+				if !ok {
+					st = seedTargets{plain: map[typeRel][]revEdge{}, wild: map[typeRel][]revEdge{}}
+					g.seeds[a.Type] = st
+				}
+				m := st.plain
+				if a.Wildcard {
+					m = st.wild
+				}
+				k := typeRel{d.Name, r.Name}
+				if len(m[k]) == 0 {
+					m[k] = []revEdge{{kind: edgeSet, resType: d.Name, relation: r.Name, result: r.Name}}
+				}
+			}
 		}
 	}
 	return g

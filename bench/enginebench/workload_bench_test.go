@@ -46,7 +46,16 @@ func openStore(b *testing.B, dir string, now time.Time) *storage.Store {
 // index's pairs and its size against the relationships'), then asks every
 // check of the query file once per mode, cache off, and reports ns per check,
 // p50/p99 and wrong answers (any is a failure).
-func BenchmarkWorkload(b *testing.B) {
+// loaded is a workload imported into a real store, read at its last revision.
+type loaded struct {
+	v   engine.View
+	qs  []workload.Query
+	now time.Time
+}
+
+// loadWorkload imports TRELLIS_BENCH_DIR's workload into a fresh store and
+// logs the import rate and the index size.
+func loadWorkload(b *testing.B) loaded {
 	dir := benchDir(b)
 	text, err := os.ReadFile(filepath.Join(dir, workload.SchemaFile))
 	if err != nil {
@@ -87,7 +96,7 @@ func BenchmarkWorkload(b *testing.B) {
 	gs := st.GroupIndexStats()
 	st.Close() // flush the memtables, so the size estimates see everything
 	st = openStore(b, sdir, now)
-	defer st.Close()
+	b.Cleanup(func() { st.Close() })
 	idx, rels := st.GroupIndexSize()
 	b.Logf("import: %d relationships in %s = %.0f/s (sync writes, chunks of %d); index: %d pairs, %s updating it; size: index %d B, relationships %d B (%.3f×)",
 		len(lines), took.Round(time.Millisecond), float64(len(lines))/took.Seconds(), importChunk, gs.Pairs, gs.UpdateTime.Round(time.Millisecond), idx, rels, float64(idx)/float64(max(rels, 1)))
@@ -96,7 +105,13 @@ func BenchmarkWorkload(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	v := engine.View{Schema: sch, Reader: sn, Revision: rev}
+	b.Cleanup(sn.Close)
+	return loaded{v: engine.View{Schema: sch, Reader: sn, Revision: rev}, qs: qs, now: now}
+}
+
+func BenchmarkWorkload(b *testing.B) {
+	w := loadWorkload(b)
+	v, qs, now := w.v, w.qs, w.now
 	var checks []workload.Query
 	for _, q := range qs {
 		if !q.IsLookup() {
