@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -30,62 +31,136 @@ type cached struct {
 	epoch   uint64    // Changes.epoch when the query that computed it began
 }
 
-// cache is a size-bounded map of sub-problem results. It keeps two
-// generations: new entries go into cur; when cur is full it becomes old and a
-// fresh cur starts, so the least recently used half is dropped at once. A hit
-// in old is promoted to cur. This is LRU-like at a fraction of the bookkeeping.
+// cache is a size-bounded map of sub-problem results, in shards that each
+// have their own lock, so that concurrent checks (32 clients on a server)
+// do not queue on one mutex for every sub-problem they look up or store.
+// Each shard keeps two generations: new entries go into cur; when cur is
+// full it becomes old and a fresh cur starts, so the least recently used
+// half is dropped at once. A hit in old is promoted to cur. This is LRU-like
+// at a fraction of the bookkeeping.
 type cache struct {
+	seed   maphash.Seed
+	shards []cacheShard
+	// door, when set, admits a result only the second time it is stored
+	// within a generation (a "doorkeeper", as TinyLFU's): on traffic that
+	// does not repeat, a miss then costs two bit tests instead of a map
+	// insert that would only be evicted unread, and garbage.
+	door bool
+}
+
+type cacheShard struct {
 	mu       sync.Mutex
 	capacity int // per generation
 	cur, old map[cacheKey]cached
+	seen     []uint64 // the doorkeeper's bits
+	marked   int      // keys marked since the bits were cleared
+	_        [64]byte // keep shards' locks on separate cache lines
 }
 
-func newCache(entries int) *cache {
-	half := max(entries/2, 1)
-	return &cache{capacity: half, cur: make(map[cacheKey]cached, min(half, 1024))}
+// doorBits is the size of a shard's doorkeeper, in bits.
+const doorBits = 1 << 14
+
+// cacheShards is how many shards a cache of many entries has; a small cache
+// (a call's memo) has one.
+const cacheShards = 64
+
+func newCache(entries int, doorkeeper bool) *cache {
+	n := 1
+	if entries >= 64*cacheShards {
+		n = cacheShards
+	}
+	c := &cache{seed: maphash.MakeSeed(), shards: make([]cacheShard, n), door: doorkeeper}
+	half := max(entries/2/n, 1)
+	for i := range c.shards {
+		c.shards[i] = cacheShard{capacity: half, cur: make(map[cacheKey]cached, min(half, 1024)), seen: make([]uint64, doorBits/64)}
+	}
+	return c
 }
 
 // newMemo returns a cache for sharing results inside one call; it starts
 // empty-handed (no preallocation) since most calls share little.
-func newMemo() *cache { return &cache{capacity: bulkMemoEntries / 2, cur: map[cacheKey]cached{}} }
+func newMemo() *cache {
+	return &cache{shards: []cacheShard{{capacity: bulkMemoEntries / 2, cur: map[cacheKey]cached{}}}}
+}
+
+// shard returns k's shard and a hash of k (0 for a one-shard cache).
+func (c *cache) shard(k *cacheKey) (*cacheShard, uint64) {
+	if len(c.shards) == 1 && !c.door {
+		return &c.shards[0], 0
+	}
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	h.WriteString(k.resource.ID)
+	h.WriteString(k.relation)
+	h.WriteString(k.subject.ID)
+	sum := h.Sum64()
+	return &c.shards[sum%uint64(len(c.shards))], sum
+}
 
 // get returns the result for k if it is present and has not expired at now.
 func (c *cache) get(k cacheKey, now time.Time) (cached, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, ok := c.cur[k]
+	s, _ := c.shard(&k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.cur[k]
 	if !ok {
-		if v, ok = c.old[k]; ok {
-			delete(c.old, k)
-			c.putLocked(k, v)
+		if v, ok = s.old[k]; ok {
+			delete(s.old, k)
+			s.putLocked(k, v)
 		}
 	}
 	if !ok {
 		return cached{}, false
 	}
 	if !v.exp.IsZero() && !now.Before(v.exp) {
-		delete(c.cur, k)
+		delete(s.cur, k)
 		return cached{}, false
 	}
 	return v, true
 }
 
 func (c *cache) put(k cacheKey, v cached) {
-	c.mu.Lock()
-	c.putLocked(k, v)
-	c.mu.Unlock()
+	s, h := c.shard(&k)
+	s.mu.Lock()
+	if !c.door || s.admit(h) {
+		s.putLocked(k, v)
+	}
+	s.mu.Unlock()
 }
 
-func (c *cache) putLocked(k cacheKey, v cached) {
-	if len(c.cur) >= c.capacity {
-		c.old = c.cur
-		c.cur = make(map[cacheKey]cached, min(c.capacity, 1024))
+// admit reports whether the key of hash h was offered before since the
+// doorkeeper's bits were last cleared, and marks it.
+func (s *cacheShard) admit(h uint64) bool {
+	b1, b2 := (h>>8)%doorBits, (h>>32)%doorBits
+	m1, m2 := uint64(1)<<(b1%64), uint64(1)<<(b2%64)
+	if s.seen[b1/64]&m1 != 0 && s.seen[b2/64]&m2 != 0 {
+		return true
 	}
-	c.cur[k] = v
+	if s.marked >= doorBits/8 { // keep the false-admission rate low
+		clear(s.seen)
+		s.marked = 0
+	}
+	s.seen[b1/64] |= m1
+	s.seen[b2/64] |= m2
+	s.marked++
+	return false
+}
+
+func (s *cacheShard) putLocked(k cacheKey, v cached) {
+	if len(s.cur) >= s.capacity {
+		s.old = s.cur
+		s.cur = make(map[cacheKey]cached, min(s.capacity, 1024))
+	}
+	s.cur[k] = v
 }
 
 func (c *cache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.cur) + len(c.old)
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		n += len(s.cur) + len(s.old)
+		s.mu.Unlock()
+	}
+	return n
 }

@@ -175,21 +175,6 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 		}
 		return o, nil
 	}
-	key := cacheKey{ctxHash: q.ctxHash, resource: res, relation: rel, subject: subj}
-	if q.e.changes == nil {
-		key.revision = q.v.Revision // a result is valid at its revision only
-	}
-	// An explained question is always evaluated at the top, so the trace shows
-	// why; sub-problems may still be answered (and marked) from the cache.
-	if c, ok := q.lookup(key); ok && !(q.explain && path == nil) {
-		q.noteDeps(path, c.deps, c.exact)
-		o := outcome{res: c.res, missing: c.missing, exp: c.exp}
-		if q.explain {
-			o.trace = q.node("check", res, rel, subj, o)
-			o.trace.Cached = true
-		}
-		return o, nil
-	}
 	def := q.v.Schema.Definitions[res.Type]
 	if def == nil {
 		return outcome{}, fmt.Errorf("%w: type %q of %s is not defined in the schema", ErrUnknownType, res.Type, res)
@@ -197,6 +182,28 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 	r, p, ok := def.Lookup(rel)
 	if !ok {
 		return outcome{}, fmt.Errorf("%w: type %q has no relation or permission %q", ErrUnknownPermission, res.Type, rel)
+	}
+	// Results are cached for permissions and for relations that hold
+	// subject sets (a walk, when the group index cannot answer); a relation
+	// of plain subjects is one point read, which costs what a cache lookup
+	// and store cost, so caching it only adds work (and garbage) on a miss.
+	cacheable := r == nil || holdsSubjectSets(r)
+	key := cacheKey{ctxHash: q.ctxHash, resource: res, relation: rel, subject: subj}
+	if q.e.changes == nil {
+		key.revision = q.v.Revision // a result is valid at its revision only
+	}
+	// An explained question is always evaluated at the top, so the trace shows
+	// why; sub-problems may still be answered (and marked) from the cache.
+	if cacheable {
+		if c, ok := q.lookup(key); ok && !(q.explain && path == nil) {
+			q.noteDeps(path, c.deps, c.exact)
+			o := outcome{res: c.res, missing: c.missing, exp: c.exp}
+			if q.explain {
+				o.trace = q.node("check", res, rel, subj, o)
+				o.trace.Cached = true
+			}
+			return o, nil
+		}
 	}
 	here := &pathNode{resource: res, relation: rel, parent: path}
 	var o outcome
@@ -221,7 +228,7 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 		d.compact()
 		q.noteDeps(path, d.keys, d.exact)
 	}
-	if !o.cut {
+	if !o.cut && cacheable {
 		q.store(key, o, d)
 	}
 	if q.explain {
@@ -589,4 +596,15 @@ func (q *query) arrow(ctx context.Context, a *schema.Arrow, res tuple.ObjectRef,
 		o.trace.Detail = map[string]string{"computed": a.Computed}
 	}
 	return o, nil
+}
+
+// holdsSubjectSets reports whether a relation allows subject sets
+// (team#member), whose check may walk nested groups.
+func holdsSubjectSets(r *schema.Relation) bool {
+	for _, a := range r.Allowed {
+		if a.Relation != "" {
+			return true
+		}
+	}
+	return false
 }
