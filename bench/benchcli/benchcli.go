@@ -165,13 +165,19 @@ func loadCommand() *cobra.Command {
 		failOnMismatch, verbose       bool
 	)
 	cmd := &cobra.Command{
-		Use:   "load --endpoint URL --dir DIR [--clients N] [--duration D]",
+		Use:   "load --endpoint URL --dir DIR [--transport http|grpc] [--clients N] [--duration D]",
 		Short: "Replay a workload's queries against a node and print a JSON report",
 		Long: `Runs N keep-alive clients for a fixed duration (or until --max-requests) and
 reports throughput, latency quantiles, errors by kind, the allowed share per
 class and the answers that differ from the expected ones. --write-rate adds
 touch/delete writes from the write pool, measured separately. --mode noop hits
-GET /healthz instead, to measure the server's HTTP ceiling.`,
+GET /healthz instead, to measure the server's HTTP ceiling.
+
+--transport grpc replays the same queries over SpiceDB's gRPC API at
+--grpc-endpoint (CheckPermission, LookupResources, WriteRelationships, with
+the authzed-go client, the token as the preshared key), with the same
+consistency, report and answer checks; the clients share --grpc-conns
+connections.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c.Token = tokenOrEnv(c.Token)
@@ -218,8 +224,8 @@ GET /healthz instead, to measure the server's HTTP ceiling.`,
 			if err := printJSON(w, rep); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "%d queries in %.1fs: %.0f/s, p50 %.2fms p95 %.2fms p99 %.2fms max %.2fms, %d errors, %d mismatches\n",
-				rep.Queries, rep.Elapsed, rep.Throughput, rep.Latency.P50, rep.Latency.P95, rep.Latency.P99, rep.Latency.Max, rep.ErrorCount, rep.Mismatches)
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d queries in %.1fs: %.0f/s, p50 %.2fms p95 %.2fms p99 %.2fms max %.2fms, %d errors, %d mismatches\n",
+				rep.Config.Transport, rep.Queries, rep.Elapsed, rep.Throughput, rep.Latency.P50, rep.Latency.P95, rep.Latency.P99, rep.Latency.Max, rep.ErrorCount, rep.Mismatches)
 			if failOnMismatch {
 				return rep.Check()
 			}
@@ -228,7 +234,10 @@ GET /healthz instead, to measure the server's HTTP ceiling.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&c.Endpoint, "endpoint", c.Endpoint, "node base URL")
-	f.StringVar(&c.Token, "token", "", "bearer token (default $TRELLIS_TOKEN)")
+	f.StringVar(&c.Token, "token", "", "bearer token (default $TRELLIS_TOKEN); over gRPC the preshared key")
+	f.StringVar(&c.Transport, "transport", c.Transport, "http (the REST API at --endpoint) or grpc (SpiceDB's API at --grpc-endpoint)")
+	f.StringVar(&c.GRPCEndpoint, "grpc-endpoint", c.GRPCEndpoint, "node's gRPC address, host:port, plaintext (--transport grpc)")
+	f.IntVar(&c.GRPCConns, "grpc-conns", c.GRPCConns, "gRPC connections the clients share (--transport grpc)")
 	f.StringVar(&dir, "dir", "", "workload directory: reads queries.ndjson and writes.txt from it")
 	f.StringVar(&queries, "queries", "", "query file (default DIR/queries.ndjson)")
 	f.StringVar(&writes, "writes", "", "write pool file (default DIR/writes.txt when --write-rate > 0)")

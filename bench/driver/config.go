@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"time"
 
@@ -26,6 +27,15 @@ const (
 	ModeNoop  = "noop"  // GET NoopPath: the server's HTTP ceiling
 )
 
+// Transports of a run.
+const (
+	TransportHTTP = "http" // Trellis's REST API at Endpoint
+	TransportGRPC = "grpc" // SpiceDB's gRPC API at GRPCEndpoint (grpc.go)
+)
+
+// MaxGRPCConns bounds Config.GRPCConns.
+const MaxGRPCConns = 64
+
 // MaxDuration bounds a run: the driver always stops by itself.
 const MaxDuration = 24 * time.Hour
 
@@ -33,8 +43,20 @@ const MaxDuration = 24 * time.Hour
 type Config struct {
 	// Endpoint is the node's base URL, e.g. http://127.0.0.1:8080.
 	Endpoint string `json:"endpoint"`
-	// Token is sent as "Authorization: Bearer TOKEN" when not empty.
+	// Token is sent as "Authorization: Bearer TOKEN" when not empty (over
+	// gRPC as the authorization metadata, SpiceDB's preshared key).
 	Token string `json:"-"`
+	// Transport is TransportHTTP (REST: POST /v1/check, /v1/lookup/resources,
+	// /v1/relationships/write at Endpoint) or TransportGRPC (SpiceDB's
+	// CheckPermission, LookupResources and WriteRelationships at
+	// GRPCEndpoint, over authzed-go). "" means TransportHTTP.
+	Transport string `json:"transport"`
+	// GRPCEndpoint is the node's gRPC address (host:port, plaintext), e.g.
+	// 127.0.0.1:50051.
+	GRPCEndpoint string `json:"grpc_endpoint,omitempty"`
+	// GRPCConns is how many gRPC connections the clients share, round
+	// robin (HTTP/2 multiplexes the calls of one connection); 0 means 1.
+	GRPCConns int `json:"grpc_conns,omitempty"`
 	// Mode is ModeCheck or ModeNoop.
 	Mode string `json:"mode"`
 	// NoopPath is what ModeNoop requests with GET.
@@ -50,7 +72,7 @@ type Config struct {
 	Duration time.Duration `json:"duration"`
 	// MaxRequests stops the run after this many queries (0: no bound).
 	MaxRequests int64 `json:"max_requests,omitempty"`
-	// RequestTimeout bounds one HTTP request.
+	// RequestTimeout bounds one HTTP request or RPC.
 	RequestTimeout time.Duration `json:"request_timeout"`
 	// Consistency, when set, is sent with every read: "minimize_latency" or
 	// "fully_consistent".
@@ -78,6 +100,9 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Endpoint:            "http://127.0.0.1:8080",
+		Transport:           TransportHTTP,
+		GRPCEndpoint:        "127.0.0.1:50051",
+		GRPCConns:           1,
 		Mode:                ModeCheck,
 		NoopPath:            "/healthz",
 		Clients:             16,
@@ -95,9 +120,24 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
 	}
-	u, err := url.Parse(c.Endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return bad("Endpoint %q is not an http(s) URL such as http://127.0.0.1:8080", c.Endpoint)
+	switch c.Transport {
+	case "", TransportHTTP:
+		u, err := url.Parse(c.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("Endpoint %q is not an http(s) URL such as http://127.0.0.1:8080", c.Endpoint)
+		}
+	case TransportGRPC:
+		if host, port, err := net.SplitHostPort(c.GRPCEndpoint); err != nil || host == "" || port == "" {
+			return bad("GRPCEndpoint %q is not a host:port such as 127.0.0.1:50051 (no scheme)", c.GRPCEndpoint)
+		}
+		if c.Mode == ModeNoop {
+			return bad("Mode %q requests an HTTP path and has no gRPC form; use Transport %q for it", ModeNoop, TransportHTTP)
+		}
+		if c.GRPCConns < 0 || c.GRPCConns > MaxGRPCConns {
+			return bad("GRPCConns is %d; it must be between 1 and %d (0 means 1)", c.GRPCConns, MaxGRPCConns)
+		}
+	default:
+		return bad("Transport %q is unknown; use %q or %q", c.Transport, TransportHTTP, TransportGRPC)
 	}
 	switch c.Mode {
 	case ModeCheck:

@@ -25,6 +25,7 @@ type prepared struct {
 	q    *workload.Query
 	body []byte // check body, or lookup body without cursor
 	desc string // for mismatch reports
+	rpc  any    // TransportGRPC: the request message, built once (grpc.go)
 }
 
 type checkBody struct {
@@ -78,6 +79,7 @@ type runner struct {
 	client   *http.Client
 	prepared []prepared
 	consist  json.RawMessage
+	grpc     *grpcTransport // nil: HTTP
 }
 
 // Run runs the load described by cfg until cfg.Duration passes, cfg.MaxRequests
@@ -90,6 +92,12 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.WriteClients == 0 {
 		cfg.WriteClients = DefaultConfig().WriteClients
 	}
+	if cfg.Transport == "" {
+		cfg.Transport = TransportHTTP
+	}
+	if cfg.GRPCConns == 0 {
+		cfg.GRPCConns = 1
+	}
 	if err := cfg.Validate(); err != nil {
 		return Report{}, err
 	}
@@ -100,6 +108,14 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	r := &runner{cfg: cfg, base: strings.TrimSuffix(cfg.Endpoint, "/")}
 	if cfg.Consistency != "" {
 		r.consist, _ = json.Marshal(cfg.Consistency)
+	}
+	if cfg.Transport == TransportGRPC {
+		g, err := dialGRPC(cfg)
+		if err != nil {
+			return Report{}, err
+		}
+		defer g.close()
+		r.grpc = g
 	}
 	if err := r.prepare(); err != nil {
 		return Report{}, err
@@ -123,7 +139,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
-	log.Info("bench run starting", "endpoint", cfg.Endpoint, "mode", cfg.Mode, "clients", cfg.Clients,
+	log.Info("bench run starting", "transport", cfg.Transport, "endpoint", cfg.Endpoint, "grpc_endpoint", cfg.GRPCEndpoint, "mode", cfg.Mode, "clients", cfg.Clients,
 		"duration", cfg.Duration, "max_requests", cfg.MaxRequests, "queries", len(r.prepared), "write_rate", cfg.WriteRate)
 
 	start := time.Now()
@@ -133,7 +149,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	var readers sync.WaitGroup
 	for i := range cfg.Clients {
 		all[i] = newStats()
-		readers.Go(func() { r.client1(runCtx, all[i], &issued) })
+		readers.Go(func() { r.client1(runCtx, i, all[i], &issued) })
 	}
 	var writes *writeStats
 	var writer sync.WaitGroup
@@ -188,13 +204,18 @@ func (r *runner) prepare() error {
 			return fmt.Errorf("%w: query %d: %v", ErrBadQueryFile, k+1, err)
 		}
 		r.prepared[i] = prepared{q: q, body: b, desc: string(b)}
+		if r.grpc != nil {
+			if r.prepared[i].rpc, err = r.grpc.request(q); err != nil {
+				return fmt.Errorf("%w: query %d: %v", ErrBadQueryFile, k+1, err)
+			}
+		}
 	}
 	return nil
 }
 
-// client1 is one keep-alive client: it takes the next query, runs it, and
-// records the outcome, until the run ends.
-func (r *runner) client1(ctx context.Context, s *stats, issued *atomic.Int64) {
+// client1 is one keep-alive client (number id): it takes the next query,
+// runs it, and records the outcome, until the run ends.
+func (r *runner) client1(ctx context.Context, id int, s *stats, issued *atomic.Int64) {
 	for ctx.Err() == nil {
 		n := issued.Add(1)
 		if r.cfg.MaxRequests > 0 && n > r.cfg.MaxRequests {
@@ -202,7 +223,7 @@ func (r *runner) client1(ctx context.Context, s *stats, issued *atomic.Int64) {
 		}
 		p := &r.prepared[(n-1)%int64(len(r.prepared))]
 		start := time.Now()
-		got, items, err := r.do(ctx, p)
+		got, items, err := r.query(ctx, id, p)
 		elapsed := time.Since(start)
 		if err != nil && ctx.Err() != nil {
 			return // cut off by the end of the run: neither an answer nor an error
@@ -276,7 +297,15 @@ func formatItems(items []workload.LookupItem) string {
 	return "[" + strings.Join(parts, " ") + "]"
 }
 
-// do runs one query and returns the check result (for a lookup "allowed" when
+// query runs one query over the run's transport for client id.
+func (r *runner) query(ctx context.Context, id int, p *prepared) (string, []workload.LookupItem, error) {
+	if r.grpc != nil {
+		return r.grpc.query(ctx, id, p)
+	}
+	return r.do(ctx, p)
+}
+
+// do runs one query over HTTP and returns the check result (for a lookup "allowed" when
 // something was found, else "denied") and the lookup's resources.
 func (r *runner) do(ctx context.Context, p *prepared) (string, []workload.LookupItem, error) {
 	switch {

@@ -52,37 +52,7 @@ func TestRunCountsCorrectAnswers(t *testing.T) {
 		t.Errorf("throughput: got %g, want > 0", rep.Throughput)
 	}
 	// Every query ran exactly twice, so each class's counts are twice the file's.
-	want := map[string]*ClassReport{}
-	for _, q := range qs {
-		c := want[q.Class]
-		if c == nil {
-			c = &ClassReport{}
-			want[q.Class] = c
-		}
-		c.Queries += 2
-		switch q.Expect {
-		case "allowed":
-			c.Allowed += 2
-		case "conditional":
-			c.Conditional += 2
-		default:
-			c.Denied += 2
-		}
-	}
-	for class, w := range want {
-		g := rep.Classes[class]
-		if g == nil {
-			t.Errorf("class %s: missing from the report", class)
-			continue
-		}
-		if g.Queries != w.Queries || g.Allowed != w.Allowed || g.Denied != w.Denied || g.Conditional != w.Conditional {
-			t.Errorf("class %s: got %d queries %d/%d/%d allowed/denied/conditional, want %d %d/%d/%d",
-				class, g.Queries, g.Allowed, g.Denied, g.Conditional, w.Queries, w.Allowed, w.Denied, w.Conditional)
-		}
-		if g.AllowedShare != g.ExpectedAllowedShare {
-			t.Errorf("class %s: allowed share %g, expected share %g; want equal for a correct server", class, g.AllowedShare, g.ExpectedAllowedShare)
-		}
-	}
+	checkClasses(t, rep, qs, 2)
 	// Keep-alive: connections are reused. (net/http may dial one spare
 	// connection while another is being returned, hence 2x.)
 	if n := f.newConns.Load(); n > int64(2*cfg.Clients) {
@@ -298,6 +268,11 @@ func TestConfigValidate(t *testing.T) {
 		{"noop path", func(c *Config) { c.Mode = ModeNoop; c.NoopPath = "healthz" }, "NoopPath"},
 		{"write pool", func(c *Config) { c.WriteRate = 5 }, "WritePool"},
 		{"consistency", func(c *Config) { c.Consistency = "eventual" }, "Consistency"},
+		{"transport", func(c *Config) { c.Transport = "quic" }, "Transport"},
+		{"grpc ok", func(c *Config) { c.Transport = TransportGRPC }, ""},
+		{"grpc endpoint", func(c *Config) { c.Transport, c.GRPCEndpoint = TransportGRPC, "http://127.0.0.1:50051" }, "GRPCEndpoint"},
+		{"grpc noop", func(c *Config) { c.Transport, c.Mode = TransportGRPC, ModeNoop }, "has no gRPC form"},
+		{"grpc conns", func(c *Config) { c.Transport, c.GRPCConns = TransportGRPC, MaxGRPCConns+1 }, "GRPCConns"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testConfig("http://127.0.0.1:1", qs)

@@ -62,13 +62,25 @@ func writeOp(pool []string, k int64) writeUpdate {
 // writeMix issues writes at cfg.WriteRate per second until ctx ends. A tick
 // finds a free writer or is counted as skipped, so a slow server lowers the
 // achieved rate instead of queueing writes without bound.
+// write sends the k-th update of the mix over the run's transport.
+func (r *runner) write(ctx context.Context, id int, k int64) error {
+	if r.grpc != nil {
+		return r.grpc.write(ctx, id, k)
+	}
+	body, err := json.Marshal(writeBody{Updates: []writeUpdate{writeOp(r.cfg.WritePool, k)}, Reason: writeReason})
+	if err != nil {
+		return &queryError{"encode", err}
+	}
+	return r.call(ctx, http.MethodPost, "/v1/relationships/write", body, nil)
+}
+
 func (r *runner) writeMix(ctx context.Context, ws *writeStats) {
 	jobs := make(chan int64)
 	var wg sync.WaitGroup
-	for range r.cfg.WriteClients {
+	for id := range r.cfg.WriteClients {
 		wg.Go(func() {
 			for k := range jobs {
-				r.write1(ctx, ws, k)
+				r.write1(ctx, id, ws, k)
 			}
 		})
 	}
@@ -97,16 +109,12 @@ func (r *runner) writeMix(ctx context.Context, ws *writeStats) {
 	}
 }
 
-func (r *runner) write1(ctx context.Context, ws *writeStats, k int64) {
-	body, err := json.Marshal(writeBody{
-		Updates: []writeUpdate{writeOp(r.cfg.WritePool, k)},
-		Reason:  "trellis-bench write mix",
-	})
-	if err != nil {
-		return
-	}
+// writeReason is the reason every write of the mix gives.
+const writeReason = "trellis-bench write mix"
+
+func (r *runner) write1(ctx context.Context, id int, ws *writeStats, k int64) {
 	start := time.Now()
-	err = r.call(ctx, http.MethodPost, "/v1/relationships/write", body, nil)
+	err := r.write(ctx, id, k)
 	elapsed := time.Since(start)
 	if err != nil && ctx.Err() != nil {
 		return // cut off by the end of the run
