@@ -542,15 +542,9 @@ func (q *query) readSubjectSets(ctx context.Context, res tuple.ObjectRef, r *sch
 // arrow evaluates tupleset->computed (any) or tupleset.all(computed).
 func (q *query) arrow(ctx context.Context, a *schema.Arrow, res tuple.ObjectRef, subj tuple.SubjectRef, depth int, path *pathNode) (outcome, error) {
 	q.readAll(path, res, a.Tupleset)
-	var links []tuple.Relationship
-	for rel, err := range q.v.Reader.Subjects(ctx, res, a.Tupleset, "") {
-		if err != nil {
-			return outcome{}, err
-		}
-		if rel.Subject.IsWildcard() || rel.ExpiredAt(q.now) {
-			continue
-		}
-		links = append(links, rel)
+	links, err := q.tuplesetLinks(ctx, res, a.Tupleset)
+	if err != nil {
+		return outcome{}, err
 	}
 	// target evaluates computed on the object a link points at; a type without
 	// that relation or permission contributes nothing.
@@ -596,6 +590,34 @@ func (q *query) arrow(ctx context.Context, a *schema.Arrow, res tuple.ObjectRef,
 		o.trace.Detail = map[string]string{"computed": a.Computed}
 	}
 	return o, nil
+}
+
+// tuplesetLinks returns the live, non-wildcard relationships of
+// res#tupleset, read once per query.
+func (q *query) tuplesetLinks(ctx context.Context, res tuple.ObjectRef, tupleset string) ([]tuple.Relationship, error) {
+	k := linkKey{res, tupleset}
+	q.linksMu.Lock()
+	links, ok := q.links[k]
+	q.linksMu.Unlock()
+	if ok {
+		return links, nil
+	}
+	for rel, err := range q.v.Reader.Subjects(ctx, res, tupleset, "") {
+		if err != nil {
+			return nil, err
+		}
+		if rel.Subject.IsWildcard() || rel.ExpiredAt(q.now) {
+			continue
+		}
+		links = append(links, rel)
+	}
+	q.linksMu.Lock()
+	if q.links == nil {
+		q.links = make(map[linkKey][]tuple.Relationship, 4)
+	}
+	q.links[k] = links
+	q.linksMu.Unlock()
+	return links, nil
 }
 
 // holdsSubjectSets reports whether a relation allows subject sets

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/trellis-authz/trellis/schema"
@@ -35,6 +36,18 @@ type query struct {
 	walked  *walked         // LookupResources: what the reverse walk found
 	gi      GroupIndex      // the Reader's nested-group index; nil: walk
 	members memberships     // what the index path read of the subject
+
+	// links keeps the tupleset relationships arrows read (res#tupleset),
+	// so a permission that follows one tupleset twice (project->manage in
+	// the grant, project->barred in the exclusion) reads it once. One
+	// query reads one snapshot, so they cannot change.
+	linksMu sync.Mutex
+	links   map[linkKey][]tuple.Relationship
+}
+
+type linkKey struct {
+	res      tuple.ObjectRef
+	tupleset string
 }
 
 func (e *Engine) newQuery(v View, reqCtx map[string]any, explain bool) *query {
