@@ -43,6 +43,10 @@ func (s *Server) handleCheckBulk(c echo.Context, in wire.CheckBulkRequest) (wire
 	return s.svc.Permissions.CheckBulk(c.Request().Context(), caller(c), in, describe)
 }
 
+func (s *Server) handlePlan(c echo.Context, in wire.PlanRequest) (wire.PlanResponse, error) {
+	return s.svc.Permissions.Plan(c.Request().Context(), caller(c), in, describe)
+}
+
 func (s *Server) handleExpand(c echo.Context, in wire.ExpandRequest) (wire.ExpandResponse, error) {
 	return s.svc.Permissions.Expand(c.Request().Context(), in)
 }

@@ -44,6 +44,10 @@ func (s *Server) coreRoutes() []Route {
 				{Resource: "dataset:claims", Permission: "read", Subject: "user:ana"},
 				{Resource: "dataset:claims", Permission: "read", Subject: "user:bob"},
 			}, Consistency: &wire.Consistency{Mode: wire.MinimizeLatency}}},
+		{Method: http.MethodPost, Path: "/v1/plan", Summary: "For one subject and a set of resources (listed, or every resource whose relation points at an object), the first of an ordered list of permissions that holds on each, at one revision", Role: RoleReader,
+			Request: wire.PlanRequest{}, Response: wire.PlanResponse{}, Handler: handle(s, s.handlePlan),
+			Example: wire.PlanRequest{Subject: "user:ana", ResourcesOf: &wire.ResourceSelector{Type: "field", Relation: "dataset", Object: "dataset:claims"},
+				Permissions: []string{"read_raw", "read_masked"}, Context: json.RawMessage(`{"purpose":"fraud-model"}`), Limit: 100}},
 		{Method: http.MethodPost, Path: "/v1/expand", Summary: "Expand a permission into the tree of subjects that have it", Role: RoleReader,
 			Request: wire.ExpandRequest{}, Response: wire.ExpandResponse{}, Handler: handle(s, s.handleExpand),
 			Example: wire.ExpandRequest{Resource: "dataset:claims", Permission: "read", Consistency: &wire.Consistency{Mode: wire.FullyConsistent}}},
@@ -107,6 +111,13 @@ definition dataset {
   relation reader: user | team#member | user with purpose_is
   relation blocked: user
   permission read = reader - blocked
+}
+
+definition field {
+  relation dataset: dataset
+  relation unmasked_for: user
+  permission read_masked = dataset->read
+  permission read_raw = read_masked & unmasked_for
 }
 `
 

@@ -142,6 +142,15 @@ func (c *Client) CheckBulk(ctx context.Context, req wire.CheckBulkRequest) (*wir
 	return &out, c.do(ctx, http.MethodPost, "/v1/check/bulk", req, &out)
 }
 
+// Plan returns, for one subject and a set of resources, the first of an
+// ordered list of permissions that holds on each, at one revision. A
+// resources_of selection is paged: pass NextCursor back, with the consistency
+// at_exact_snapshot CheckedAt, for the next page at the same revision.
+func (c *Client) Plan(ctx context.Context, req wire.PlanRequest) (*wire.PlanResponse, error) {
+	var out wire.PlanResponse
+	return &out, c.do(ctx, http.MethodPost, "/v1/plan", req, &out)
+}
+
 // Expand returns the tree of subjects that have a permission.
 func (c *Client) Expand(ctx context.Context, req wire.ExpandRequest) (*wire.ExpandResponse, error) {
 	var out wire.ExpandResponse

@@ -65,6 +65,17 @@ func TestEveryEndpoint(t *testing.T) {
 	if len(ls.Subjects) != 1 || ls.Subjects[0].ID != "ana" {
 		t.Errorf("LookupSubjects: got %+v", ls.Subjects)
 	}
+	pl, err := c.Plan(ctx, wire.PlanRequest{Subject: "user:ana", Resources: []string{"dataset:claims", "dataset:other"}, Permissions: []string{"read"}, Consistency: at})
+	step("Plan", err)
+	if len(pl.Plan) != 2 || pl.Plan[0].Permission != "read" || pl.Plan[1].Permission != "" || pl.CheckedAt == "" {
+		t.Errorf("Plan: got %+v, want read on dataset:claims and nothing on dataset:other", pl)
+	}
+	pl, err = c.Plan(ctx, wire.PlanRequest{Subject: "user:ana", ResourcesOf: &wire.ResourceSelector{Type: "dataset", Relation: "reader", Object: "user:ana"},
+		Permissions: []string{"read"}, Limit: 10, Consistency: at})
+	step("Plan resources_of", err)
+	if len(pl.Plan) != 1 || pl.Plan[0].Resource != "dataset:claims" || pl.NextCursor != "" {
+		t.Errorf("Plan resources_of: got %+v, want dataset:claims alone", pl)
+	}
 	rr, err := c.ReadRelationships(ctx, wire.ReadRelationshipsRequest{Filter: tuple.Filter{ResourceType: "dataset"}, Consistency: at})
 	step("ReadRelationships", err)
 	if len(rr.Relationships) != 1 {

@@ -3,8 +3,9 @@
 //
 // Each area has a service that takes only what it uses:
 //
-//   - Permissions: Check, CheckBulk, Expand, LookupResources, LookupSubjects
-//     (the engine, the read resolver, the decision log);
+//   - Permissions: Check, CheckBulk, Plan (tiered permissions over many
+//     resources), Expand, LookupResources, LookupSubjects (the engine, the
+//     read resolver, the decision log);
 //   - Relationships: Read, Export, Write, Delete, Import (the read resolver
 //     and the Writer, which proposes through consensus);
 //   - Schemas: Get, Put, Diff;

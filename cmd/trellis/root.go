@@ -47,6 +47,7 @@ subject do that on this resource, right now?".`,
 	root.AddCommand(newDeleteCommand())
 	root.AddCommand(newLookupResourcesCommand())
 	root.AddCommand(newLookupSubjectsCommand())
+	root.AddCommand(newPlanCommand())
 	root.AddCommand(newImportCommand())
 	root.AddCommand(newExportCommand())
 	return root
