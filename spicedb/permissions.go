@@ -103,7 +103,8 @@ func (p *permissions) ExpandPermissionTree(ctx context.Context, in *v1.ExpandPer
 
 // pages calls page with the cursor of each page in turn, from start, until
 // the last page or until limit results were sent (0: no limit). page
-// answers how many results it sent and the next cursor ("" at the end).
+// answers how many results it sent that count toward the limit, and the
+// next cursor ("" at the end).
 // The first page's read token pins the rest: every page reads the same
 // revision, as one SpiceDB stream does.
 func pages(limit uint32, start string, cons *wire.Consistency, page func(size int, cursor string, cons *wire.Consistency) (sent int, next, token string, err error)) error {
@@ -184,8 +185,12 @@ func (p *permissions) LookupSubjects(in *v1.LookupSubjectsRequest, stream grpc.S
 			if err != nil {
 				return 0, "", "", err
 			}
+			concrete := 0 // optional_concrete_limit counts these, not the wildcard
 			for i, sub := range out.Subjects {
-				if sub.ID == "*" && !wildcards {
+				switch {
+				case sub.ID != "*":
+					concrete++
+				case !wildcards:
 					continue
 				}
 				msg := &v1.LookupSubjectsResponse{LookedUpAt: zedToken(out.ReadAt), Subject: &v1.ResolvedSubject{
@@ -201,7 +206,7 @@ func (p *permissions) LookupSubjects(in *v1.LookupSubjectsRequest, stream grpc.S
 					return 0, "", "", err
 				}
 			}
-			return len(out.Subjects), out.NextCursor, out.ReadAt, nil
+			return concrete, out.NextCursor, out.ReadAt, nil
 		})
 }
 
