@@ -92,8 +92,11 @@ func relationship(r *v1.Relationship, field string) (tuple.Relationship, error) 
 		return tuple.Relationship{}, argErr(field+".resource", "%s.resource is required: give {object_type, object_id}", field)
 	}
 	sub := r.GetSubject()
-	if sub == nil || sub.GetObject() == nil {
+	if sub == nil {
 		return tuple.Relationship{}, argErr(field+".subject", "%s.subject is required: give {object: {object_type, object_id}, optional_relation}", field)
+	}
+	if sub.GetObject() == nil {
+		return tuple.Relationship{}, argErr(field+".subject.object", "%s.subject.object is required: give {object_type, object_id}", field)
 	}
 	rel := tuple.Relationship{
 		Resource: tuple.ObjectRef{Type: res.GetObjectType(), ID: res.GetObjectId()},
@@ -119,7 +122,7 @@ func relationship(r *v1.Relationship, field string) (tuple.Relationship, error) 
 	}
 	if e := r.GetOptionalExpiresAt(); e != nil {
 		if err := e.CheckValid(); err != nil {
-			return tuple.Relationship{}, argErr(field+".optional_expires_at", "optional_expires_at is not a valid time: %v", err)
+			return tuple.Relationship{}, argErr(field+".optional_expires_at", "%s.optional_expires_at is not a valid time: %v; send a timestamp with nanos in [0, 1e9) between years 1 and 9999", field, err)
 		}
 		t := e.AsTime().UTC()
 		rel.Expiration = &t

@@ -243,7 +243,7 @@ const exportBatch = 1000
 func (p *permissions) ExportBulkRelationships(in *v1.ExportBulkRelationshipsRequest, stream grpc.ServerStreamingServer[v1.ExportBulkRelationshipsResponse]) error {
 	ctx := stream.Context()
 	if in.GetOptionalCursor() != nil {
-		return argErr("optional_cursor", "ExportBulkRelationships cannot resume from a cursor in Trellis; export again from the start, at_exact_snapshot of the first export's revision")
+		return argErr("optional_cursor", "ExportBulkRelationships cannot resume from an optional_cursor in Trellis; leave optional_cursor unset and export again from the start, at_exact_snapshot of the first export's revision")
 	}
 	var f *tuple.Filter
 	if rf := in.GetOptionalRelationshipFilter(); rf != nil {

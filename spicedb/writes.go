@@ -2,7 +2,6 @@ package spicedb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -11,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/service"
 	"github.com/trellis-authz/trellis/tuple"
 	"github.com/trellis-authz/trellis/wire"
@@ -75,7 +75,7 @@ func (p *permissions) DeleteRelationships(ctx context.Context, in *v1.DeleteRela
 		return nil, argErr("relationship_filter", "relationship_filter is required: give at least {resource_type}")
 	}
 	if len(in.GetOptionalPreconditions()) > 0 {
-		return nil, argErr("optional_preconditions", "DeleteRelationships with preconditions is not supported by Trellis; send WriteRelationships with OPERATION_DELETE updates and the preconditions instead")
+		return nil, argErr("optional_preconditions", "DeleteRelationships with optional_preconditions is not supported by Trellis; send WriteRelationships with OPERATION_DELETE updates and the preconditions instead")
 	}
 	f := filter(in.GetRelationshipFilter())
 	c := infoOf(ctx).caller()
@@ -83,8 +83,13 @@ func (p *permissions) DeleteRelationships(ctx context.Context, in *v1.DeleteRela
 	limit := int(in.GetOptionalLimit())
 	res, err := p.s.cfg.Services.Relationships.Delete(ctx, c, wire.DeleteRelationshipsRequest{
 		Filter: f, Limit: limit, Reason: why, IdempotencyKey: infoOf(ctx).idemKey})
-	if errors.Is(err, service.ErrLimitExceeded) && in.GetOptionalAllowPartialDeletions() && limit > 0 {
-		return p.deletePart(ctx, c, f, limit, why)
+	if limitExceeded(err) && limit > 0 {
+		if in.GetOptionalAllowPartialDeletions() {
+			return p.deletePart(ctx, c, f, limit, why)
+		}
+		// The service's message names REST's limit; say it in this API's fields.
+		return nil, service.Fail(service.ErrLimitExceeded, map[string]any{"limit": limit, "field": "optional_limit"},
+			"more than %d relationships match the relationship_filter; nothing was deleted (raise optional_limit, narrow the filter, or set optional_allow_partial_deletions to delete %d per call)", limit, limit)
 	}
 	if err != nil {
 		return nil, err
@@ -93,6 +98,16 @@ func (p *permissions) DeleteRelationships(ctx context.Context, in *v1.DeleteRela
 	out.DeletionProgress = v1.DeleteRelationshipsResponse_DELETION_PROGRESS_COMPLETE
 	out.RelationshipsDeletedCount = uint64(res.Deleted)
 	return out, nil
+}
+
+// limitExceeded reports whether err is a delete over its limit, as the
+// error table names it (the service's or the store's sentinel).
+func limitExceeded(err error) bool {
+	if err == nil {
+		return false
+	}
+	_, body := api.ErrorBody(err)
+	return body.Code == "limit_exceeded"
 }
 
 // deletePart deletes limit of the relationships a filter matches (more
