@@ -431,11 +431,11 @@ func decodeCursor(c, fp string) (string, error) {
 	}
 	rest, ok := strings.CutPrefix(string(b), "v1:")
 	if !ok {
-		return "", fmt.Errorf("%w: unknown cursor version", ErrInvalidCursor)
+		return "", fmt.Errorf("%w: not a cursor of this lookup (unknown version); pass the next cursor of the previous page unchanged, or start again without one", ErrInvalidCursor)
 	}
 	got, last, ok := strings.Cut(rest, ":")
 	if !ok || last == "" {
-		return "", fmt.Errorf("%w: malformed cursor", ErrInvalidCursor)
+		return "", fmt.Errorf("%w: malformed cursor; pass the next cursor of the previous page unchanged, or start again without one", ErrInvalidCursor)
 	}
 	if got != fp {
 		return "", fmt.Errorf("%w: the cursor belongs to a different query; repeat the same request with it", ErrInvalidCursor)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -233,7 +234,10 @@ func (q *query) caveat(ctx context.Context, rel tuple.Relationship) (outcome, er
 		if isContextError(err) {
 			kind = ErrInvalidContext
 		}
-		return outcome{}, fmt.Errorf("%w: caveat %q on %s: %w", kind, name, rel.String(), err)
+		// The cause may already start with the kind's words ("invalid
+		// caveat context: ..."); say them once.
+		cause := strings.TrimPrefix(err.Error(), kind.Error()+": ")
+		return outcome{}, &causedError{msg: fmt.Sprintf("%v: caveat %q on %s: %s", kind, name, rel.String(), cause), errs: []error{kind, err}}
 	}
 	switch {
 	case len(r.Missing) > 0:
@@ -288,3 +292,13 @@ func sortedUnique(s []string) []string {
 	}
 	return out[:j]
 }
+
+// causedError is an error of a kind with its cause, whose message names
+// both once; errors.Is and errors.As see both.
+type causedError struct {
+	msg  string
+	errs []error
+}
+
+func (e *causedError) Error() string   { return e.msg }
+func (e *causedError) Unwrap() []error { return e.errs }

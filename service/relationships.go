@@ -197,7 +197,7 @@ func writeError(err error) error {
 	}
 	switch {
 	case errors.Is(err, storage.ErrAlreadyExists), errors.Is(err, ErrAlreadyExists):
-		return fail(err, nil, "%v; use op \"touch\" to write it whether or not it exists", err)
+		return fail(err, nil, "%v; write it with touch (REST op \"touch\", gRPC OPERATION_TOUCH) to write it whether or not it exists", err)
 	case errors.Is(err, storage.ErrPreconditionFailed), errors.Is(err, ErrPreconditionFailed):
 		return fail(err, nil, "%v; nothing was written", err)
 	case errors.Is(err, consensus.ErrLeadershipLost), errors.Is(err, ErrOutcomeUnknown):

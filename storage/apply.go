@@ -182,7 +182,7 @@ func (s *Store) stage(txn *badger.Txn, rev uint64, b *Batch) ([]Change, error) {
 					return nil, s.wrapTxnErr(rev, "read", err)
 				}
 				if exists {
-					return nil, fmt.Errorf("%w: create %s: relationship exists; use touch to overwrite", ErrAlreadyExists, r.Key())
+					return nil, fmt.Errorf("%w: create %s: the relationship exists", ErrAlreadyExists, r.Key())
 				}
 			}
 			val, um, err := appendValue(nil, r)
