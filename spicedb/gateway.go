@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
@@ -59,6 +62,7 @@ func (s *Server) openGateway() error {
 	}
 	mux := runtime.NewServeMux(
 		runtime.WithIncomingHeaderMatcher(headerToMetadata),
+		runtime.WithErrorHandler(gatewayError),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
@@ -234,4 +238,26 @@ func streamIn(m method) string {
 		return "application/x-ndjson"
 	}
 	return ""
+}
+
+// gatewayError answers a gateway error. A status from Trellis (it carries
+// Trellis's ErrorInfo) goes out as it is; any other InvalidArgument comes
+// from the gateway's own decoding of the body, before Trellis saw the
+// request, and gets a message that says what is wrong and how to write it.
+func gatewayError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument && !fromTrellis(st) {
+		err = statusOf("invalid_json", fmt.Sprintf("the body of POST %s is not a valid SpiceDB request: %s; write SpiceDB's JSON (field names in camelCase or snake_case, e.g. {\"resource\": {\"objectType\": \"doc\", \"objectId\": \"1\"}}; see docs/spicedb-compatibility.md)",
+			r.URL.Path, st.Message()), map[string]any{"path": r.URL.Path}).Err()
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// fromTrellis reports whether a status carries Trellis's ErrorInfo.
+func fromTrellis(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == errorDomain {
+			return true
+		}
+	}
+	return false
 }
