@@ -6,8 +6,8 @@ import (
 	"context"
 	"time"
 
-	authzed "github.com/authzed/authzed-go/v1"
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
+	authzed "github.com/authzed/authzed-go/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
