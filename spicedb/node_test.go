@@ -32,6 +32,12 @@ type testNode struct {
 // startNode opens a node with the schema text loaded.
 func startNode(t *testing.T, schemaText string) *testNode {
 	t.Helper()
+	return startNodeWith(t, schemaText, nil)
+}
+
+// startNodeWith is startNode with the node's configuration edited first.
+func startNodeWith(t *testing.T, schemaText string, edit func(*server.Config)) *testNode {
+	t.Helper()
 	dir := t.TempDir()
 	tn := &testNode{}
 	var entries []api.TokenEntry
@@ -57,6 +63,9 @@ func startNode(t *testing.T, schemaText string) *testNode {
 		}
 	}
 	cfg.Log, cfg.Out = slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard
+	if edit != nil {
+		edit(&cfg)
+	}
 	n, err := server.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
