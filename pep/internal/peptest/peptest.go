@@ -2,7 +2,6 @@ package peptest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -18,7 +16,7 @@ import (
 
 	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/server"
-	"github.com/trellis-authz/trellis/test/testnet"
+	"github.com/trellis-authz/trellis/test/testnode"
 	"github.com/trellis-authz/trellis/wire"
 )
 
@@ -34,7 +32,6 @@ type Node struct {
 // Start opens a node with schemaText; edits change its config.
 func Start(t testing.TB, schemaText string, edits ...func(*server.Config)) *Node {
 	t.Helper()
-	dir := t.TempDir()
 	tn := &Node{}
 	var entries []api.TokenEntry
 	for _, e := range []struct {
@@ -45,46 +42,18 @@ func Start(t testing.TB, schemaText string, edits ...func(*server.Config)) *Node
 		*e.tok = tok
 		entries = append(entries, api.TokenEntry{Principal: string(e.role) + "-1", Role: e.role, SHA256: hash})
 	}
-	tokens := filepath.Join(dir, "tokens.yaml")
-	if err := api.WriteTokenFile(tokens, entries); err != nil {
+	cfg := testnode.Config(t, schemaText)
+	cfg.TokenFile = filepath.Join(t.TempDir(), "tokens.yaml")
+	if err := api.WriteTokenFile(cfg.TokenFile, entries); err != nil {
 		t.Fatal(err)
 	}
-	cfg := server.DefaultConfig()
-	cfg.DataDir, cfg.TokenFile = filepath.Join(dir, "data"), tokens
-	cfg.HTTPAddr, cfg.RaftAddr = testnet.FreeAddr(t), testnet.FreeAddr(t)
-	cfg.SchemaFile = filepath.Join(dir, "schema.zed")
-	if err := os.WriteFile(cfg.SchemaFile, []byte(schemaText), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Log, cfg.Out = slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard
 	for _, edit := range edits {
 		edit(&cfg)
 	}
-	n, err := server.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn.node, tn.URL = n, n.URL()
+	tn.node = testnode.Open(t, cfg)
+	tn.URL = tn.node.URL()
 	t.Cleanup(tn.Kill)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := n.Consensus().WaitClusterUUID(ctx); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(tn.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return tn
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s/readyz did not answer 200 within 15 s", tn.URL)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return tn
 }
 
 // Kill closes the node (its HTTP server, and every stream with it).
