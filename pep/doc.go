@@ -103,6 +103,16 @@
 // The cached path takes no lock but a group's read lock and allocates
 // nothing.
 //
+// # Plans and retrieval filtering
+//
+// ApplyPlan applies a POST /v1/plan answer to a record (the first tier kept,
+// lower tiers through the caller's mask, everything else dropped). Filter
+// keeps, of a list of candidate documents, those a subject may read (RAG,
+// vector search): it lists the allowed set with LookupResources when it is
+// known to be small and checks the candidates with a bulk check otherwise,
+// all at one token; conditional answers and every error yield nothing
+// (Filter.Apply documents the rule).
+//
 // # Metrics
 //
 // On Config.Registerer: trellis_pep_decisions_total{result},
