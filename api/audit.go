@@ -27,7 +27,7 @@ func RegisterAudit(s *Server, a *service.Audit) {
 			{"from", "first sequence number (default 0)"},
 			{"limit", "entries per page (default 100, at most 1000)"},
 			{"principal", "only entries by this principal"},
-			{"kind", "only entries of this kind: write, delete, import, schema, decision_anchor"},
+			{"kind", "only entries of this kind: write, delete, import, schema, decision_anchor, suspend, unsuspend"},
 			{"since", "only entries at or after this time (RFC 3339)"},
 			{"until", "only entries before this time (RFC 3339)"},
 		},

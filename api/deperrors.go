@@ -41,4 +41,6 @@ var depErrors = []struct {
 	{consensus.ErrMemberNotCaughtUp, statusCode{http.StatusServiceUnavailable, "member_not_caught_up"}},
 	{consensus.ErrDiskFull, statusCode{http.StatusInsufficientStorage, "disk_full"}},
 	{consensus.ErrIdempotencyKeyReused, statusCode{http.StatusConflict, "idempotency_key_reused"}},
+	{storage.ErrNotSuspended, statusCode{http.StatusNotFound, "not_found"}},
+	{consensus.ErrInvalidSuspension, statusCode{http.StatusBadRequest, "invalid_argument"}},
 }

@@ -33,7 +33,7 @@ var consistencyQuery = []QueryParam{
 // endpoints are added with Server.Handle.
 func (s *Server) coreRoutes() []Route {
 	atLeast := &wire.Consistency{Mode: wire.AtLeastAsFresh, Token: s.tokens.Encode(1)}
-	return []Route{
+	return append([]Route{
 		{Method: http.MethodPost, Path: "/v1/check", Summary: "Check whether a subject has a permission on a resource", Role: RoleReader,
 			Request: wire.CheckRequest{}, Response: wire.CheckResponse{}, Handler: handle(s, s.handleCheck),
 			Example: wire.CheckRequest{Resource: "dataset:claims", Permission: "read", Subject: "user:ana",
@@ -93,7 +93,7 @@ func (s *Server) coreRoutes() []Route {
 			Example: wire.DiffSchemaRequest{Schema: exampleSchema}},
 		{Method: http.MethodGet, Path: "/healthz", Summary: "Liveness: the process serves HTTP", Response: wire.HealthResponse{}, Handler: s.handleHealthz},
 		{Method: http.MethodGet, Path: "/readyz", Summary: "Readiness: the node knows a leader and has a schema", Response: wire.HealthResponse{}, Handler: s.handleReadyz},
-	}
+	}, s.suspensionRoutes()...)
 }
 
 // exampleSchema is the schema the OpenAPI examples are written against.

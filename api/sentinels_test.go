@@ -62,6 +62,7 @@ func TestNoSentinelIsA500(t *testing.T) {
 			"ErrLimitExceeded": storage.ErrLimitExceeded, "ErrClosed": storage.ErrClosed, "ErrInvalidCursor": storage.ErrInvalidCursor,
 			"ErrDuplicateUpdate": storage.ErrDuplicateUpdate, "ErrBatchTooLarge": storage.ErrBatchTooLarge,
 			"ErrInvalidBatch": storage.ErrInvalidBatch, "ErrCorrupt": storage.ErrCorrupt, "ErrFormatVersion": storage.ErrFormatVersion,
+			"ErrNotSuspended": storage.ErrNotSuspended,
 		},
 		"../consensus": {
 			"ErrNotLeader": consensus.ErrNotLeader, "ErrLeadershipLost": consensus.ErrLeadershipLost, "ErrNoLeader": consensus.ErrNoLeader,
@@ -71,6 +72,7 @@ func TestNoSentinelIsA500(t *testing.T) {
 			"ErrIdempotencyKeyReused": consensus.ErrIdempotencyKeyReused,
 			"ErrMemberConflict":       consensus.ErrMemberConflict, "ErrWouldLoseQuorum": consensus.ErrWouldLoseQuorum,
 			"ErrMemberNotCaughtUp": consensus.ErrMemberNotCaughtUp, "ErrDiskFull": consensus.ErrDiskFull,
+			"ErrInvalidSuspension": consensus.ErrInvalidSuspension,
 		},
 		"../engine": {
 			"ErrUnknownType": engine.ErrUnknownType, "ErrUnknownPermission": engine.ErrUnknownPermission,

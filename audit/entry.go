@@ -20,6 +20,8 @@ const (
 	KindImport         = "import"
 	KindSchema         = "schema"
 	KindDecisionAnchor = "decision_anchor"
+	KindSuspend        = "suspend"   // a subject suspended (docs/suspension.md)
+	KindUnsuspend      = "unsuspend" // a suspension lifted
 )
 
 // entryVersion is the first byte of every canonical entry encoding.
@@ -65,6 +67,7 @@ type Entry struct {
 
 var knownKinds = map[string]bool{
 	KindWrite: true, KindDelete: true, KindImport: true, KindSchema: true, KindDecisionAnchor: true,
+	KindSuspend: true, KindUnsuspend: true,
 }
 
 // Validate checks that e can be encoded canonically and losslessly: a known
@@ -73,7 +76,7 @@ var knownKinds = map[string]bool{
 // MaxDigestLen bytes.
 func (e *Entry) Validate() error {
 	if !knownKinds[e.Kind] {
-		return fmt.Errorf("%w: kind %q; want write, delete, import, schema or decision_anchor", ErrInvalidEntry, e.Kind)
+		return fmt.Errorf("%w: kind %q; want write, delete, import, schema, decision_anchor, suspend or unsuspend", ErrInvalidEntry, e.Kind)
 	}
 	if e.Time.IsZero() {
 		return fmt.Errorf("%w: time is zero; the leader must set it in the command", ErrInvalidEntry)

@@ -114,6 +114,15 @@ func TestEveryEndpoint(t *testing.T) {
 	}
 	_, err = c.OpenAPI(ctx)
 	step("OpenAPI", err)
+	sus, err := c.Suspend(ctx, wire.SuspendRequest{Subject: "user:eve", Reason: "SEC-7"})
+	step("Suspend", err)
+	list, err := c.Suspensions(ctx, &wire.Consistency{Mode: wire.AtLeastAsFresh, Token: sus.WrittenAt})
+	step("Suspensions", err)
+	if len(list.Suspensions) != 1 || list.Suspensions[0].Subject != "user:eve" || list.Suspensions[0].Reason != "SEC-7" {
+		t.Errorf("Suspensions: %+v", list)
+	}
+	_, err = c.Unsuspend(ctx, wire.UnsuspendRequest{Subject: "user:eve", Reason: "SEC-7 done"})
+	step("Unsuspend", err)
 
 	for _, r := range srv.srv.Routes() {
 		if !rec.seen[r.Method+" "+r.Path] {

@@ -45,6 +45,9 @@ type AuditRecord struct {
 	RequestID      string
 	IdempotencyKey string
 	SchemaHash     string // for schema writes: the new schema's hash
+	// Suspension is set for a suspend or unsuspend record: the one change
+	// string its digest covers (SuspendCommand.SuspensionLine).
+	Suspension string
 	// Anchor is set for a decision_anchor record (Kind "decision_anchor"):
 	// the entry's change_count and change_digest are its Size and Head
 	// instead of a digest of changes.
@@ -148,6 +151,7 @@ var handlers = map[CommandType]handler{
 	TypeMember:  (*applier).applyMember,
 	TypeAnchor:  (*applier).applyAnchor,
 	TypeCluster: (*applier).applyCluster,
+	TypeSuspend: (*applier).applySuspend,
 }
 
 // loadSchema (re)reads and compiles the schema in force from the store.
@@ -275,6 +279,9 @@ func (a *applier) commit(index uint64, c Command, b storage.Batch, result func(s
 				head, _ := hex.DecodeString(an.Head) // checked by applyAnchor
 				rec.Principal = "node:" + an.Node
 				rec.Anchor = &DecisionAnchor{Node: an.Node, Size: an.Size, Head: head}
+			}
+			if sc, ok := c.(*SuspendCommand); ok {
+				rec.Kind, rec.Suspension = sc.Kind(), sc.SuspensionLine()
 			}
 			extra, commit, err := a.audit.Append(rec, changes)
 			if err != nil {

@@ -50,6 +50,8 @@ func ChangeStrings(rec AuditRecord, changes []storage.Change) []string {
 		return []string{"schema " + rec.SchemaHash}
 	case TypeAnchor.String():
 		return nil
+	case audit.KindSuspend, audit.KindUnsuspend:
+		return []string{rec.Suspension}
 	}
 	out := make([]string, len(changes))
 	for i, c := range changes {
@@ -71,7 +73,7 @@ func appendChange(b []byte, c storage.Change) []byte {
 // machine computes it on the path every chunk waits for.
 func digestChanges(rec AuditRecord, changes []storage.Change) (int, []byte) {
 	switch rec.Kind {
-	case TypeSchema.String(), TypeAnchor.String():
+	case TypeSchema.String(), TypeAnchor.String(), audit.KindSuspend, audit.KindUnsuspend:
 		lines := ChangeStrings(rec, changes)
 		return len(lines), audit.DigestChanges(lines)
 	}

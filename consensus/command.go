@@ -27,6 +27,7 @@ const (
 	TypeMember  CommandType = 6 // a member's API address (cluster metadata)
 	TypeAnchor  CommandType = 7 // a node's decision-chain head, anchored in the audit log
 	TypeCluster CommandType = 8 // the cluster's random id, chosen by its first leader
+	TypeSuspend CommandType = 9 // suspend a subject or lift its suspension (ADR 0011)
 )
 
 func (t CommandType) String() string {
@@ -47,6 +48,8 @@ func (t CommandType) String() string {
 		return "decision_anchor" // the audit entry kind (audit.KindDecisionAnchor)
 	case TypeCluster:
 		return "cluster_id"
+	case TypeSuspend:
+		return "suspend" // "unsuspend" for an audit entry of a lift (SuspendCommand.Kind)
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
@@ -239,6 +242,8 @@ func Validate(c Command) error {
 		if _, err := uuid.Parse(c.ID); err != nil {
 			return fmt.Errorf("%w: cluster id %q is not a UUID: %w", ErrInvalidCommand, c.ID, err)
 		}
+	case *SuspendCommand:
+		return validateSuspend(c)
 	case *NoopCommand:
 	default:
 		return fmt.Errorf("%w: unsupported command %T", ErrInvalidCommand, c)
@@ -305,6 +310,8 @@ func Encode(c Command) ([]byte, error) {
 		body = wireMember{Meta: c.Meta, ID: c.ID, RaftAddr: c.RaftAddr, APIAddr: c.APIAddr, Remove: c.Remove}
 	case *ClusterCommand:
 		body = wireCluster{Meta: c.Meta, ID: c.ID}
+	case *SuspendCommand:
+		body = encodeSuspend(c)
 	default:
 		return nil, fmt.Errorf("%w: unsupported command %T", ErrInvalidCommand, c)
 	}
@@ -397,6 +404,7 @@ var decoders = map[CommandType]func([]byte) (Command, error){
 		}
 		return &ClusterCommand{Meta: w.Meta, ID: w.ID}, nil
 	},
+	TypeSuspend: decodeSuspend,
 	TypeAnchor: func(b []byte) (Command, error) {
 		var w wireAnchor
 		if err := strictUnmarshal(b, &w); err != nil {

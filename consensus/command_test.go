@@ -30,6 +30,8 @@ func sampleCommands() []Command {
 		&SchemaCommand{Meta: meta, Text: testSchema},
 		&MemberCommand{Meta: meta, ID: "n2", RaftAddr: "10.0.0.2:7001", APIAddr: "http://10.0.0.2:8080"},
 		&AnchorCommand{Meta: meta, Node: "n2", Size: 42, Head: strings.Repeat("ab", 32)},
+		&SuspendCommand{Meta: meta, Subject: tuple.SubjectRef{Type: "team", ID: "ml", Relation: "member"}, Until: &when},
+		&SuspendCommand{Meta: meta, Subject: tuple.SubjectRef{Type: "user", ID: "eve"}, Remove: true},
 	}
 }
 
@@ -123,6 +125,11 @@ func TestValidate(t *testing.T) {
 		{"empty schema", &SchemaCommand{}, "empty schema"},
 		{"member without id", &MemberCommand{}, "without an id"},
 		{"anchor ok", &AnchorCommand{Node: "n1", Size: 3, Head: strings.Repeat("0f", 32)}, ""},
+		{"suspend ok", &SuspendCommand{Meta: Meta{Reason: "SEC-7"}, Subject: tuple.SubjectRef{Type: "user", ID: "eve"}}, ""},
+		{"suspend without reason", &SuspendCommand{Subject: tuple.SubjectRef{Type: "user", ID: "eve"}}, "needs a reason"},
+		{"suspend wildcard", &SuspendCommand{Meta: Meta{Reason: "x"}, Subject: tuple.SubjectRef{Type: "user", ID: "*"}}, "wildcard"},
+		{"suspend bad subject", &SuspendCommand{Meta: Meta{Reason: "x"}, Subject: tuple.SubjectRef{Type: "User!", ID: "eve"}}, "subject"},
+		{"suspend long reason", &SuspendCommand{Meta: Meta{Reason: strings.Repeat("x", MaxSuspensionReason+1)}, Subject: tuple.SubjectRef{Type: "user", ID: "eve"}}, "limit"},
 		{"anchor of empty chain ok", &AnchorCommand{Node: "n1", Head: strings.Repeat("0", 64)}, ""},
 		{"anchor without node", &AnchorCommand{Size: 1, Head: strings.Repeat("0f", 32)}, "node"},
 		{"anchor node with space", &AnchorCommand{Node: "n 1", Size: 1, Head: strings.Repeat("0f", 32)}, "without spaces"},

@@ -85,7 +85,8 @@ type Trace struct {
 	// Kind: "check", "union", "intersection", "exclusion", "arrow", "arrow_all"
 	// (.all()), "relation", "via" (a subject set a relationship points at:
 	// its Tuples name the relationship, its children the membership check),
-	// "caveat", "nil".
+	// "caveat", "nil", "suspended" (a suspension denied it; Detail has the
+	// suspended subject, reason, by, since and until).
 	Kind     string            `json:"kind"`
 	Resource string            `json:"resource,omitempty"`      // "dataset:claims"
 	Relation string            `json:"relation,omitempty"`      // relation or permission evaluated
@@ -109,7 +110,9 @@ type BulkResult struct {
 type ExpandNode struct {
 	// Kind: "union", "intersection", "exclusion", "leaf", "nil". For an arrow the
 	// node is a union over the arrow's targets ("all" for .all()). "cycle" marks
-	// a relation met again on the same path, which adds nothing.
+	// a relation met again on the same path, which adds nothing. "suspended"
+	// marks a suspended subject set, which grants nothing; suspended subjects
+	// are left out of leaves.
 	Kind     string          `json:"kind"`
 	Resource string          `json:"resource"` // object#relation this node expands
 	Relation string          `json:"relation"`

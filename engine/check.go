@@ -138,6 +138,10 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 	if err := ctx.Err(); err != nil {
 		return outcome{}, err
 	}
+	// Suspensions come before anything else (suspend.go).
+	if o, ok, err := q.suspendedAt(res, rel, subj, path == nil); ok || err != nil {
+		return o, err
+	}
 	// A subject set always has its own relation.
 	if subj.Relation == rel && subj.ID == res.ID && subj.Type == res.Type {
 		o := allowed
@@ -468,33 +472,6 @@ func (q *query) through(ctx context.Context, rel tuple.Relationship, subj tuple.
 	return o, nil
 }
 
-// known returns a certain fact of the walk as an Allowed outcome.
-func (w *walked) known(res tuple.ObjectRef, rel string, subj tuple.SubjectRef) (outcome, bool) {
-	if w == nil || subj != w.subject {
-		return outcome{}, false
-	}
-	st, ok := w.facts[fact{res.Type, res.ID, rel}]
-	if !ok || !st.certain {
-		return outcome{}, false
-	}
-	return outcome{res: Allowed, exp: st.exp}, true
-}
-
-// excludes reports whether the reverse walk proved that subj does not have
-// relation r on res (see walked).
-func (w *walked) excludes(res tuple.ObjectRef, r *schema.Relation, subj tuple.SubjectRef) bool {
-	if w == nil || subj != w.subject {
-		return false
-	}
-	for _, a := range r.Allowed {
-		if a.Relation != "" {
-			return false
-		}
-	}
-	_, found := w.facts[fact{res.Type, res.ID, r.Name}]
-	return !found
-}
-
 func allowsWildcard(r *schema.Relation, typ string) bool {
 	for _, a := range r.Allowed {
 		if a.Wildcard && a.Type == typ {
@@ -590,34 +567,6 @@ func (q *query) arrow(ctx context.Context, a *schema.Arrow, res tuple.ObjectRef,
 		o.trace.Detail = map[string]string{"computed": a.Computed}
 	}
 	return o, nil
-}
-
-// tuplesetLinks returns the live, non-wildcard relationships of
-// res#tupleset, read once per query.
-func (q *query) tuplesetLinks(ctx context.Context, res tuple.ObjectRef, tupleset string) ([]tuple.Relationship, error) {
-	k := linkKey{res, tupleset}
-	q.linksMu.Lock()
-	links, ok := q.links[k]
-	q.linksMu.Unlock()
-	if ok {
-		return links, nil
-	}
-	for rel, err := range q.v.Reader.Subjects(ctx, res, tupleset, "") {
-		if err != nil {
-			return nil, err
-		}
-		if rel.Subject.IsWildcard() || rel.ExpiredAt(q.now) {
-			continue
-		}
-		links = append(links, rel)
-	}
-	q.linksMu.Lock()
-	if q.links == nil {
-		q.links = make(map[linkKey][]tuple.Relationship, 4)
-	}
-	q.links[k] = links
-	q.linksMu.Unlock()
-	return links, nil
 }
 
 // holdsSubjectSets reports whether a relation allows subject sets

@@ -83,6 +83,8 @@ type Engine struct {
 	idxAnswered, idxFallbacks atomic.Uint64
 	closedMu                  sync.Mutex
 	closed                    *closedRelations
+	// suspDenials counts answers denied by a suspension (suspend.go).
+	suspDenials atomic.Uint64
 }
 
 // New returns an engine with the given configuration.

@@ -173,4 +173,17 @@
 // fails the lookup with ErrDepthExceeded. The reverse walk is a queue too,
 // and Expand's recursion is bounded by MaxDepth, so no walk's recursion
 // depth follows the data.
+//
+// # Suspensions
+//
+// A Reader that implements Suspensions (storage.Snapshot does) gives the
+// suspended subjects at its revision (docs/suspension.md). Every query reads
+// them first: a suspended request subject is denied at the root, before the
+// cache, with a "suspended" explain node; a suspended subject set is empty
+// at every depth, and while one is in force the query uses neither the cache
+// nor the nested-group index nor the lookup walk's facts. LookupResources
+// for a suspended subject returns nothing; LookupSubjects leaves suspended
+// subjects out and adds them to a wildcard's Excluded; Expand leaves them
+// out of leaves and marks a suspended set "suspended". SuspendedDenials
+// counts the denials.
 package engine

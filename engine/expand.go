@@ -23,13 +23,21 @@ func (e *Engine) Expand(ctx context.Context, v View, resource tuple.ObjectRef, p
 		return nil, err
 	}
 	x := &expander{e: e, v: v, now: e.clock()}
+	if sr, ok := v.Reader.(Suspensions); ok {
+		set, err := sr.Suspensions()
+		if err != nil {
+			return nil, err
+		}
+		x.susp = set
+	}
 	return x.expand(ctx, resource, permission, 0, nil)
 }
 
 type expander struct {
-	e   *Engine
-	v   View
-	now time.Time
+	e    *Engine
+	v    View
+	now  time.Time
+	susp *tuple.SuspensionSet // nil: none (suspend.go)
 }
 
 func (x *expander) expand(ctx context.Context, obj tuple.ObjectRef, name string, depth int, path *pathNode) (*ExpandNode, error) {
@@ -52,6 +60,11 @@ func (x *expander) expand(ctx context.Context, obj tuple.ObjectRef, name string,
 	if !ok {
 		return nil, fmt.Errorf("%w: type %q has no relation or permission %q", ErrUnknownPermission, obj.Type, name)
 	}
+	if _, ok := x.susp.Lookup(tuple.SubjectRef{Type: obj.Type, ID: obj.ID, Relation: name}, x.now); ok {
+		// A suspended subject set grants nothing: nothing to expand.
+		node.Kind = "suspended"
+		return node, nil
+	}
 	here := &pathNode{resource: obj, relation: name, parent: path}
 	if r != nil {
 		node.Kind = "leaf"
@@ -61,6 +74,9 @@ func (x *expander) expand(ctx context.Context, obj tuple.ObjectRef, name string,
 			}
 			if rel.ExpiredAt(x.now) {
 				continue
+			}
+			if _, ok := x.susp.Lookup(rel.Subject, x.now); ok {
+				continue // suspended subjects are left out
 			}
 			node.Subjects = append(node.Subjects, expandSubject(rel))
 		}

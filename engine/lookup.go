@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trellis-authz/trellis/schema"
 	"github.com/trellis-authz/trellis/tuple"
 )
 
@@ -44,10 +45,21 @@ func (e *Engine) LookupResourcesSeq(ctx context.Context, v View, req LookupResou
 		}
 		q := e.newQuery(v, req.Context, false)
 		q.memo = newMemo()
+		if q.susp.err != nil {
+			yield(LookupResource{}, q.susp.err)
+			return
+		}
+		if q.subjectSuspended(req.Subject) {
+			e.suspDenials.Add(1)
+			return // a suspended subject has nothing
+		}
 		ids, err := q.reverseCandidates(ctx, req.Subject, req.ResourceType, req.Permission)
 		if err != nil {
 			yield(LookupResource{}, err)
 			return
+		}
+		if q.susp.sets {
+			q.walked = nil // the walk went through suspended sets: let Check decide
 		}
 		for _, id := range ids {
 			if id <= after && after != "" {
@@ -273,6 +285,12 @@ func (e *Engine) LookupSubjects(ctx context.Context, v View, req LookupSubjectsR
 	if wild >= 0 {
 		w := &found[wild]
 		w.Excluded = denied
+		if q.susp.set != nil {
+			// Suspended subjects get nothing through the wildcard either.
+			w.Excluded = append(w.Excluded, q.suspendedOfType(req.SubjectType, req.SubjectRelation)...)
+			slices.Sort(w.Excluded)
+			w.Excluded = slices.Compact(w.Excluded)
+		}
 		if w.Result == Allowed {
 			for _, s := range found {
 				if s.ID != tuple.Wildcard && s.Result == Conditional {
@@ -458,4 +476,31 @@ func lookupResourcesFingerprint(r LookupResourcesRequest) string {
 
 func lookupSubjectsFingerprint(r LookupSubjectsRequest) string {
 	return fingerprint("ls", r.Resource.String(), r.Permission, r.SubjectType, r.SubjectRelation, tuple.FormatContext(r.Context))
+}
+
+// known returns a certain fact of the walk as an Allowed outcome.
+func (w *walked) known(res tuple.ObjectRef, rel string, subj tuple.SubjectRef) (outcome, bool) {
+	if w == nil || subj != w.subject {
+		return outcome{}, false
+	}
+	st, ok := w.facts[fact{res.Type, res.ID, rel}]
+	if !ok || !st.certain {
+		return outcome{}, false
+	}
+	return outcome{res: Allowed, exp: st.exp}, true
+}
+
+// excludes reports whether the reverse walk proved that subj does not have
+// relation r on res (see walked).
+func (w *walked) excludes(res tuple.ObjectRef, r *schema.Relation, subj tuple.SubjectRef) bool {
+	if w == nil || subj != w.subject {
+		return false
+	}
+	for _, a := range r.Allowed {
+		if a.Relation != "" {
+			return false
+		}
+	}
+	_, found := w.facts[fact{res.Type, res.ID, r.Name}]
+	return !found
 }

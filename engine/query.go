@@ -36,6 +36,7 @@ type query struct {
 	root    tuple.ObjectRef // the resource of the item being checked
 	walked  *walked         // LookupResources: what the reverse walk found
 	gi      GroupIndex      // the Reader's nested-group index; nil: walk
+	susp    suspensions     // the suspensions at the view's revision
 	members memberships     // what the index path read of the subject
 
 	// links keeps the tupleset relationships arrows read (res#tupleset),
@@ -62,6 +63,7 @@ func (e *Engine) newQuery(v View, reqCtx map[string]any, explain bool) *query {
 			q.ctxHash, q.uncached = digestContext(q.reqCtx), false
 		}
 	}
+	q.loadSuspensions()
 	q.track = e.changes != nil && e.cache != nil && !q.uncached
 	if e.changes != nil {
 		q.epoch = e.changes.epoch.Load()

@@ -9,7 +9,8 @@ import (
 
 // registerIndexMetrics reports the nested-group index (docs/adr/0010): its
 // size and update cost from the store, how often the engine answered from it
-// or had to walk.
+// or had to walk; and how many answers a suspension denied
+// (docs/suspension.md).
 func registerIndexMetrics(reg *prometheus.Registry, store *storage.Store, eng *engine.Engine) error {
 	stat := store.GroupIndexStats
 	counter := func(name, help string, f func() float64) prometheus.Collector {
@@ -30,6 +31,8 @@ func registerIndexMetrics(reg *prometheus.Registry, store *storage.Store, eng *e
 			func() float64 { a, _ := eng.GroupIndexStats(); return float64(a) }),
 		counter("trellis_group_index_fallbacks_total", "Nested-group questions the index could not answer exactly, so the engine walked.",
 			func() float64 { _, f := eng.GroupIndexStats(); return float64(f) }),
+		counter("trellis_suspended_denials_total", "Checks, lookups and sub-problems denied because a subject or subject set is suspended.",
+			func() float64 { return float64(eng.SuspendedDenials()) }),
 	} {
 		if err := reg.Register(c); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"iter"
 	"log/slog"
+	"time"
 
 	"github.com/trellis-authz/trellis/engine"
 	"github.com/trellis-authz/trellis/storage"
@@ -110,6 +111,8 @@ type Mutation struct {
 	Import []tuple.Relationship
 	// Schema, when set, replaces the stored schema.
 	Schema *storage.SchemaRecord
+	// Suspend, when set, suspends a subject or lifts its suspension.
+	Suspend *storage.SuspensionChange
 	// For the audit log and idempotency.
 	Principal      string
 	Reason         string
@@ -153,6 +156,7 @@ type Services struct {
 	Permissions   *Permissions
 	Relationships *Relationships
 	Schema        *Schemas
+	Suspensions   *Suspensions
 }
 
 // New builds the services from cfg and deps.
@@ -184,6 +188,7 @@ func New(cfg Config, deps Deps) (*Services, error) {
 		Permissions:   &Permissions{cfg: cfg, reads: reads, engine: deps.Engine, decisions: deps.Decisions, onCheck: onCheck, log: log},
 		Relationships: &Relationships{cfg: cfg, reads: reads, writer: deps.Writer},
 		Schema:        &Schemas{reads: reads, writer: deps.Writer},
+		Suspensions:   &Suspensions{reads: reads, writer: deps.Writer, now: time.Now},
 	}, nil
 }
 

@@ -60,7 +60,12 @@ func (s *Store) Apply(rev uint64, b Batch) (Result, error) {
 			if b.Schema != nil {
 				s.refreshSchemaCache(rev) // before rev is readable
 			}
-			s.changed(rev, changes, b.Schema != nil)
+			if b.Suspend != nil {
+				s.refreshSuspensionCache(rev)
+			}
+			// A suspension may change any answer: like a schema, it
+			// invalidates every cached result.
+			s.changed(rev, changes, b.Schema != nil || b.Suspend != nil)
 			s.published(rev, newHorizon, newChangeHorizon)
 			return Result{Revision: rev, Changes: changes}, nil
 		}
@@ -253,6 +258,11 @@ func (s *Store) stageMeta(txn *badger.Txn, rev uint64, b *Batch, changes []Chang
 		}
 		if err := txn.Set(keySchema, encodeSchema(rev, SchemaRecord{Text: sc.Text, Hash: h})); err != nil {
 			return 0, 0, s.wrapTxnErr(rev, "schema", err)
+		}
+	}
+	if b.Suspend != nil {
+		if err := s.stageSuspension(txn, rev, b.Suspend); err != nil {
+			return 0, 0, err
 		}
 	}
 	if b.Finish != nil {

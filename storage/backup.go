@@ -308,6 +308,7 @@ func (s *Store) load(cr *backupReader, rev uint64) error {
 	s.horizon.Store(rev)
 	s.db.SetDiscardTs(rev)
 	s.refreshSchemaCache(rev)
+	s.refreshSuspensionCache(rev)
 	s.applied.Store(rev)
 	return nil
 }

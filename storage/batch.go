@@ -23,6 +23,10 @@ type Batch struct {
 	DeleteFilter *DeleteByFilter
 	// Schema, when set, stores a new schema text at this revision.
 	Schema *SchemaRecord
+	// Suspend, when set, suspends a subject or lifts its suspension at this
+	// revision (suspend.go); lifting one that does not exist fails the batch
+	// with ErrNotSuspended.
+	Suspend *SuspensionChange
 	// Meta is opaque bytes stored at this revision alongside the change record
 	// in the change feed (the consensus layer keeps the principal, reason and
 	// request id there). May be nil.

@@ -37,6 +37,8 @@
 //	g\x00 A \x00 D        nested-group index: D is inside A (A held by some set) → clean flag
 //	G\x00 D \x00 A        the same pair from below
 //	m\x00group_index     be64 revision from which the nested-group index is complete
+//	s\x00 subject       a suspended subject's record (suspend.go)
+//	m\x00suspensions     be64 revision of the last suspend or unsuspend
 //
 // Exact lookups are one Get on the forward key; object#relation → subjects is a
 // prefix scan of the forward index; subject → objects of a type via a relation

@@ -48,6 +48,8 @@ type Store struct {
 	// schema caches the latest schema so that reads, which all need it, do not
 	// fetch and decode it from Badger every time (see Snapshot.Schema).
 	schema atomic.Pointer[schemaVersion]
+	// suspensions caches the latest suspension set (suspend.go).
+	suspensions atomic.Pointer[suspensionVersion]
 
 	// onChange, when set, is told what each revision changed before the
 	// revision becomes readable (see SetChangeHook).
@@ -154,6 +156,7 @@ func (s *Store) loadMeta() error {
 		}
 	}
 	s.refreshSchemaCache(s.applied.Load())
+	s.refreshSuspensionCache(s.applied.Load())
 	return nil
 }
 

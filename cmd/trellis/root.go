@@ -48,6 +48,7 @@ subject do that on this resource, right now?".`,
 	root.AddCommand(newLookupResourcesCommand())
 	root.AddCommand(newLookupSubjectsCommand())
 	root.AddCommand(newPlanCommand())
+	root.AddCommand(newSuspendCommand(), newUnsuspendCommand(), newSuspensionsCommand())
 	root.AddCommand(newImportCommand())
 	root.AddCommand(newExportCommand())
 	return root
