@@ -247,7 +247,17 @@ func (a *applier) lookupIdempotency(key, hash string, now time.Time) (WriteResul
 // entry written in the same transaction.
 func (a *applier) commit(index uint64, c Command, b storage.Batch, result func(storage.Result) WriteResult, schemaHash string) (WriteResult, error) {
 	m := c.Header()
-	meta, err := json.Marshal(m)
+	// The change feed's record of this revision: the command's meta, and for
+	// a suspension its line, so a watcher (a PEP's cache) learns that any
+	// answer may have changed at this revision though no relationship did.
+	rec := struct {
+		*Meta
+		Suspension string `json:"suspension,omitempty"`
+	}{Meta: m}
+	if sc, ok := c.(*SuspendCommand); ok {
+		rec.Suspension = sc.SuspensionLine()
+	}
+	meta, err := json.Marshal(rec)
 	if err != nil {
 		return WriteResult{}, err
 	}

@@ -297,7 +297,9 @@ func (c *Client) apply(ev *wire.WatchEvent) error {
 		return nil // replayed
 	}
 	r := c.reach.Load()
-	all := r == nil || r.all
+	// A suspension may change any answer of its subject (and, for a subject
+	// set, of anyone reaching through it): evict everything.
+	all := r == nil || r.all || ev.Suspension != ""
 	var nodes []node
 	unknown := false
 	for _, ch := range ev.Changes {

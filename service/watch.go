@@ -100,14 +100,15 @@ func (w *Watch) Stream(ctx context.Context, req WatchRequest, sink WatchSink) er
 			}
 			ev.Changes = append(ev.Changes, wire.WatchChange{Op: ch.Op.String(), Relationship: ch.Relationship.String()})
 		}
-		if len(ev.Changes) == 0 {
-			return nil
-		}
 		var m struct {
-			Time time.Time `json:"time"`
+			Time       time.Time `json:"time"`
+			Suspension string    `json:"suspension"`
 		}
 		_ = json.Unmarshal(meta, &m) // the time is informative; a batch without meta has none
-		ev.Time = m.Time.UTC()
+		ev.Time, ev.Suspension = m.Time.UTC(), m.Suspension
+		if len(ev.Changes) == 0 && ev.Suspension == "" {
+			return nil
+		}
 		return sink.Event(ev)
 	}
 	for {

@@ -61,8 +61,11 @@ func (w *watch) Watch(in *v1.WatchRequest, stream grpc.ServerStreamingServer[v1.
 				}
 				msg.Updates = append(msg.Updates, &v1.RelationshipUpdate{Operation: watchOps[ch.Op], Relationship: toRelationship(r)})
 			}
-			if len(msg.Updates) == 0 && !checkpoints {
-				return nil
+			if len(msg.Updates) == 0 { // filtered out, or a suspension's revision
+				if !checkpoints {
+					return nil
+				}
+				msg.IsCheckpoint = true
 			}
 			return stream.Send(msg)
 		},

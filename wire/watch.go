@@ -10,6 +10,10 @@ type WatchEvent struct {
 	Token    string        `json:"token"`
 	Time     time.Time     `json:"time,omitzero"`
 	Changes  []WatchChange `json:"changes"`
+	// Suspension, when set, says a suspension changed at this revision
+	// ("suspend user:eve", "unsuspend team:ml#member"): any answer may differ
+	// from here on although no relationship changed (Changes is empty).
+	Suspension string `json:"suspension,omitempty"`
 }
 
 // WatchChange is one relationship written (op "touch") or deleted (op
