@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/server"
 	"github.com/trellis-authz/trellis/test/testnet"
+	"github.com/trellis-authz/trellis/test/testnode"
 )
 
 // testNode is a real node (Badger on disk, raft, HTTP and gRPC on
@@ -53,34 +52,35 @@ func startNodeWith(t *testing.T, schemaText string, edit func(*server.Config)) *
 	if err := api.WriteTokenFile(tokens, entries); err != nil {
 		t.Fatal(err)
 	}
-	cfg := server.DefaultConfig()
-	cfg.DataDir, cfg.TokenFile = filepath.Join(dir, "data"), tokens
-	cfg.HTTPAddr, cfg.RaftAddr, cfg.GRPCAddr = testnet.FreeAddr(t), testnet.FreeAddr(t), testnet.FreeAddr(t)
-	if schemaText != "" {
-		cfg.SchemaFile = filepath.Join(dir, "schema.zed")
-		if err := os.WriteFile(cfg.SchemaFile, []byte(schemaText), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg.Log, cfg.Out = slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard
+	cfg := testnode.Config(t, schemaText)
+	cfg.TokenFile, cfg.GRPCAddr = tokens, testnet.FreeAddr(t)
 	if edit != nil {
 		edit(&cfg)
 	}
+	if schemaText != "" {
+		tn.node = testnode.Open(t, cfg) // waits for the cluster id and /readyz
+	} else {
+		tn.node = openWithoutSchema(t, cfg)
+	}
+	tn.url = tn.node.URL()
+	return tn
+}
+
+// openWithoutSchema opens a node that has no schema yet (so never ready)
+// and waits for its cluster id.
+func openWithoutSchema(t *testing.T, cfg server.Config) *server.Node {
+	t.Helper()
 	n, err := server.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = n.Close() })
-	tn.node, tn.url = n, n.URL()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := n.Consensus().WaitClusterUUID(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if schemaText != "" {
-		waitReady(t, tn.url)
-	}
-	return tn
+	return n
 }
 
 // bearer is per-RPC credentials over a plain connection (as SpiceDB's
