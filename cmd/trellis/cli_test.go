@@ -90,6 +90,12 @@ func startTestNode(dir string, withRelationships bool) (*cliTestNode, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Tokens are bound to the cluster id its first leader writes
+	// asynchronously: a token taken before that is refused after it.
+	if _, err := n.Consensus().WaitClusterUUID(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
 	return &cliTestNode{n: n, url: n.URL(), admin: admin, reader: reader}, nil
 }
 
