@@ -461,6 +461,19 @@ func (n *Node) bindClusterID(ctx context.Context) {
 		tokens.Bind(id)
 		return
 	}
+	// A node that knows a leader learns the id within moments: wait for it
+	// (briefly), so that Open does not return while tokens are still in
+	// their unbound form, which every token-taking caller would see refused
+	// once the id lands.
+	if _, leader := n.raft.Leader(); leader != "" {
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		id, err := n.raft.WaitClusterUUID(wctx)
+		cancel()
+		if err == nil {
+			tokens.Bind(id)
+			return
+		}
+	}
 	wctx, cancel := context.WithCancel(context.Background())
 	n.onClose(func() error { cancel(); return nil })
 	go func() {
