@@ -43,4 +43,5 @@ var depErrors = []struct {
 	{consensus.ErrIdempotencyKeyReused, statusCode{http.StatusConflict, "idempotency_key_reused"}},
 	{storage.ErrNotSuspended, statusCode{http.StatusNotFound, "not_found"}},
 	{consensus.ErrInvalidSuspension, statusCode{http.StatusBadRequest, "invalid_argument"}},
+	{consensus.ErrInvalidAlerts, statusCode{http.StatusBadRequest, "invalid_argument"}},
 }

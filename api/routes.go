@@ -93,7 +93,7 @@ func (s *Server) coreRoutes() []Route {
 			Example: wire.DiffSchemaRequest{Schema: exampleSchema}},
 		{Method: http.MethodGet, Path: "/healthz", Summary: "Liveness: the process serves HTTP", Response: wire.HealthResponse{}, Handler: s.handleHealthz},
 		{Method: http.MethodGet, Path: "/readyz", Summary: "Readiness: the node knows a leader and has a schema", Response: wire.HealthResponse{}, Handler: s.handleReadyz},
-	}, s.suspensionRoutes()...)
+	}, append(s.suspensionRoutes(), s.alertRoutes()...)...)
 }
 
 // exampleSchema is the schema the OpenAPI examples are written against.

@@ -73,6 +73,7 @@ func TestNoSentinelIsA500(t *testing.T) {
 			"ErrMemberConflict":       consensus.ErrMemberConflict, "ErrWouldLoseQuorum": consensus.ErrWouldLoseQuorum,
 			"ErrMemberNotCaughtUp": consensus.ErrMemberNotCaughtUp, "ErrDiskFull": consensus.ErrDiskFull,
 			"ErrInvalidSuspension": consensus.ErrInvalidSuspension,
+			"ErrInvalidAlerts":     consensus.ErrInvalidAlerts,
 		},
 		"../engine": {
 			"ErrUnknownType": engine.ErrUnknownType, "ErrUnknownPermission": engine.ErrUnknownPermission,

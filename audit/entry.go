@@ -22,6 +22,7 @@ const (
 	KindDecisionAnchor = "decision_anchor"
 	KindSuspend        = "suspend"   // a subject suspended (docs/suspension.md)
 	KindUnsuspend      = "unsuspend" // a suspension lifted
+	KindAlerts         = "alerts"    // the alert rule set replaced (docs/alerts.md)
 )
 
 // entryVersion is the first byte of every canonical entry encoding.
@@ -67,7 +68,7 @@ type Entry struct {
 
 var knownKinds = map[string]bool{
 	KindWrite: true, KindDelete: true, KindImport: true, KindSchema: true, KindDecisionAnchor: true,
-	KindSuspend: true, KindUnsuspend: true,
+	KindSuspend: true, KindUnsuspend: true, KindAlerts: true,
 }
 
 // Validate checks that e can be encoded canonically and losslessly: a known

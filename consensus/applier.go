@@ -48,6 +48,9 @@ type AuditRecord struct {
 	// Suspension is set for a suspend or unsuspend record: the one change
 	// string its digest covers (SuspendCommand.SuspensionLine).
 	Suspension string
+	// Alerts is set for an alerts record: its one change string
+	// (AlertsCommand.AlertsLine), which holds no secret.
+	Alerts string
 	// Anchor is set for a decision_anchor record (Kind "decision_anchor"):
 	// the entry's change_count and change_digest are its Size and Head
 	// instead of a digest of changes.
@@ -130,7 +133,7 @@ type applier struct {
 // cluster's id is written once by its first leader.
 func audited(c Command, changes []storage.Change) bool {
 	switch c.Type() {
-	case TypeMember, TypeCluster:
+	case TypeMember, TypeCluster, TypeAlertCursor:
 		return false
 	case TypeWrite, TypeDelete, TypeImport:
 		return len(changes) > 0
@@ -143,15 +146,17 @@ type handler func(a *applier, index uint64, c Command) (WriteResult, error)
 
 // handlers is the dispatch table: every decodable command type has one entry.
 var handlers = map[CommandType]handler{
-	TypeNoop:    (*applier).applyNoop,
-	TypeWrite:   (*applier).applyWrite,
-	TypeDelete:  (*applier).applyDelete,
-	TypeImport:  (*applier).applyImport,
-	TypeSchema:  (*applier).applySchema,
-	TypeMember:  (*applier).applyMember,
-	TypeAnchor:  (*applier).applyAnchor,
-	TypeCluster: (*applier).applyCluster,
-	TypeSuspend: (*applier).applySuspend,
+	TypeNoop:        (*applier).applyNoop,
+	TypeWrite:       (*applier).applyWrite,
+	TypeDelete:      (*applier).applyDelete,
+	TypeImport:      (*applier).applyImport,
+	TypeSchema:      (*applier).applySchema,
+	TypeMember:      (*applier).applyMember,
+	TypeAnchor:      (*applier).applyAnchor,
+	TypeCluster:     (*applier).applyCluster,
+	TypeSuspend:     (*applier).applySuspend,
+	TypeAlerts:      (*applier).applyAlerts,
+	TypeAlertCursor: (*applier).applyAlertCursor,
 }
 
 // loadSchema (re)reads and compiles the schema in force from the store.
@@ -293,6 +298,9 @@ func (a *applier) commit(index uint64, c Command, b storage.Batch, result func(s
 			if sc, ok := c.(*SuspendCommand); ok {
 				rec.Kind, rec.Suspension = sc.Kind(), sc.SuspensionLine()
 			}
+			if ac, ok := c.(*AlertsCommand); ok {
+				rec.Alerts = ac.AlertsLine()
+			}
 			extra, commit, err := a.audit.Append(rec, changes)
 			if err != nil {
 				return nil, fmt.Errorf("audit: %w", err)
@@ -301,6 +309,13 @@ func (a *applier) commit(index uint64, c Command, b storage.Batch, result func(s
 			auditCommit = commit
 		}
 		return kvs, nil
+	}
+	if extra := a.alertsExtra(c, index); extra != nil {
+		prev := b.Finish
+		b.Finish = func(changes []storage.Change) ([]storage.KV, error) {
+			kvs, err := prev(changes)
+			return append(kvs, extra...), err
+		}
 	}
 	if kv, ok := a.clusterExtra(c); ok {
 		prev := b.Finish

@@ -52,6 +52,8 @@ func ChangeStrings(rec AuditRecord, changes []storage.Change) []string {
 		return nil
 	case audit.KindSuspend, audit.KindUnsuspend:
 		return []string{rec.Suspension}
+	case TypeAlerts.String():
+		return []string{rec.Alerts}
 	}
 	out := make([]string, len(changes))
 	for i, c := range changes {
@@ -73,7 +75,7 @@ func appendChange(b []byte, c storage.Change) []byte {
 // machine computes it on the path every chunk waits for.
 func digestChanges(rec AuditRecord, changes []storage.Change) (int, []byte) {
 	switch rec.Kind {
-	case TypeSchema.String(), TypeAnchor.String(), audit.KindSuspend, audit.KindUnsuspend:
+	case TypeSchema.String(), TypeAnchor.String(), audit.KindSuspend, audit.KindUnsuspend, TypeAlerts.String():
 		lines := ChangeStrings(rec, changes)
 		return len(lines), audit.DigestChanges(lines)
 	}

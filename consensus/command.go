@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/trellis-authz/trellis/alerts"
 	"math"
 	"strings"
 	"time"
@@ -19,15 +20,17 @@ type CommandType uint8
 
 // The command types.
 const (
-	TypeNoop    CommandType = 1 // barrier; changes nothing
-	TypeWrite   CommandType = 2 // relationship updates with preconditions
-	TypeDelete  CommandType = 3 // delete by filter
-	TypeImport  CommandType = 4 // a chunk of relationships to touch
-	TypeSchema  CommandType = 5 // a new schema text
-	TypeMember  CommandType = 6 // a member's API address (cluster metadata)
-	TypeAnchor  CommandType = 7 // a node's decision-chain head, anchored in the audit log
-	TypeCluster CommandType = 8 // the cluster's random id, chosen by its first leader
-	TypeSuspend CommandType = 9 // suspend a subject or lift its suspension (ADR 0011)
+	TypeNoop        CommandType = 1  // barrier; changes nothing
+	TypeWrite       CommandType = 2  // relationship updates with preconditions
+	TypeDelete      CommandType = 3  // delete by filter
+	TypeImport      CommandType = 4  // a chunk of relationships to touch
+	TypeSchema      CommandType = 5  // a new schema text
+	TypeMember      CommandType = 6  // a member's API address (cluster metadata)
+	TypeAnchor      CommandType = 7  // a node's decision-chain head, anchored in the audit log
+	TypeCluster     CommandType = 8  // the cluster's random id, chosen by its first leader
+	TypeSuspend     CommandType = 9  // suspend a subject or lift its suspension (ADR 0011)
+	TypeAlerts      CommandType = 10 // replace the alert rule set (ADR 0012)
+	TypeAlertCursor CommandType = 11 // the alert delivery cursor (ADR 0012)
 )
 
 func (t CommandType) String() string {
@@ -50,6 +53,10 @@ func (t CommandType) String() string {
 		return "cluster_id"
 	case TypeSuspend:
 		return "suspend" // "unsuspend" for an audit entry of a lift (SuspendCommand.Kind)
+	case TypeAlerts:
+		return "alerts"
+	case TypeAlertCursor:
+		return "alert_cursor"
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
@@ -244,6 +251,11 @@ func Validate(c Command) error {
 		}
 	case *SuspendCommand:
 		return validateSuspend(c)
+	case *AlertsCommand:
+		if err := alerts.Validate(c.Rules, nil); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidCommand, err)
+		}
+	case *AlertCursorCommand:
 	case *NoopCommand:
 	default:
 		return fmt.Errorf("%w: unsupported command %T", ErrInvalidCommand, c)
@@ -312,6 +324,10 @@ func Encode(c Command) ([]byte, error) {
 		body = wireCluster{Meta: c.Meta, ID: c.ID}
 	case *SuspendCommand:
 		body = encodeSuspend(c)
+	case *AlertsCommand:
+		body = wireAlerts{Meta: c.Meta, Rules: c.Rules}
+	case *AlertCursorCommand:
+		body = wireAlertCursor{Meta: c.Meta, Revision: c.Revision}
 	default:
 		return nil, fmt.Errorf("%w: unsupported command %T", ErrInvalidCommand, c)
 	}
@@ -404,7 +420,9 @@ var decoders = map[CommandType]func([]byte) (Command, error){
 		}
 		return &ClusterCommand{Meta: w.Meta, ID: w.ID}, nil
 	},
-	TypeSuspend: decodeSuspend,
+	TypeSuspend:     decodeSuspend,
+	TypeAlerts:      decodeAlerts,
+	TypeAlertCursor: decodeAlertCursor,
 	TypeAnchor: func(b []byte) (Command, error) {
 		var w wireAnchor
 		if err := strictUnmarshal(b, &w); err != nil {

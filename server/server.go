@@ -394,6 +394,7 @@ func (n *Node) openServices(auth api.AuthConfig, peerClient *http.Client) error 
 		Revisions: n.raft,
 		Snapshots: service.SnapshotsOf[*storage.Snapshot](n.store),
 		Writer:    service.ConsensusWriter(n.raft),
+		Extras:    n.store,
 		Registry:  reg,
 		Logger:    n.log.With("component", "service"),
 	}
@@ -426,6 +427,7 @@ func (n *Node) openServices(auth api.AuthConfig, peerClient *http.Client) error 
 		svc.Reads.ExpectSchema()
 	}
 	n.svc, n.srv = svc, srv
+	n.startAlerts()
 	return n.enableCluster(peerClient)
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/trellis-authz/trellis/alerts"
+	"github.com/trellis-authz/trellis/consensus"
 	"iter"
 	"log/slog"
 	"time"
@@ -113,6 +115,8 @@ type Mutation struct {
 	Schema *storage.SchemaRecord
 	// Suspend, when set, suspends a subject or lifts its suspension.
 	Suspend *storage.SuspensionChange
+	// Alerts, when set, replaces the alert rule set.
+	Alerts *alerts.RuleSet
 	// For the audit log and idempotency.
 	Principal      string
 	Reason         string
@@ -148,6 +152,8 @@ type Deps struct {
 	// Logger receives what the services log (a failed decision record);
 	// nil means slog.Default().
 	Logger *slog.Logger
+	// Extras, when set, reads the store's extra keys (the alert rules).
+	Extras consensus.ExtraReader
 }
 
 // Services are the per-area services of one node, sharing one read resolver.
@@ -157,6 +163,7 @@ type Services struct {
 	Relationships *Relationships
 	Schema        *Schemas
 	Suspensions   *Suspensions
+	Alerts        *Alerts
 }
 
 // New builds the services from cfg and deps.
@@ -189,6 +196,7 @@ func New(cfg Config, deps Deps) (*Services, error) {
 		Relationships: &Relationships{cfg: cfg, reads: reads, writer: deps.Writer},
 		Schema:        &Schemas{reads: reads, writer: deps.Writer},
 		Suspensions:   &Suspensions{reads: reads, writer: deps.Writer, now: time.Now},
+		Alerts:        &Alerts{reads: reads, writer: deps.Writer, extras: deps.Extras},
 	}, nil
 }
 

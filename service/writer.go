@@ -93,11 +93,16 @@ func command(m Mutation) (consensus.Command, error) {
 	if m.Suspend != nil {
 		kinds = append(kinds, "a suspension")
 	}
+	if m.Alerts != nil {
+		kinds = append(kinds, "alert rules")
+	}
 	switch {
 	case len(kinds) > 1:
 		return nil, fmt.Errorf("%w: a write carries %s; send each as its own write", ErrInvalidArgument, strings.Join(kinds, " and "))
-	case len(m.Preconditions) > 0 && (m.Import != nil || m.Schema != nil || m.Suspend != nil):
+	case len(m.Preconditions) > 0 && (m.Import != nil || m.Schema != nil || m.Suspend != nil || m.Alerts != nil):
 		return nil, fmt.Errorf("%w: preconditions go with updates or a delete filter, not with %s", ErrInvalidArgument, kinds[0])
+	case m.Alerts != nil:
+		return &consensus.AlertsCommand{Meta: meta, Rules: *m.Alerts}, nil
 	case m.Suspend != nil:
 		return &consensus.SuspendCommand{Meta: meta, Subject: m.Suspend.Suspension.Subject, Until: m.Suspend.Suspension.Until, Remove: m.Suspend.Remove}, nil
 	case m.Schema != nil:

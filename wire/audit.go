@@ -16,7 +16,7 @@ type AuditEntry struct {
 	Seq            uint64    `json:"seq"`
 	Revision       uint64    `json:"revision"`
 	Time           time.Time `json:"time"`
-	Kind           string    `json:"kind"` // write, delete, import, schema, decision_anchor, suspend, unsuspend
+	Kind           string    `json:"kind"` // write, delete, import, schema, decision_anchor, suspend, unsuspend, alerts
 	Principal      string    `json:"principal"`
 	Reason         string    `json:"reason"`
 	RequestID      string    `json:"request_id"`

@@ -1,0 +1,145 @@
+package consensus
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/trellis-authz/trellis/alerts"
+	"github.com/trellis-authz/trellis/storage"
+	"github.com/trellis-authz/trellis/verdict"
+)
+
+// AlertsCommand replaces the alert rule set (docs/alerts.md, ADR 0012). The
+// rules carry their webhook secrets; the audit entry (kind "alerts") covers
+// only AlertsLine, a digest of the redacted set.
+type AlertsCommand struct {
+	Meta
+	Rules alerts.RuleSet
+}
+
+func (*AlertsCommand) Type() CommandType { return TypeAlerts }
+func (c *AlertsCommand) Header() *Meta   { return &c.Meta }
+
+// AlertsLine is the change string of the command's audit entry:
+// "alerts <n> rules <sha256 of the redacted set>". No secret is in it.
+func (c *AlertsCommand) AlertsLine() string {
+	b, _ := json.Marshal(alerts.Redacted(c.Rules))
+	h := sha256.Sum256(b)
+	return fmt.Sprintf("alerts %d rules %s", len(c.Rules.Rules), hex.EncodeToString(h[:]))
+}
+
+// AlertCursorCommand records that every alert of revisions up to Revision was
+// delivered; a new leader resumes after it. It has no audit entry.
+type AlertCursorCommand struct {
+	Meta
+	Revision uint64
+}
+
+func (*AlertCursorCommand) Type() CommandType { return TypeAlertCursor }
+func (c *AlertCursorCommand) Header() *Meta   { return &c.Meta }
+
+// ErrInvalidAlerts: a rule set the state machine refuses against the schema
+// in force; every replica refuses it alike.
+var ErrInvalidAlerts = verdict.New("invalid alert rules")
+
+// The extra keys of the rule set and the delivery cursor.
+var (
+	alertRulesKey  = []byte("alerts\x00rules")
+	alertCursorKey = []byte("alerts\x00cursor")
+)
+
+type wireAlerts struct {
+	Meta  Meta           `json:"meta"`
+	Rules alerts.RuleSet `json:"rules"`
+}
+
+type wireAlertCursor struct {
+	Meta     Meta   `json:"meta"`
+	Revision uint64 `json:"revision"`
+}
+
+func decodeAlerts(b []byte) (Command, error) {
+	var w wireAlerts
+	if err := strictUnmarshal(b, &w); err != nil {
+		return nil, err
+	}
+	return &AlertsCommand{Meta: w.Meta, Rules: w.Rules}, nil
+}
+
+func decodeAlertCursor(b []byte) (Command, error) {
+	var w wireAlertCursor
+	if err := strictUnmarshal(b, &w); err != nil {
+		return nil, err
+	}
+	return &AlertCursorCommand{Meta: w.Meta, Revision: w.Revision}, nil
+}
+
+func (a *applier) applyAlerts(index uint64, c Command) (WriteResult, error) {
+	ac := c.(*AlertsCommand)
+	if err := alerts.Validate(ac.Rules, a.schema); err != nil {
+		return WriteResult{}, fmt.Errorf("%w: %w", ErrInvalidAlerts, err)
+	}
+	return a.commit(index, c, storage.Batch{},
+		func(r storage.Result) WriteResult {
+			return WriteResult{Revision: r.Revision, Changed: len(ac.Rules.Rules)}
+		}, "")
+}
+
+func (a *applier) applyAlertCursor(index uint64, c Command) (WriteResult, error) {
+	return a.commit(index, c, storage.Batch{},
+		func(r storage.Result) WriteResult { return WriteResult{Revision: r.Revision} }, "")
+}
+
+// alertsExtra is what an alerts or cursor command at index stores: the rule
+// set, or the cursor (which never moves back). The first rule set also
+// starts the cursor at index-1, so deliveries begin with its revision.
+func (a *applier) alertsExtra(c Command, index uint64) []storage.KV {
+	cursor := func(rev uint64) storage.KV {
+		return storage.KV{Key: append([]byte{}, alertCursorKey...), Value: fmt.Appendf(nil, "%d", rev)}
+	}
+	cur, err := AlertCursor(a.store)
+	if err != nil {
+		return nil
+	}
+	switch c := c.(type) {
+	case *AlertsCommand:
+		b, err := json.Marshal(c.Rules)
+		if err != nil {
+			return nil
+		}
+		kvs := []storage.KV{{Key: append([]byte{}, alertRulesKey...), Value: b}}
+		if cur == 0 {
+			kvs = append(kvs, cursor(index-1))
+		}
+		return kvs
+	case *AlertCursorCommand:
+		if cur < c.Revision {
+			return []storage.KV{cursor(c.Revision)}
+		}
+	}
+	return nil
+}
+
+// AlertRules returns the stored alert rule set, secrets included (empty
+// before the first PUT /v1/alerts).
+func AlertRules(s ExtraReader) (alerts.RuleSet, error) {
+	var rs alerts.RuleSet
+	b, ok, err := s.Extra(alertRulesKey)
+	if err != nil || !ok {
+		return rs, err
+	}
+	return rs, json.Unmarshal(b, &rs)
+}
+
+// AlertCursor returns the revision up to which every alert was delivered.
+func AlertCursor(s ExtraReader) (uint64, error) {
+	b, ok, err := s.Extra(alertCursorKey)
+	if err != nil || !ok {
+		return 0, err
+	}
+	var rev uint64
+	_, err = fmt.Sscanf(string(b), "%d", &rev)
+	return rev, err
+}
