@@ -3,7 +3,8 @@
 // matching a change against a rule, and delivery of a signed JSON body to a
 // webhook with bounded exponential backoff and jitter (docs/alerts.md).
 //
-// It depends on tuple and schema only. Storing rules in the cluster (a raft
-// command), following the change feed on the leader and the replicated
-// delivery cursor are not part of this package yet.
+// It depends on tuple and schema only. Storing rules in the cluster (raft
+// command types 10 and 11, consensus/alerts.go), following the change feed
+// on the leader and the replicated delivery cursor (server/alerts.go) live
+// in the layers that own them.
 package alerts
