@@ -123,6 +123,15 @@ func TestEveryEndpoint(t *testing.T) {
 	}
 	_, err = c.Unsuspend(ctx, wire.UnsuspendRequest{Subject: "user:eve", Reason: "SEC-7 done"})
 	step("Unsuspend", err)
+	_, err = c.PutAlerts(ctx, []byte(`[{"name":"readers","match":{"resource_type":"dataset","relation":"reader"},"webhook":{"url":"https://hooks.example.com/a","secret":"s3cr3t-value"}}]`), "alerting")
+	step("PutAlerts", err)
+	rules, err := c.Alerts(ctx)
+	step("Alerts", err)
+	// This test's stack does not apply alert commands (no delivery loop);
+	// the rule's round trip is server.TestAlert*. The secret never shows.
+	if !strings.Contains(string(rules), `"rules"`) || strings.Contains(string(rules), "s3cr3t-value") {
+		t.Errorf("Alerts: %s; want a rule set, without the secret", rules)
+	}
 
 	for _, r := range srv.srv.Routes() {
 		if !rec.seen[r.Method+" "+r.Path] {
