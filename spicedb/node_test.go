@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/server"
 	"github.com/trellis-authz/trellis/test/testnet"
 	"github.com/trellis-authz/trellis/test/testnode"
@@ -37,23 +35,10 @@ func startNode(t *testing.T, schemaText string) *testNode {
 // startNodeWith is startNode with the node's configuration edited first.
 func startNodeWith(t *testing.T, schemaText string, edit func(*server.Config)) *testNode {
 	t.Helper()
-	dir := t.TempDir()
-	tn := &testNode{}
-	var entries []api.TokenEntry
-	for _, e := range []struct {
-		role api.Role
-		tok  *string
-	}{{api.RoleAdmin, &tn.admin}, {api.RoleWriter, &tn.writer}, {api.RoleReader, &tn.reader}} {
-		tok, hash := api.GenerateToken()
-		*e.tok = tok
-		entries = append(entries, api.TokenEntry{Principal: string(e.role) + "-1", Role: e.role, SHA256: hash})
-	}
-	tokens := filepath.Join(dir, "tokens.yaml")
-	if err := api.WriteTokenFile(tokens, entries); err != nil {
-		t.Fatal(err)
-	}
 	cfg := testnode.Config(t, schemaText)
-	cfg.TokenFile, cfg.GRPCAddr = tokens, testnet.FreeAddr(t)
+	toks := testnode.WithTokens(t, &cfg)
+	cfg.GRPCAddr = testnet.FreeAddr(t)
+	tn := &testNode{admin: toks.Admin, writer: toks.Writer, reader: toks.Reader}
 	if edit != nil {
 		edit(&cfg)
 	}

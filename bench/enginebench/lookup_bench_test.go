@@ -2,7 +2,6 @@ package enginebench
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -59,14 +58,7 @@ func BenchmarkWorkloadLookups(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			slices.Sort(lat)
-			var sum time.Duration
-			for _, l := range lat {
-				sum += l
-			}
-			b.ReportMetric(float64(sum.Nanoseconds())/float64(len(lat)), "ns/lookup")
-			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
-			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+			reportLatencies(b, lat, "ns/lookup")
 			b.ReportMetric(float64(results)/float64(b.N*len(lookups)), "results/lookup")
 			if wrong > 0 {
 				b.Fatalf("%d of %d lookups differ from the workload's expected resources", wrong, len(lookups)*b.N)

@@ -151,14 +151,7 @@ func BenchmarkWorkload(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			slices.Sort(lat)
-			var sum time.Duration
-			for _, l := range lat {
-				sum += l
-			}
-			b.ReportMetric(float64(sum.Nanoseconds())/float64(len(lat)), "ns/check")
-			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
-			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+			reportLatencies(b, lat, "ns/check")
 			a, f := e.GroupIndexStats()
 			b.ReportMetric(float64(a)/float64(b.N), "index-answers/op")
 			b.ReportMetric(float64(f)/float64(b.N), "index-fallbacks/op")
@@ -179,4 +172,17 @@ func checkRequest(q workload.Query) (engine.CheckRequest, error) {
 		return engine.CheckRequest{}, fmt.Errorf("subject %q: %w", q.Subject, err)
 	}
 	return engine.CheckRequest{Resource: res, Permission: q.Permission, Subject: subj, Context: q.Context}, nil
+}
+
+// reportLatencies reports the mean (as unit, e.g. "ns/check"), p50 and p99
+// of the latencies of one benchmark run.
+func reportLatencies(b *testing.B, lat []time.Duration, unit string) {
+	slices.Sort(lat)
+	var sum time.Duration
+	for _, l := range lat {
+		sum += l
+	}
+	b.ReportMetric(float64(sum.Nanoseconds())/float64(len(lat)), unit)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/server"
 	"github.com/trellis-authz/trellis/test/testnet"
 )
@@ -60,4 +61,29 @@ func Open(t testing.TB, cfg server.Config) *server.Node {
 			t.Fatalf("%s/readyz did not answer 200 within 15 s", n.URL())
 		}
 	}
+}
+
+// Tokens are bearer tokens of the three roles.
+type Tokens struct{ Admin, Writer, Reader string }
+
+// WithTokens writes a token file with one principal per role ("admin-1",
+// "writer-1", "reader-1") into a temporary directory, points cfg at it and
+// returns the tokens.
+func WithTokens(t testing.TB, cfg *server.Config) Tokens {
+	t.Helper()
+	var toks Tokens
+	var entries []api.TokenEntry
+	for _, e := range []struct {
+		role api.Role
+		tok  *string
+	}{{api.RoleAdmin, &toks.Admin}, {api.RoleWriter, &toks.Writer}, {api.RoleReader, &toks.Reader}} {
+		tok, hash := api.GenerateToken()
+		*e.tok = tok
+		entries = append(entries, api.TokenEntry{Principal: string(e.role) + "-1", Role: e.role, SHA256: hash})
+	}
+	cfg.TokenFile = filepath.Join(t.TempDir(), "tokens.yaml")
+	if err := api.WriteTokenFile(cfg.TokenFile, entries); err != nil {
+		t.Fatal(err)
+	}
+	return toks
 }

@@ -9,12 +9,10 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/trellis-authz/trellis/api"
 	"github.com/trellis-authz/trellis/server"
 	"github.com/trellis-authz/trellis/test/testnode"
 	"github.com/trellis-authz/trellis/wire"
@@ -32,21 +30,9 @@ type Node struct {
 // Start opens a node with schemaText; edits change its config.
 func Start(t testing.TB, schemaText string, edits ...func(*server.Config)) *Node {
 	t.Helper()
-	tn := &Node{}
-	var entries []api.TokenEntry
-	for _, e := range []struct {
-		role api.Role
-		tok  *string
-	}{{api.RoleAdmin, &tn.Admin}, {api.RoleWriter, &tn.Writer}, {api.RoleReader, &tn.Reader}} {
-		tok, hash := api.GenerateToken()
-		*e.tok = tok
-		entries = append(entries, api.TokenEntry{Principal: string(e.role) + "-1", Role: e.role, SHA256: hash})
-	}
 	cfg := testnode.Config(t, schemaText)
-	cfg.TokenFile = filepath.Join(t.TempDir(), "tokens.yaml")
-	if err := api.WriteTokenFile(cfg.TokenFile, entries); err != nil {
-		t.Fatal(err)
-	}
+	toks := testnode.WithTokens(t, &cfg)
+	tn := &Node{Admin: toks.Admin, Writer: toks.Writer, Reader: toks.Reader}
 	for _, edit := range edits {
 		edit(&cfg)
 	}
