@@ -41,38 +41,28 @@ type cached struct {
 type cache struct {
 	seed   maphash.Seed
 	shards []cacheShard
-	// door, when set, admits a result only the second time it is stored
-	// within a generation (a "doorkeeper", as TinyLFU's): on traffic that
-	// does not repeat, a miss then costs two bit tests instead of a map
-	// insert that would only be evicted unread, and garbage.
-	door bool
 }
 
 type cacheShard struct {
 	mu       sync.Mutex
 	capacity int // per generation
 	cur, old map[cacheKey]cached
-	seen     []uint64 // the doorkeeper's bits
-	marked   int      // keys marked since the bits were cleared
 	_        [64]byte // keep shards' locks on separate cache lines
 }
-
-// doorBits is the size of a shard's doorkeeper, in bits.
-const doorBits = 1 << 14
 
 // cacheShards is how many shards a cache of many entries has; a small cache
 // (a call's memo) has one.
 const cacheShards = 64
 
-func newCache(entries int, doorkeeper bool) *cache {
+func newCache(entries int) *cache {
 	n := 1
 	if entries >= 64*cacheShards {
 		n = cacheShards
 	}
-	c := &cache{seed: maphash.MakeSeed(), shards: make([]cacheShard, n), door: doorkeeper}
+	c := &cache{seed: maphash.MakeSeed(), shards: make([]cacheShard, n)}
 	half := max(entries/2/n, 1)
 	for i := range c.shards {
-		c.shards[i] = cacheShard{capacity: half, cur: make(map[cacheKey]cached, min(half, 1024)), seen: make([]uint64, doorBits/64)}
+		c.shards[i] = cacheShard{capacity: half, cur: make(map[cacheKey]cached, min(half, 1024))}
 	}
 	return c
 }
@@ -83,23 +73,22 @@ func newMemo() *cache {
 	return &cache{shards: []cacheShard{{capacity: bulkMemoEntries / 2, cur: map[cacheKey]cached{}}}}
 }
 
-// shard returns k's shard and a hash of k (0 for a one-shard cache).
-func (c *cache) shard(k *cacheKey) (*cacheShard, uint64) {
-	if len(c.shards) == 1 && !c.door {
-		return &c.shards[0], 0
+// shard returns k's shard.
+func (c *cache) shard(k *cacheKey) *cacheShard {
+	if len(c.shards) == 1 {
+		return &c.shards[0]
 	}
 	var h maphash.Hash
 	h.SetSeed(c.seed)
 	h.WriteString(k.resource.ID)
 	h.WriteString(k.relation)
 	h.WriteString(k.subject.ID)
-	sum := h.Sum64()
-	return &c.shards[sum%uint64(len(c.shards))], sum
+	return &c.shards[h.Sum64()%uint64(len(c.shards))]
 }
 
 // get returns the result for k if it is present and has not expired at now.
 func (c *cache) get(k cacheKey, now time.Time) (cached, bool) {
-	s, _ := c.shard(&k)
+	s := c.shard(&k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.cur[k]
@@ -120,30 +109,10 @@ func (c *cache) get(k cacheKey, now time.Time) (cached, bool) {
 }
 
 func (c *cache) put(k cacheKey, v cached) {
-	s, h := c.shard(&k)
+	s := c.shard(&k)
 	s.mu.Lock()
-	if !c.door || s.admit(h) {
-		s.putLocked(k, v)
-	}
+	s.putLocked(k, v)
 	s.mu.Unlock()
-}
-
-// admit reports whether the key of hash h was offered before since the
-// doorkeeper's bits were last cleared, and marks it.
-func (s *cacheShard) admit(h uint64) bool {
-	b1, b2 := (h>>8)%doorBits, (h>>32)%doorBits
-	m1, m2 := uint64(1)<<(b1%64), uint64(1)<<(b2%64)
-	if s.seen[b1/64]&m1 != 0 && s.seen[b2/64]&m2 != 0 {
-		return true
-	}
-	if s.marked >= doorBits/8 { // keep the false-admission rate low
-		clear(s.seen)
-		s.marked = 0
-	}
-	s.seen[b1/64] |= m1
-	s.seen[b2/64] |= m2
-	s.marked++
-	return false
 }
 
 func (s *cacheShard) putLocked(k cacheKey, v cached) {

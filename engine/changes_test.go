@@ -177,7 +177,7 @@ definition doc {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := &history{changes: h.changes, record: true, revs: h.revs[:1:1]}
-			e := newTestEngine(t, func(cfg *engine.Config) { cfg.Changes = tc.with; cfg.CacheDoorkeeper = false })
+			e := newTestEngine(t, func(cfg *engine.Config) { cfg.Changes = tc.with })
 			check := func(rev int) engine.Result {
 				t.Helper()
 				got, err := e.Check(ctx, engine.View{Schema: s, Reader: newMemReader(h.at(rev)), Revision: uint64(rev)}, req)

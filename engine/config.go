@@ -23,12 +23,6 @@ type Config struct {
 	// CacheEntries bounds the number of sub-problem results kept between
 	// queries; 0 disables the cache.
 	CacheEntries int
-	// CacheDoorkeeper stores a sub-problem's result only the second time it
-	// is computed (within the cache's recent memory), so traffic that does
-	// not repeat (every question new: a cold, deep graph) pays almost
-	// nothing for the cache, at the price of one more evaluation of each
-	// result that does repeat. On in DefaultConfig.
-	CacheDoorkeeper bool
 	// Clock tells the time at which expirations are judged; nil means time.Now.
 	Clock func() time.Time
 	// Changes, when set, tells which relationship sets changed at which
@@ -49,7 +43,7 @@ const (
 
 // DefaultConfig returns the configuration a server starts with.
 func DefaultConfig() Config {
-	return Config{MaxDepth: 50, Concurrency: 8, ParallelBranches: DefaultParallelBranches, CacheEntries: 100_000, CacheDoorkeeper: true, Clock: time.Now}
+	return Config{MaxDepth: 50, Concurrency: 8, ParallelBranches: DefaultParallelBranches, CacheEntries: 100_000, Clock: time.Now}
 }
 
 // Validate reports the first field that is out of range.
@@ -100,7 +94,7 @@ func New(cfg Config) (*Engine, error) {
 		e.clock = time.Now
 	}
 	if cfg.CacheEntries > 0 {
-		e.cache = newCache(cfg.CacheEntries, cfg.CacheDoorkeeper)
+		e.cache = newCache(cfg.CacheEntries)
 	}
 	return e, nil
 }
