@@ -140,7 +140,7 @@ const (
 // admit authenticates a call, checks its role, takes its admission slots
 // (unless it came through the gateway, whose HTTP route took them) and
 // builds its context.
-func (s *Server) admit(ctx context.Context, fullMethod string, stream bool) (context.Context, func(), error) {
+func (s *Server) admit(ctx context.Context, fullMethod string) (context.Context, func(), error) {
 	m, ok := methods[fullMethod]
 	if !ok {
 		return nil, nil, service.Fail(service.ErrMethodNotAllowed, map[string]any{"method": fullMethod},
@@ -178,7 +178,6 @@ func (s *Server) admit(ctx context.Context, fullMethod string, stream bool) (con
 		r := release
 		release = func() { cancel(); r() }
 	}
-	_ = stream
 	return ctx, release, nil
 }
 
@@ -191,7 +190,7 @@ func fromGateway(ctx context.Context) bool {
 
 func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
-	cctx, release, err := s.admit(ctx, info.FullMethod, false)
+	cctx, release, err := s.admit(ctx, info.FullMethod)
 	var resp any
 	if err == nil {
 		resp, err = handler(cctx, req)
@@ -203,7 +202,7 @@ func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 func (s *Server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	start := time.Now()
 	ctx := ss.Context()
-	cctx, release, err := s.admit(ctx, info.FullMethod, true)
+	cctx, release, err := s.admit(ctx, info.FullMethod)
 	if err == nil {
 		err = handler(srv, &ctxStream{ServerStream: ss, ctx: cctx})
 		release()
