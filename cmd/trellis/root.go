@@ -49,6 +49,7 @@ subject do that on this resource, right now?".`,
 	root.AddCommand(newLookupSubjectsCommand())
 	root.AddCommand(newPlanCommand())
 	root.AddCommand(newSuspendCommand(), newUnsuspendCommand(), newSuspensionsCommand())
+	root.AddCommand(newAlertsCommand())
 	root.AddCommand(newImportCommand())
 	root.AddCommand(newExportCommand())
 	return root
