@@ -101,7 +101,7 @@ func TestBreakGlassGrantDeliveredOnceSigned(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &Sender{Backoff: Backoff{First: time.Millisecond, Max: 10 * time.Millisecond, Attempts: 3}}
-	n, err := s.Dispatch(context.Background(), rs, grantRevision("dataset:claims#emergency_reader@user:ana", 7))
+	n, err := s.Dispatch(context.Background(), rs, grantRevision("dataset:claims#emergency_reader@user:ana", 7), nil)
 	if err != nil || n != 1 {
 		t.Fatalf("Dispatch = %d, %v; want 1 delivery", n, err)
 	}
@@ -136,7 +136,7 @@ func TestReceiverDownThenUpSameID(t *testing.T) {
 	s := &Sender{Backoff: Backoff{First: time.Millisecond, Max: 5 * time.Millisecond}}
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.Dispatch(context.Background(), rs, grantRevision("field:claims_ssn#unmasked_for@user:ana", 9))
+		_, err := s.Dispatch(context.Background(), rs, grantRevision("field:claims_ssn#unmasked_for@user:ana", 9), nil)
 		done <- err
 	}()
 	// Wait until at least two attempts were refused, then bring it up.
@@ -267,7 +267,7 @@ func TestValidateBadInput(t *testing.T) {
 		{"unknown caveat", with(func(r *Rule) { r.Match.Caveat = "nope" }), "rules[0].match.caveat"},
 		{"bad operation", with(func(r *Rule) { r.Match.Operation = "write" }), "rules[0].match.operation"},
 		{"malformed pattern", with(func(r *Rule) { r.Match.ResourceIDPattern = "[a-" }), "rules[0].match.resource_id_pattern"},
-		{"empty match", with(func(r *Rule) { r.Match = Match{} }), "rules[0].match"},
+		{"empty match", with(func(r *Rule) { r.Match = Match{} }), "rules[0]"},
 		{"ftp url", with(func(r *Rule) { r.Webhook.URL = "ftp://h.example/x" }), "rules[0].webhook.url"},
 		{"no host", with(func(r *Rule) { r.Webhook.URL = "https:///x" }), "rules[0].webhook.url"},
 		{"no secret", with(func(r *Rule) { r.Webhook.Secret = "" }), "rules[0].webhook.secret"},

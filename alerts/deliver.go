@@ -7,8 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"time"
@@ -16,27 +18,52 @@ import (
 	"github.com/trellis-authz/trellis/tuple"
 )
 
-// Event is one relationship change as a delivery reports it.
+// Event is what happened, as a delivery reports it. Kind says which fields
+// are set: relationship (Op, Relationship), schema (SchemaHash), decision
+// and denials (Check; Denials and Action for a burst), audit (Audit).
 type Event struct {
-	Op           string    `json:"op"`
-	Relationship string    `json:"relationship"`
-	Revision     uint64    `json:"revision"`
-	Token        string    `json:"token"`
-	Time         time.Time `json:"time"`
-	Principal    string    `json:"principal,omitempty"`
-	Reason       string    `json:"reason,omitempty"`
+	Kind         string      `json:"kind"`
+	Op           string      `json:"op,omitempty"`
+	Relationship string      `json:"relationship,omitempty"`
+	SchemaHash   string      `json:"schema_hash,omitempty"`
+	Check        *CheckEvent `json:"check,omitempty"`
+	Denials      int         `json:"denials,omitempty"`
+	Action       string      `json:"action,omitempty"`
+	Audit        *AuditEvent `json:"audit,omitempty"`
+	Node         string      `json:"node,omitempty"` // the node that saw a decision or audit event
+	Revision     uint64      `json:"revision,omitempty"`
+	Token        string      `json:"token"`
+	Time         time.Time   `json:"time"`
+	Principal    string      `json:"principal,omitempty"`
+	Reason       string      `json:"reason,omitempty"`
+}
+
+// CheckEvent is the check a decision event is about.
+type CheckEvent struct {
+	Resource   string `json:"resource"`
+	Permission string `json:"permission"`
+	Subject    string `json:"subject"`
+	Result     string `json:"result"`
+	RequestID  string `json:"request_id,omitempty"`
+}
+
+// AuditEvent is an audit root that disagrees with the leader's.
+type AuditEvent struct {
+	Size       uint64 `json:"size"`
+	Root       string `json:"root"`        // this node's root for Size entries
+	LeaderRoot string `json:"leader_root"` // the leader's
 }
 
 // Payload is the JSON body POSTed to a webhook.
 type Payload struct {
 	Rule  string `json:"rule"`
 	Event Event  `json:"event"`
-	Audit string `json:"audit"` // link to the audit entry of the revision
+	Audit string `json:"audit,omitempty"` // link to the audit entry of the revision
 }
 
-// NewEvent builds the event of change index i of a revision.
+// NewEvent builds the event of one relationship change of a revision.
 func NewEvent(op tuple.Op, rel tuple.Relationship, revision uint64, token string, at time.Time, principal, reason string) Event {
-	return Event{Op: op.String(), Relationship: rel.String(), Revision: revision, Token: token,
+	return Event{Kind: KindRelationship, Op: op.String(), Relationship: rel.String(), Revision: revision, Token: token,
 		Time: at.UTC(), Principal: principal, Reason: reason}
 }
 
@@ -66,8 +93,9 @@ type Backoff struct {
 	Attempts int           // total attempts, at least 1; 0: until ctx ends
 }
 
-// DefaultBackoff: 200 ms doubling up to 30 s, until the context ends.
-var DefaultBackoff = Backoff{First: 200 * time.Millisecond, Max: 30 * time.Second}
+// DefaultBackoff: 200 ms doubling up to 30 s, 12 attempts (about two
+// and a half minutes) before a delivery becomes a dead letter.
+var DefaultBackoff = Backoff{First: 200 * time.Millisecond, Max: 30 * time.Second, Attempts: 12}
 
 // delay is the wait before retry n (0-based): First·2ⁿ capped at Max, with
 // full jitter over its upper half.
@@ -87,6 +115,7 @@ func (b Backoff) delay(n int) time.Duration {
 type Sender struct {
 	Client  *http.Client // nil: a client with a 10 s timeout
 	Backoff Backoff
+	Log     *slog.Logger // where rules with log: true write their events
 }
 
 // Deliver POSTs p to w, signed, with the delivery id, retrying any transport
@@ -134,7 +163,32 @@ func post(ctx context.Context, cl *http.Client, w Webhook, id string, body []byt
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook answered %s", resp.Status)
+		return &statusError{resp.Status}
 	}
 	return nil
 }
+
+// Ping POSTs a signed ping event for rule to its webhook, once, and reports
+// whether an HTTP server answered (any status: the check is that the URL
+// reaches a web server, not that it accepts pings).
+func (s *Sender) Ping(ctx context.Context, rule Rule) error {
+	body, err := json.Marshal(Payload{Rule: rule.Name, Event: Event{Kind: "ping", Time: time.Now().UTC()}})
+	if err != nil {
+		return err
+	}
+	cl := s.Client
+	if cl == nil {
+		cl = &http.Client{Timeout: 5 * time.Second}
+	}
+	err = post(ctx, cl, rule.Webhook, "ping-"+DeliveryID(rule.Name, uint64(time.Now().UnixNano()), 0), body)
+	var st *statusError
+	if errors.As(err, &st) {
+		return nil
+	}
+	return err
+}
+
+// statusError is a webhook's answer other than 2xx.
+type statusError struct{ status string }
+
+func (e *statusError) Error() string { return "webhook answered " + e.status }

@@ -9,33 +9,56 @@ import (
 
 // Revision describes one committed revision of the change feed.
 type Revision struct {
-	Revision  uint64
-	Token     string // the revision's consistency token
-	Time      time.Time
-	Principal string
-	Reason    string
-	Audit     string // link to the revision's audit entry
-	Changes   []storage.Change
+	Revision   uint64
+	Kind       string // the command's kind: "write", "schema", ...
+	SchemaHash string // for a schema change
+	Token      string // the revision's consistency token
+	Time       time.Time
+	Principal  string
+	Reason     string
+	Audit      string // link to the revision's audit entry
+	Changes    []storage.Change
 }
 
-// Dispatch delivers every change of r that a rule of rs matches, in change
-// order, each with DeliveryID(rule, revision, change index). It returns the
-// number of deliveries made and the first delivery that failed for good; a
-// caller advances its delivery cursor past r only when the error is nil, so
-// a retry after a restart sends the same deliveries with the same ids.
-func (s *Sender) Dispatch(ctx context.Context, rs RuleSet, r Revision) (int, error) {
+// Dispatch delivers what the rules of rs select in r: every relationship
+// change a relationship rule matches, in change order, each with
+// DeliveryID(rule, revision, change index), and a schema change to every
+// schema rule (index 0). A delivery whose attempts run out goes to failed
+// (a dead letter) and the rest go on; Dispatch returns the number of
+// deliveries made or dead-lettered and the first error that stops it (the
+// context ended, or failed could not record a letter). A caller advances
+// its delivery cursor past r only when the error is nil, so a retry after a
+// restart sends the same deliveries with the same ids.
+func (s *Sender) Dispatch(ctx context.Context, rs RuleSet, r Revision, failed Failed) (int, error) {
 	n := 0
-	for i, c := range r.Changes {
+	send := func(rule Rule, index int, ev Event) error {
+		p := Payload{Rule: rule.Name, Audit: r.Audit, Event: ev}
+		if err := s.Send(ctx, rule, DeliveryID(rule.Name, r.Revision, index), p, failed); err != nil {
+			return err
+		}
+		n++
+		return nil
+	}
+	if r.Kind == "schema" {
 		for _, rule := range rs.Rules {
-			if !rule.Match.Matches(c.Op, c.Relationship) {
+			if !rule.Schema {
 				continue
 			}
-			p := Payload{Rule: rule.Name, Audit: r.Audit,
-				Event: NewEvent(c.Op, c.Relationship, r.Revision, r.Token, r.Time, r.Principal, r.Reason)}
-			if err := s.Deliver(ctx, rule.Webhook, DeliveryID(rule.Name, r.Revision, i), p); err != nil {
+			ev := Event{Kind: KindSchema, SchemaHash: r.SchemaHash, Revision: r.Revision, Token: r.Token,
+				Time: r.Time.UTC(), Principal: r.Principal, Reason: r.Reason}
+			if err := send(rule, 0, ev); err != nil {
 				return n, err
 			}
-			n++
+		}
+	}
+	for i, c := range r.Changes {
+		for _, rule := range rs.Rules {
+			if rule.Match == (Match{}) || !rule.Match.Matches(c.Op, c.Relationship) {
+				continue
+			}
+			if err := send(rule, i, NewEvent(c.Op, c.Relationship, r.Revision, r.Token, r.Time, r.Principal, r.Reason)); err != nil {
+				return n, err
+			}
 		}
 	}
 	return n, nil

@@ -29,6 +29,8 @@ type Loop struct {
 	// Describe fills in a revision's token, time, principal, reason and
 	// audit link from its change record meta.
 	Describe func(rev uint64, meta []byte) Revision
+	// Failed records a delivery whose attempts ran out (a dead letter).
+	Failed Failed
 
 	pos uint64 // the last revision handled by this loop
 }
@@ -55,7 +57,7 @@ func (l *Loop) Once(ctx context.Context) error {
 	return l.Feed(ctx, cur+1, func(rev uint64, changes []storage.Change, meta []byte) error {
 		r := l.Describe(rev, meta)
 		r.Revision, r.Changes = rev, changes
-		n, err := l.Sender.Dispatch(ctx, rs, r)
+		n, err := l.Sender.Dispatch(ctx, rs, r, l.Failed)
 		if err != nil {
 			return err
 		}

@@ -7,7 +7,6 @@ import (
 	"path"
 
 	"github.com/trellis-authz/trellis/schema"
-	"github.com/trellis-authz/trellis/tuple"
 )
 
 // Limits on a rule set.
@@ -27,11 +26,57 @@ type RuleSet struct {
 	Rules []Rule `json:"rules"`
 }
 
-// Rule tells a webhook about every relationship change its Match selects.
+// Rule tells a webhook about the events it selects. A rule has exactly one
+// kind: Match (relationship changes), Schema (schema changes), Decision
+// (checks answered through a relation or caveat, or a burst of denials) or
+// Audit (a node whose audit root disagrees with the leader's).
 type Rule struct {
-	Name    string  `json:"name"`
-	Match   Match   `json:"match"`
+	Name     string         `json:"name"`
+	Match    Match          `json:"match,omitzero"`
+	Schema   bool           `json:"schema,omitempty"`
+	Decision *DecisionMatch `json:"decision,omitempty"`
+	Audit    bool           `json:"audit,omitempty"`
+	// Action "suspend" (Decision.Denials rules only) suspends the subject
+	// whose denials crossed the threshold, then delivers the alert.
+	Action string `json:"action,omitempty"`
+	// Log also writes each event to the delivering node's log.
+	Log     bool    `json:"log,omitempty"`
 	Webhook Webhook `json:"webhook"`
+}
+
+// Kinds of rule, as Rule.Kind names them.
+const (
+	KindRelationship = "relationship"
+	KindSchema       = "schema"
+	KindDecision     = "decision"
+	KindDenials      = "denials"
+	KindAudit        = "audit"
+)
+
+// Kind names what the rule selects; "" when it selects nothing or more
+// than one kind (Validate refuses both).
+func (r Rule) Kind() string {
+	var kinds []string
+	if r.Match != (Match{}) {
+		kinds = append(kinds, KindRelationship)
+	}
+	if r.Schema {
+		kinds = append(kinds, KindSchema)
+	}
+	if r.Decision != nil {
+		if r.Decision.Denials != nil {
+			kinds = append(kinds, KindDenials)
+		} else {
+			kinds = append(kinds, KindDecision)
+		}
+	}
+	if r.Audit {
+		kinds = append(kinds, KindAudit)
+	}
+	if len(kinds) != 1 {
+		return ""
+	}
+	return kinds[0]
 }
 
 // Match selects relationship changes; an empty field matches anything.
@@ -85,12 +130,31 @@ func Validate(rs RuleSet, sch *schema.Schema) error {
 			return errf(at+".name", "rule name %q is used twice; names must be unique", r.Name)
 		}
 		seen[r.Name] = true
-		if err := validateMatch(at+".match", r.Match, sch); err != nil {
+		if err := validateKind(at, r, sch); err != nil {
 			return err
 		}
 		if err := validateWebhook(at+".webhook", r.Webhook); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// validateKind checks that r selects exactly one kind of event, and that
+// kind's fields.
+func validateKind(at string, r Rule, sch *schema.Schema) error {
+	k := r.Kind()
+	if k == "" {
+		return errf(at, "a rule selects exactly one kind of event: give one of match (relationship changes), schema: true, decision, or audit: true")
+	}
+	if r.Action != "" && (r.Action != "suspend" || k != KindDenials) {
+		return errf(at+".action", "unknown action %q; the only action is \"suspend\", on a decision rule with denials", r.Action)
+	}
+	switch k {
+	case KindRelationship:
+		return validateMatch(at+".match", r.Match, sch)
+	case KindDecision, KindDenials:
+		return validateDecision(at+".decision", *r.Decision, sch)
 	}
 	return nil
 }
@@ -106,9 +170,6 @@ func validateMatch(at string, m Match, sch *schema.Schema) error {
 			return errf(at+".resource_id_pattern", "malformed glob %q (%v); use * and ? such as *_ssn", m.ResourceIDPattern, err)
 		}
 	}
-	if m == (Match{}) {
-		return errf(at, "the match is empty and would select every change; give at least one field")
-	}
 	if sch == nil {
 		return nil
 	}
@@ -123,11 +184,17 @@ func validateMatch(at string, m Match, sch *schema.Schema) error {
 	} else if m.Relation != "" && !anyRelation(sch, m.Relation) {
 		return errf(at+".relation", "no type of the schema has a relation %q", m.Relation)
 	}
-	if m.SubjectType != "" && sch.Definitions[m.SubjectType] == nil {
-		return errf(at+".subject_type", "type %q is not in the schema", m.SubjectType)
+	return knownSubjectAndCaveat(sch, at, m.SubjectType, m.Caveat)
+}
+
+// knownSubjectAndCaveat checks a match's subject type and caveat name (either
+// may be empty: any) against the schema.
+func knownSubjectAndCaveat(sch *schema.Schema, at, subjectType, caveat string) error {
+	if subjectType != "" && sch.Definitions[subjectType] == nil {
+		return errf(at+".subject_type", "type %q is not in the schema", subjectType)
 	}
-	if m.Caveat != "" && sch.Caveats[m.Caveat] == nil {
-		return errf(at+".caveat", "caveat %q is not in the schema", m.Caveat)
+	if caveat != "" && sch.Caveats[caveat] == nil {
+		return errf(at+".caveat", "caveat %q is not in the schema", caveat)
 	}
 	return nil
 }
@@ -164,34 +231,4 @@ func Redacted(rs RuleSet) RuleSet {
 		out.Rules[i] = r
 	}
 	return out
-}
-
-// Matches reports whether the change (op, rel) is selected by m.
-func (m Match) Matches(op tuple.Op, rel tuple.Relationship) bool {
-	switch m.Operation {
-	case "delete":
-		if op != tuple.OpDelete {
-			return false
-		}
-	case "touch", "create":
-		if op == tuple.OpDelete {
-			return false
-		}
-	}
-	if m.ResourceType != "" && m.ResourceType != rel.Resource.Type ||
-		m.Relation != "" && m.Relation != rel.Relation ||
-		m.SubjectType != "" && m.SubjectType != rel.Subject.Type ||
-		m.SubjectID != "" && m.SubjectID != rel.Subject.ID {
-		return false
-	}
-	if m.Caveat != "" && (rel.Caveat == nil || rel.Caveat.Name != m.Caveat) {
-		return false
-	}
-	if m.ResourceIDPattern != "" {
-		ok, _ := path.Match(m.ResourceIDPattern, rel.Resource.ID)
-		if !ok {
-			return false
-		}
-	}
-	return true
 }

@@ -52,6 +52,7 @@ var errorTable = []struct {
 	{service.ErrMethodNotAllowed, statusCode{http.StatusMethodNotAllowed, "method_not_allowed"}},
 	{service.ErrAlreadyExists, statusCode{http.StatusConflict, "already_exists"}},
 	{service.ErrUnsafeSchemaChange, statusCode{http.StatusConflict, "unsafe_schema_change"}},
+	{service.ErrWebhookFailed, statusCode{http.StatusBadGateway, "webhook_failed"}},
 	{service.ErrIdempotencyReuse, statusCode{http.StatusConflict, "idempotency_key_reused"}},
 	{service.ErrPreconditionFailed, statusCode{http.StatusPreconditionFailed, "precondition_failed"}},
 	{service.ErrBodyTooLarge, statusCode{http.StatusRequestEntityTooLarge, "body_too_large"}},

@@ -94,7 +94,7 @@ func TestNoSentinelIsA500(t *testing.T) {
 			"ErrForbidden": service.ErrForbidden, "ErrUnknownType": service.ErrUnknownType, "ErrUnknownRelation": service.ErrUnknownRelation,
 			"ErrNoSchema": service.ErrNoSchema, "ErrNotFound": service.ErrNotFound, "ErrMethodNotAllowed": service.ErrMethodNotAllowed,
 			"ErrAlreadyExists": service.ErrAlreadyExists, "ErrUnsafeSchemaChange": service.ErrUnsafeSchemaChange, "ErrIdempotencyReuse": service.ErrIdempotencyReuse,
-			"ErrPreconditionFailed": service.ErrPreconditionFailed, "ErrBodyTooLarge": service.ErrBodyTooLarge, "ErrSnapshotExpired": service.ErrSnapshotExpired,
+			"ErrPreconditionFailed": service.ErrPreconditionFailed, "ErrWebhookFailed": service.ErrWebhookFailed, "ErrBodyTooLarge": service.ErrBodyTooLarge, "ErrSnapshotExpired": service.ErrSnapshotExpired,
 			"ErrLimitExceeded": service.ErrLimitExceeded, "ErrDepthExceeded": service.ErrDepthExceeded, "ErrCaveatEvaluation": service.ErrCaveatEvaluation,
 			"ErrOverloaded": service.ErrOverloaded, "ErrUnavailable": service.ErrUnavailable, "ErrNoLeader": service.ErrNoLeader,
 			"ErrNotReady": service.ErrNotReady, "ErrDeadlineExceeded": service.ErrDeadlineExceeded, "ErrOutcomeUnknown": service.ErrOutcomeUnknown,

@@ -49,6 +49,9 @@ type Route struct {
 	Response any
 	// Example is an example request body (for POST and PUT).
 	Example any
+	// ExampleStatus is the status Example answers on a node with no data,
+	// when not 200 (retrying a dead letter that does not exist: 404).
+	ExampleStatus int
 	// StreamIn and StreamOut name the content type of a streamed body.
 	StreamIn  string
 	StreamOut string
@@ -136,6 +139,7 @@ func New(cfg Config, svc *service.Services, stats func() NodeStats) (*Server, er
 		Handler:   echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))})
 	s.Handle(Route{Method: http.MethodGet, Path: "/openapi.json", Summary: "This API's OpenAPI 3 document",
 		Handler: s.handleOpenAPI})
+	s.mountConsole() // the web console at /console/ and GET /v1/whoami (console.go)
 	return s, nil
 }
 

@@ -123,14 +123,36 @@ func TestEveryEndpoint(t *testing.T) {
 	}
 	_, err = c.Unsuspend(ctx, wire.UnsuspendRequest{Subject: "user:eve", Reason: "SEC-7 done"})
 	step("Unsuspend", err)
-	_, err = c.PutAlerts(ctx, []byte(`[{"name":"readers","match":{"resource_type":"dataset","relation":"reader"},"webhook":{"url":"https://hooks.example.com/a","secret":"s3cr3t-value"}}]`), "alerting")
+	_, err = c.PutAlerts(ctx, []byte(`[{"name":"readers","match":{"resource_type":"dataset","relation":"reader"},"webhook":{"url":"https://hooks.example.com/a","secret":"s3cr3t-value"}}]`), "alerting", true)
 	step("PutAlerts", err)
+	pings, err := c.TestAlerts(ctx, []byte(`[{"name":"schema","schema":true,"webhook":{"url":"http://127.0.0.1:1/x","secret":"k"}}]`))
+	step("TestAlerts", err)
+	if !strings.Contains(string(pings), `"ok":false`) {
+		t.Errorf("TestAlerts of a closed port: %s", pings)
+	}
+	letters, err := c.AlertLetters(ctx)
+	step("AlertLetters", err)
+	if !strings.Contains(string(letters), `"letters":[]`) {
+		t.Errorf("AlertLetters: %s", letters)
+	}
+	// No letter exists here: both answer 404 with the id.
+	if _, err := c.RetryAlertLetter(ctx, "nope"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("RetryAlertLetter of no letter: %v, want a 404", err)
+	}
+	if err := c.DropAlertLetter(ctx, "nope"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("DropAlertLetter of no letter: %v, want a 404", err)
+	}
 	rules, err := c.Alerts(ctx)
 	step("Alerts", err)
 	// This test's stack does not apply alert commands (no delivery loop);
 	// the rule's round trip is server.TestAlert*. The secret never shows.
 	if !strings.Contains(string(rules), `"rules"`) || strings.Contains(string(rules), "s3cr3t-value") {
 		t.Errorf("Alerts: %s; want a rule set, without the secret", rules)
+	}
+	who, err := c.WhoAmI(ctx)
+	step("WhoAmI", err)
+	if err == nil && who.Role == "" {
+		t.Errorf("WhoAmI: %+v, want a role", who)
 	}
 
 	for _, r := range srv.srv.Routes() {

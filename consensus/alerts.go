@@ -133,6 +133,13 @@ func AlertRules(s ExtraReader) (alerts.RuleSet, error) {
 	return rs, json.Unmarshal(b, &rs)
 }
 
+// AlertRulesRaw returns the stored rule set's JSON (nil before the first
+// PUT /v1/alerts): cheap to compare, to see whether the rules changed.
+func AlertRulesRaw(s ExtraReader) ([]byte, error) {
+	b, _, err := s.Extra(alertRulesKey)
+	return b, err
+}
+
 // AlertCursor returns the revision up to which every alert was delivered.
 func AlertCursor(s ExtraReader) (uint64, error) {
 	b, ok, err := s.Extra(alertCursorKey)

@@ -133,7 +133,7 @@ type applier struct {
 // cluster's id is written once by its first leader.
 func audited(c Command, changes []storage.Change) bool {
 	switch c.Type() {
-	case TypeMember, TypeCluster, TypeAlertCursor:
+	case TypeMember, TypeCluster, TypeAlertCursor, TypeAlertLetter:
 		return false
 	case TypeWrite, TypeDelete, TypeImport:
 		return len(changes) > 0
@@ -157,6 +157,7 @@ var handlers = map[CommandType]handler{
 	TypeSuspend:     (*applier).applySuspend,
 	TypeAlerts:      (*applier).applyAlerts,
 	TypeAlertCursor: (*applier).applyAlertCursor,
+	TypeAlertLetter: (*applier).applyAlertLetter,
 }
 
 // loadSchema (re)reads and compiles the schema in force from the store.
@@ -255,10 +256,13 @@ func (a *applier) commit(index uint64, c Command, b storage.Batch, result func(s
 	// The change feed's record of this revision: the command's meta, and for
 	// a suspension its line, so a watcher (a PEP's cache) learns that any
 	// answer may have changed at this revision though no relationship did.
+	// Kind and the schema hash let the alert loop tell a schema change.
 	rec := struct {
 		*Meta
+		Kind       string `json:"kind"`
+		SchemaHash string `json:"schema_hash,omitempty"`
 		Suspension string `json:"suspension,omitempty"`
-	}{Meta: m}
+	}{Meta: m, Kind: c.Type().String(), SchemaHash: schemaHash}
 	if sc, ok := c.(*SuspendCommand); ok {
 		rec.Suspension = sc.SuspensionLine()
 	}
@@ -315,6 +319,13 @@ func (a *applier) commit(index uint64, c Command, b storage.Batch, result func(s
 		b.Finish = func(changes []storage.Change) ([]storage.KV, error) {
 			kvs, err := prev(changes)
 			return append(kvs, extra...), err
+		}
+	}
+	if kv, ok := a.alertLetterExtra(c); ok {
+		prev := b.Finish
+		b.Finish = func(changes []storage.Change) ([]storage.KV, error) {
+			kvs, err := prev(changes)
+			return append(kvs, kv), err
 		}
 	}
 	if kv, ok := a.clusterExtra(c); ok {

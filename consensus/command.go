@@ -31,6 +31,7 @@ const (
 	TypeSuspend     CommandType = 9  // suspend a subject or lift its suspension (ADR 0011)
 	TypeAlerts      CommandType = 10 // replace the alert rule set (ADR 0012)
 	TypeAlertCursor CommandType = 11 // the alert delivery cursor (ADR 0012)
+	TypeAlertLetter CommandType = 12 // add or remove an alert dead letter
 )
 
 func (t CommandType) String() string {
@@ -57,6 +58,8 @@ func (t CommandType) String() string {
 		return "alerts"
 	case TypeAlertCursor:
 		return "alert_cursor"
+	case TypeAlertLetter:
+		return "alert_letter"
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
@@ -256,6 +259,10 @@ func Validate(c Command) error {
 			return fmt.Errorf("%w: %w", ErrInvalidCommand, err)
 		}
 	case *AlertCursorCommand:
+	case *AlertLetterCommand:
+		if (c.Add == nil) == (c.Remove == "") || c.Add != nil && c.Add.ID == "" {
+			return fmt.Errorf("%w: an alert letter command adds a letter with an id or removes one by id", ErrInvalidCommand)
+		}
 	case *NoopCommand:
 	default:
 		return fmt.Errorf("%w: unsupported command %T", ErrInvalidCommand, c)
@@ -328,6 +335,8 @@ func Encode(c Command) ([]byte, error) {
 		body = wireAlerts{Meta: c.Meta, Rules: c.Rules}
 	case *AlertCursorCommand:
 		body = wireAlertCursor{Meta: c.Meta, Revision: c.Revision}
+	case *AlertLetterCommand:
+		body = wireAlertLetter{Meta: c.Meta, Add: c.Add, Remove: c.Remove}
 	default:
 		return nil, fmt.Errorf("%w: unsupported command %T", ErrInvalidCommand, c)
 	}
@@ -423,6 +432,7 @@ var decoders = map[CommandType]func([]byte) (Command, error){
 	TypeSuspend:     decodeSuspend,
 	TypeAlerts:      decodeAlerts,
 	TypeAlertCursor: decodeAlertCursor,
+	TypeAlertLetter: decodeAlertLetter,
 	TypeAnchor: func(b []byte) (Command, error) {
 		var w wireAnchor
 		if err := strictUnmarshal(b, &w); err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/trellis-authz/trellis/alerts"
 	"io"
 	"log/slog"
 	"net"
@@ -63,6 +64,9 @@ type Config struct {
 	RatePerPrincipal        float64
 	BurstPerPrincipal       int
 	Decisions               DecisionConfig // --decision-log and friends
+	// AlertBackoff bounds each alert delivery's retries; zero means
+	// alerts.DefaultBackoff (tests shorten it).
+	AlertBackoff alerts.Backoff
 	// TuneRaft, when set, adjusts the consensus config (tests: snapshot
 	// thresholds).
 	TuneRaft func(*consensus.Config)
@@ -101,6 +105,7 @@ type Node struct {
 	raft   *consensus.Node
 	eng    *engine.Engine
 	dec    *decisionRuntime // nil without a decision log
+	alert  *alertRuntime    // decision alert watcher and this node's own dead letters
 	svc    *service.Services
 	srv    *api.Server
 	http   *http.Server
@@ -398,6 +403,9 @@ func (n *Node) openServices(auth api.AuthConfig, peerClient *http.Client) error 
 		Registry:  reg,
 		Logger:    n.log.With("component", "service"),
 	}
+	n.alert = newAlertRuntime()
+	deps.DecisionAlerts, deps.LocalAlertLetters = n.alert.watch, n.alert.local.list
+	deps.AlertRulesStored = n.alert.reload(n)
 	if n.dec != nil {
 		deps.Decisions = n.dec.open.log
 	}

@@ -1,10 +1,13 @@
 package service
 
 import (
+	"context"
 	"time"
 
+	"github.com/trellis-authz/trellis/alerts"
 	"github.com/trellis-authz/trellis/audit"
 	"github.com/trellis-authz/trellis/engine"
+	"github.com/trellis-authz/trellis/wire"
 )
 
 // DecisionRecorder keeps the optional decision log: every answered check is
@@ -20,7 +23,14 @@ var _ DecisionRecorder = (*audit.DecisionLog)(nil)
 // request id is the sampling key; a bulk item uses "<request id>#<index>" so
 // that items are sampled and identified one by one. A failure to record is
 // logged and does not change the answer already computed.
+//
+// Every answered check is also offered to the decision alert watcher, when
+// set (a cheap, non-blocking look: see alerts.Watcher).
 func (p *Permissions) recordDecision(c Caller, requestKey string, req engine.CheckRequest, result, token string) {
+	if p.alerts.Active() {
+		p.alerts.Offer(alerts.Decision{Resource: req.Resource, Permission: req.Permission, Subject: req.Subject,
+			Context: req.Context, Result: result, Token: token, Principal: c.Principal, RequestID: requestKey, Time: time.Now().UTC()})
+	}
 	if p.decisions == nil {
 		return
 	}
@@ -37,4 +47,21 @@ func (p *Permissions) recordDecision(c Caller, requestKey string, req engine.Che
 	if _, err := p.decisions.Record(d); err != nil {
 		p.log.Error("decision log: recording a check decision failed", "request_id", c.RequestID, "err", err)
 	}
+}
+
+// Explain re-answers a check at the revision of token with its explain
+// trace, for the alert worker confirming that a check went through a
+// relation or caveat. It records nothing and is offered to no watcher.
+func (p *Permissions) Explain(ctx context.Context, token string, d alerts.Decision) (*engine.Trace, error) {
+	v, err := p.reads.resolve(ctx, &wire.Consistency{Mode: wire.AtExactSnapshot, Token: token})
+	if err != nil {
+		return nil, err
+	}
+	defer v.snap.Close()
+	res, err := p.engine.Check(ctx, view(v), engine.CheckRequest{Resource: d.Resource, Permission: d.Permission,
+		Subject: d.Subject, Context: d.Context, Explain: true})
+	if err != nil {
+		return nil, err
+	}
+	return res.Trace, nil
 }

@@ -117,6 +117,8 @@ type Mutation struct {
 	Suspend *storage.SuspensionChange
 	// Alerts, when set, replaces the alert rule set.
 	Alerts *alerts.RuleSet
+	// AlertLetter adds a dead letter or removes one by id.
+	AlertLetter *AlertLetter
 	// For the audit log and idempotency.
 	Principal      string
 	Reason         string
@@ -154,6 +156,20 @@ type Deps struct {
 	Logger *slog.Logger
 	// Extras, when set, reads the store's extra keys (the alert rules).
 	Extras consensus.ExtraReader
+	// DecisionAlerts, when set, is offered every answered check (decision
+	// alert rules, docs/alerts.md).
+	DecisionAlerts *alerts.Watcher
+	// LocalAlertLetters, when set, lists this node's own dead letters.
+	LocalAlertLetters func() []alerts.Letter
+	// AlertRulesStored, when set, is called after this node stored a new
+	// rule set (so its decision watcher takes it at once; other nodes poll).
+	AlertRulesStored func()
+}
+
+// AlertLetter is a change to the alert dead-letter list: Add or Remove.
+type AlertLetter struct {
+	Add    *alerts.Letter
+	Remove string
 }
 
 // Services are the per-area services of one node, sharing one read resolver.
@@ -192,11 +208,12 @@ func New(cfg Config, deps Deps) (*Services, error) {
 	reads := NewReads(cfg, deps.Revisions, deps.Snapshots)
 	return &Services{
 		Reads:         reads,
-		Permissions:   &Permissions{cfg: cfg, reads: reads, engine: deps.Engine, decisions: deps.Decisions, onCheck: onCheck, log: log},
+		Permissions:   &Permissions{cfg: cfg, reads: reads, engine: deps.Engine, decisions: deps.Decisions, alerts: deps.DecisionAlerts, onCheck: onCheck, log: log},
 		Relationships: &Relationships{cfg: cfg, reads: reads, writer: deps.Writer},
 		Schema:        &Schemas{reads: reads, writer: deps.Writer},
 		Suspensions:   &Suspensions{reads: reads, writer: deps.Writer, now: time.Now},
-		Alerts:        &Alerts{reads: reads, writer: deps.Writer, extras: deps.Extras},
+		Alerts: &Alerts{reads: reads, writer: deps.Writer, extras: deps.Extras, local: deps.LocalAlertLetters, stored: deps.AlertRulesStored,
+			sender: &alerts.Sender{Backoff: alerts.Backoff{Attempts: 1}}},
 	}, nil
 }
 

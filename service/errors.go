@@ -38,6 +38,7 @@ var (
 	ErrLimitExceeded      = verdict.New("more relationships match than the limit allows")
 	ErrDepthExceeded      = verdict.New("maximum check depth exceeded")
 	ErrCaveatEvaluation   = verdict.New("caveat evaluation failed")
+	ErrWebhookFailed      = verdict.New("webhook did not accept the delivery")
 
 	ErrOverloaded       = errors.New("server overloaded")
 	ErrUnavailable      = errors.New("no leader or quorum")

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 
+	"github.com/trellis-authz/trellis/alerts"
 	"github.com/trellis-authz/trellis/engine"
 	"github.com/trellis-authz/trellis/tuple"
 	"github.com/trellis-authz/trellis/wire"
@@ -17,6 +18,7 @@ type Permissions struct {
 	reads     *Reads
 	engine    Engine
 	decisions DecisionRecorder
+	alerts    *alerts.Watcher // nil: no decision alerts
 	onCheck   func(result string)
 	log       *slog.Logger
 }

@@ -96,11 +96,16 @@ func command(m Mutation) (consensus.Command, error) {
 	if m.Alerts != nil {
 		kinds = append(kinds, "alert rules")
 	}
+	if m.AlertLetter != nil {
+		kinds = append(kinds, "an alert letter")
+	}
 	switch {
 	case len(kinds) > 1:
 		return nil, fmt.Errorf("%w: a write carries %s; send each as its own write", ErrInvalidArgument, strings.Join(kinds, " and "))
-	case len(m.Preconditions) > 0 && (m.Import != nil || m.Schema != nil || m.Suspend != nil || m.Alerts != nil):
+	case len(m.Preconditions) > 0 && (m.Import != nil || m.Schema != nil || m.Suspend != nil || m.Alerts != nil || m.AlertLetter != nil):
 		return nil, fmt.Errorf("%w: preconditions go with updates or a delete filter, not with %s", ErrInvalidArgument, kinds[0])
+	case m.AlertLetter != nil:
+		return &consensus.AlertLetterCommand{Meta: meta, Add: m.AlertLetter.Add, Remove: m.AlertLetter.Remove}, nil
 	case m.Alerts != nil:
 		return &consensus.AlertsCommand{Meta: meta, Rules: *m.Alerts}, nil
 	case m.Suspend != nil:

@@ -1,0 +1,346 @@
+//go:build browser
+
+package console_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/trellis-authz/trellis/server"
+	"github.com/trellis-authz/trellis/wire"
+)
+
+// The README's AI-governance checks (section "Try it with curl" and "The
+// worked example"). The expected answers are not written here: each is
+// asked of the API and the playground must show the same.
+var readmeChecks = []struct{ resource, permission, subject, context string }{
+	{"dataset:claims", "read", "user:raj", ""},
+	{"dataset:claims", "read", "user:ben", ""},
+	{"dataset:claims", "read", "user:dan", ""},
+	{"dataset:claims", "read", "user:dan", `{"purpose":"fraud-model"}`},
+	{"dataset:claims", "read", "user:dan", `{"purpose":"marketing"}`},
+	{"model:fraud_ft", "run", "user:gus", ""},
+	{"model:fraud_ft", "deploy", "user:ana", ""},
+	{"model:fraud_ft", "deploy", "user:lee", ""},
+	{"project:fraud", "build", "user:kim", ""},
+	{"project:fraud", "build", "user:carl", ""},
+	{"field:claims_ssn", "read_raw", "user:ana", `{"client_ip":"10.1.2.3"}`},
+	{"field:claims_ssn", "read_raw", "user:ana", `{"client_ip":"8.8.8.8"}`},
+}
+
+var pages = []string{"schema", "playground", "relationships", "audit", "live", "cluster"}
+
+// TestConsole drives the console in headless Chromium against a real node
+// loaded with examples/ai-governance. The subtests share the node and the
+// browser and run in order.
+func TestConsole(t *testing.T) {
+	e := newEnv(t)
+	full := &wire.Consistency{Mode: wire.FullyConsistent}
+
+	t.Run("PagesLoadWithoutErrors", func(t *testing.T) {
+		tb := e.open(t, e.url, e.toks.Admin)
+		for _, p := range pages {
+			tb.page(p)
+			if h1 := eval[string](tb, `document.querySelector("main h1").textContent`); !strings.EqualFold(h1, p) {
+				t.Errorf("page %s: heading %q", p, h1)
+			}
+			if msg := eval[string](tb, `Array.from(document.querySelectorAll("main .error")).map(e => e.textContent).join("; ")`); msg != "" {
+				t.Errorf("page %s shows an error: %s", p, msg)
+			}
+			tb.noErrors("page " + p)
+		}
+		// The schema graph has a box per definition and caveat and both kinds of arrows.
+		tb.page("schema")
+		boxes := eval[int](tb, `document.querySelectorAll("#schema-graph g.box").length`)
+		ttu := eval[int](tb, `document.querySelectorAll("#schema-graph path.edge.ttu").length`)
+		subj := eval[int](tb, `document.querySelectorAll("#schema-graph path.edge.subject").length`)
+		if boxes != 12 || ttu == 0 || subj == 0 {
+			t.Errorf("schema graph: %d boxes (want 9 definitions + 3 caveats), %d tuple-to-userset and %d subject arrows", boxes, ttu, subj)
+		}
+		if !eval[bool](tb, `!!document.querySelector('#schema-graph path.edge.ttu title') && Array.from(document.querySelectorAll('#schema-graph path.edge.ttu title')).some(t => t.textContent === "dataset#project->admin: project#admin")`) {
+			t.Errorf("no tuple-to-userset arrow from dataset#project through to project#admin")
+		}
+		tb.screenshot("schema")
+	})
+
+	t.Run("PlaygroundMatchesAPI", func(t *testing.T) {
+		tb := e.open(t, e.url, e.toks.Reader)
+		tb.page("playground")
+		tb.fill(map[string]string{"#pg-mode": "fully_consistent"})
+		seen := map[string]bool{}
+		for _, c := range readmeChecks {
+			want := e.apiCheck(t, c.resource, c.permission, c.subject, c.context, full).Result
+			got, _ := tb.check(c.resource, c.permission, c.subject, c.context)
+			seen[want] = true
+			if got != want {
+				t.Errorf("check %s %s %s %s: the playground shows %q, the API answers %q", c.resource, c.permission, c.subject, c.context, got, want)
+			}
+		}
+		if !seen["allowed"] || !seen["denied"] || !seen["conditional"] {
+			t.Errorf("the README's examples should cover allowed, denied and conditional; the API gave %v", seen)
+		}
+		tb.noErrors("playground")
+	})
+
+	t.Run("ExplainShowsNestedTeam", func(t *testing.T) {
+		tb := e.open(t, e.url, e.toks.Reader)
+		tb.page("playground")
+		if r := e.apiCheck(t, "dataset:claims", "read", "user:raj", "", full); r.Result != "allowed" {
+			t.Fatalf("API: raj read claims: %s, want allowed", r.Result)
+		}
+		got, _ := tb.check("dataset:claims", "read", "user:raj", "")
+		if got != "allowed" {
+			t.Fatalf("playground: %s", got)
+		}
+		path := eval[[]string](tb, `Array.from(document.querySelectorAll("#explain-tree li.decides")).map(li => li.firstElementChild.textContent)`)
+		joined := strings.Join(path, "\n")
+		for _, want := range []string{"dataset:claims#reader", "team:ml#member", "team:research#member", "user:raj"} {
+			if !strings.Contains(joined, want) {
+				t.Errorf("the highlighted path lacks %q:\n%s", want, joined)
+			}
+		}
+		if strings.Contains(joined, "sara") || strings.Contains(joined, "trainer_bot") {
+			t.Errorf("the highlighted path includes a branch that did not decide:\n%s", joined)
+		}
+		// The tree collapses: closing the root hides its children.
+		tb.do(chromedp.Click(chromedp.CSS("#explain-tree > li > details > summary"), chromedp.NodeVisible))
+		if eval[bool](tb, `document.querySelector("#explain-tree > li > details").open`) {
+			t.Errorf("clicking the root's summary did not collapse it")
+		}
+		tb.do(chromedp.Click(chromedp.CSS("#explain-tree > li > details > summary"), chromedp.NodeVisible))
+		tb.screenshot("playground")
+		tb.noErrors("explain")
+	})
+
+	t.Run("WriteShowsInPlaygroundWithToken", func(t *testing.T) {
+		before := e.apiCheck(t, "dataset:claims", "read", "user:zoe", "", full)
+		if before.Result != "denied" {
+			t.Fatalf("zoe before the write: %s, want denied", before.Result)
+		}
+		tb := e.open(t, e.url, e.toks.Writer)
+		tb.page("relationships")
+		tb.fill(map[string]string{"#rel-new": "dataset:claims#reader@user:zoe", "#rel-reason": "JIRA-7 zoe joins the fraud team"})
+		tb.do(chromedp.Click(chromedp.CSS("#rel-write-submit"), chromedp.NodeVisible), chromedp.WaitReady(chromedp.CSS("#write-token")))
+		token := eval[string](tb, `document.getElementById("write-token").textContent`)
+		if !strings.HasPrefix(token, "t1.") {
+			t.Fatalf("write token %q", token)
+		}
+		tb.screenshot("relationships")
+		tb.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("main").dataset.ready = "false"`),
+			chromedp.Click(chromedp.CSS("#write-out a.use-token"), chromedp.NodeVisible),
+			chromedp.WaitReady(chromedp.CSS(`main[data-page="playground"][data-ready="true"]`)))
+		if got := eval[string](tb, `document.getElementById("pg-token").value`); got != token {
+			t.Errorf("playground token: %q, want the write's %q", got, token)
+		}
+		if got := eval[string](tb, `document.getElementById("pg-mode").value`); got != "at_least_as_fresh" {
+			t.Errorf("playground consistency: %q, want at_least_as_fresh", got)
+		}
+		res := eval[string](tb, `document.querySelector("#check-form [name=resource]").value + " " + document.querySelector("#check-form [name=subject]").value`)
+		if res != "dataset:claims user:zoe" {
+			t.Errorf("the link prefilled %q, want dataset:claims user:zoe", res)
+		}
+		got, checkedAt := tb.check("dataset:claims", "read", "user:zoe", "")
+		want := e.apiCheck(t, "dataset:claims", "read", "user:zoe", "", &wire.Consistency{Mode: wire.AtLeastAsFresh, Token: token})
+		if got != want.Result || got != "allowed" {
+			t.Errorf("after the write: playground %q, API %q; want allowed", got, want.Result)
+		}
+		if checkedAt == "" {
+			t.Errorf("no checked_at shown")
+		}
+		tb.noErrors("write")
+	})
+
+	t.Run("LiveShowsChanges", func(t *testing.T) {
+		tb := e.open(t, e.url, e.toks.Reader)
+		tb.page("live")
+		tb.do(chromedp.WaitReady(chromedp.CSS(`#watch-stop:not([disabled])`)))
+		time.Sleep(300 * time.Millisecond) // the stream's request reaches the node
+		w, err := e.api.WriteRelationships(t.Context(), wire.WriteRelationshipsRequest{
+			Updates: []wire.Update{{Op: "touch", Relationship: "dataset:claims#reader@user:yara"}}, Reason: "live page test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.do(chromedp.WaitReady(chromedp.CSS(`#watch-events li[data-token="` + w.WrittenAt + `"]`)))
+		if txt := eval[string](tb, `document.querySelector('#watch-events li[data-token="`+w.WrittenAt+`"]').textContent`); !strings.Contains(txt, "dataset:claims#reader@user:yara") {
+			t.Errorf("live event: %q", txt)
+		}
+		tb.screenshot("live")
+		tb.page("cluster")
+		if leader := eval[string](tb, `document.getElementById("cluster-leader").textContent`); leader != e.node.Config().NodeID {
+			t.Errorf("cluster page leader %q, want %q", leader, e.node.Config().NodeID)
+		}
+		tb.screenshot("cluster")
+		tb.noErrors("live and cluster")
+	})
+
+	pub, err := server.AuditPublicKey(e.node.Config().DataDir, e.node.Config().ClusterID, e.node.Config().NodeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("AuditVerifiesCleanLog", func(t *testing.T) {
+		tb := e.open(t, e.url, e.toks.Admin)
+		tb.page("audit")
+		tb.fill(map[string]string{"#verify-key": pub})
+		tb.do(chromedp.Click(chromedp.CSS("#verify-run"), chromedp.NodeVisible), chromedp.WaitReady(chromedp.CSS("#verify-summary")))
+		if ok := eval[string](tb, `document.getElementById("verify-out").dataset.ok`); ok != "true" {
+			t.Errorf("clean log: %s", eval[string](tb, `document.getElementById("verify-out").textContent`))
+		}
+		n := eval[int](tb, `document.querySelectorAll('#verify-entries tr[data-ok="true"]').length`)
+		size := eval[int](tb, `Number(document.querySelectorAll("#checkpoint dd")[1].textContent)`)
+		if n == 0 || n != size {
+			t.Errorf("%d entries verified, checkpoint size %d", n, size)
+		}
+		tb.screenshot("audit")
+		// A key that is not the node's fails the signature.
+		tb.fill(map[string]string{"#verify-key": strings.Fields(pub)[0] + " 11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="})
+		tb.do(chromedp.Click(chromedp.CSS("#verify-run"), chromedp.NodeVisible), chromedp.WaitReady(chromedp.CSS("#verify-summary")))
+		if ok := eval[string](tb, `document.getElementById("verify-out").dataset.ok`); ok != "false" {
+			t.Errorf("a wrong pinned key verified")
+		}
+		tb.noErrors("audit clean")
+	})
+
+	t.Run("AuditFlagsTamperedEntry", func(t *testing.T) {
+		// A proxy in front of the node that edits entry 1 of every export in transit.
+		target, _ := url.Parse(e.url)
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		proxy.ModifyResponse = func(r *http.Response) error {
+			if r.Request.URL.Path != "/v1/audit/export" {
+				return nil
+			}
+			b, err := io.ReadAll(r.Body)
+			if err != nil {
+				return err
+			}
+			b = tamper(t, b, 1)
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			r.ContentLength = int64(len(b))
+			r.Header.Set("Content-Length", strconv.Itoa(len(b)))
+			return nil
+		}
+		mitm := httptest.NewServer(proxy)
+		defer mitm.Close()
+		tb := e.open(t, mitm.URL, e.toks.Admin)
+		tb.page("audit")
+		tb.fill(map[string]string{"#verify-key": pub})
+		tb.do(chromedp.Click(chromedp.CSS("#verify-run"), chromedp.NodeVisible), chromedp.WaitReady(chromedp.CSS("#verify-summary")))
+		checkTampered(t, tb)
+
+		// The same edit in a saved file ("on disk"), verified from the file input.
+		body, _, err := e.api.AuditExport(t.Context(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := io.ReadAll(body)
+		body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "audit.ndjson")
+		if err := os.WriteFile(file, tamper(t, resp, 1), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		eval[bool](tb, `document.getElementById("verify-out").replaceChildren(), true`)
+		tb.do(chromedp.SetUploadFiles(chromedp.CSS("#verify-file"), []string{file}), chromedp.WaitReady(chromedp.CSS("#verify-summary")))
+		checkTampered(t, tb)
+		tb.noErrors("audit tampered")
+	})
+
+	t.Run("ReaderSeesNoWriteControls", func(t *testing.T) {
+		for _, c := range []struct {
+			token string
+			write bool
+		}{{e.toks.Reader, false}, {e.toks.Writer, true}} {
+			tb := e.open(t, e.url, c.token)
+			tb.page("relationships")
+			controls := eval[int](tb, `document.querySelectorAll("#rel-write, #rel-delete, button.danger").length`)
+			if (controls > 0) != c.write {
+				t.Errorf("write=%v: %d write controls on the relationships page", c.write, controls)
+			}
+			if !c.write && !eval[bool](tb, `!!document.getElementById("read-only")`) {
+				t.Errorf("the reader is not told why there are no write controls")
+			}
+			tb.page("audit")
+			if n := eval[int](tb, `document.querySelectorAll("#verify-run, #audit-filter").length`); n != 0 {
+				t.Errorf("write=%v: %d admin controls on the audit page", c.write, n)
+			}
+			tb.noErrors("roles")
+		}
+	})
+
+	t.Run("KeyboardAndLabels", func(t *testing.T) {
+		tb := e.open(t, e.url, e.toks.Admin)
+		for _, p := range pages {
+			tb.page(p)
+			if p == "playground" {
+				tb.check("dataset:claims", "read", "user:raj", "") // the explain tree's summaries are controls too
+			}
+			unlabelled := eval[[]string](tb, `Array.from(document.querySelectorAll("input, select, textarea"))
+				.filter(el => el.type !== "hidden" && !el.closest("[hidden]") && el.labels.length === 0 && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
+				.map(el => el.outerHTML.slice(0, 120))`)
+			if len(unlabelled) > 0 {
+				t.Errorf("page %s: inputs without a label: %v", p, unlabelled)
+			}
+			reached, all := tb.tabThrough()
+			if len(all) < 3 {
+				t.Errorf("page %s: only %d controls found", p, len(all))
+			}
+			var missed []string
+			for _, id := range all {
+				if !reached[id] {
+					missed = append(missed, eval[string](tb, `document.querySelector('[data-tab-i="`+id+`"]').outerHTML.slice(0, 100)`))
+				}
+			}
+			if len(missed) > 0 {
+				t.Errorf("page %s: Tab never reached %d of %d controls: %v", p, len(missed), len(all), missed)
+			}
+		}
+		tb.noErrors("keyboard")
+	})
+}
+
+// tamper edits the reason of entry seq in an NDJSON audit export (and keeps
+// its leaf_hash), as an attacker between the node and the browser might.
+func tamper(t *testing.T, export []byte, seq int) []byte {
+	t.Helper()
+	lines := bytes.Split(bytes.TrimRight(export, "\n"), []byte("\n"))
+	if len(lines) <= seq {
+		t.Fatalf("export has %d entries, cannot tamper with %d", len(lines), seq)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(lines[seq], &m); err != nil {
+		t.Fatal(err)
+	}
+	m["reason"] = "nothing to see here"
+	b, _ := json.Marshal(m)
+	lines[seq] = b
+	return append(bytes.Join(lines, []byte("\n")), '\n')
+}
+
+func checkTampered(t *testing.T, tb *tab) {
+	t.Helper()
+	if ok := eval[string](tb, `document.getElementById("verify-out").dataset.ok`); ok != "false" {
+		t.Errorf("a tampered export verified: %s", eval[string](tb, `document.getElementById("verify-out").textContent`))
+	}
+	bad := eval[[]string](tb, `Array.from(document.querySelectorAll('#verify-entries tr[data-ok="false"]')).map(r => r.dataset.seq + ": " + r.lastElementChild.textContent)`)
+	if len(bad) != 1 || !strings.HasPrefix(bad[0], "1: ") || !strings.Contains(bad[0], "leaf hash mismatch") {
+		t.Errorf("flagged entries %v, want entry 1 alone with a leaf hash mismatch", bad)
+	}
+	if root := eval[string](tb, `document.getElementById("verify-root").className`); root != "error" {
+		t.Errorf("the Merkle root check passed on a tampered export")
+	}
+}
