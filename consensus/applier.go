@@ -133,7 +133,7 @@ type applier struct {
 // cluster's id is written once by its first leader.
 func audited(c Command, changes []storage.Change) bool {
 	switch c.Type() {
-	case TypeMember, TypeCluster, TypeAlertCursor, TypeAlertLetter:
+	case TypeMember, TypeCluster, TypeAlertCursor, TypeAlertLetter, TypeAuditRoot:
 		return false
 	case TypeWrite, TypeDelete, TypeImport:
 		return len(changes) > 0
@@ -158,6 +158,7 @@ var handlers = map[CommandType]handler{
 	TypeAlerts:      (*applier).applyAlerts,
 	TypeAlertCursor: (*applier).applyAlertCursor,
 	TypeAlertLetter: (*applier).applyAlertLetter,
+	TypeAuditRoot:   (*applier).applyAuditRoot,
 }
 
 // loadSchema (re)reads and compiles the schema in force from the store.
@@ -314,32 +315,23 @@ func (a *applier) commit(index uint64, c Command, b storage.Batch, result func(s
 		}
 		return kvs, nil
 	}
-	if extra := a.alertsExtra(c, index); extra != nil {
-		prev := b.Finish
-		b.Finish = func(changes []storage.Change) ([]storage.KV, error) {
-			kvs, err := prev(changes)
-			return append(kvs, extra...), err
+	// The extra keys some commands leave besides their batch.
+	extras := a.alertsExtra(c, index)
+	for _, kv := range []func() (storage.KV, bool){
+		func() (storage.KV, bool) { return auditRootExtra(c, index) },
+		func() (storage.KV, bool) { return a.alertLetterExtra(c) },
+		func() (storage.KV, bool) { return a.clusterExtra(c) },
+		func() (storage.KV, bool) { return memberExtra(c) },
+	} {
+		if x, ok := kv(); ok {
+			extras = append(extras, x)
 		}
 	}
-	if kv, ok := a.alertLetterExtra(c); ok {
+	if len(extras) > 0 {
 		prev := b.Finish
 		b.Finish = func(changes []storage.Change) ([]storage.KV, error) {
 			kvs, err := prev(changes)
-			return append(kvs, kv), err
-		}
-	}
-	if kv, ok := a.clusterExtra(c); ok {
-		prev := b.Finish
-		b.Finish = func(changes []storage.Change) ([]storage.KV, error) {
-			kvs, err := prev(changes)
-			return append(kvs, kv), err
-		}
-	}
-	if memberKV, ok := memberExtra(c); ok {
-		prev := b.Finish
-		b.Finish = func(changes []storage.Change) ([]storage.KV, error) {
-			kvs, err := prev(changes)
-			return append(kvs, memberKV), err
+			return append(kvs, extras...), err
 		}
 	}
 	res, err := a.store.Apply(index, b)

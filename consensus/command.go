@@ -32,6 +32,7 @@ const (
 	TypeAlerts      CommandType = 10 // replace the alert rule set (ADR 0012)
 	TypeAlertCursor CommandType = 11 // the alert delivery cursor (ADR 0012)
 	TypeAlertLetter CommandType = 12 // add or remove an alert dead letter
+	TypeAuditRoot   CommandType = 13 // the leader's audit root at a size, for every node to compare
 )
 
 func (t CommandType) String() string {
@@ -60,6 +61,8 @@ func (t CommandType) String() string {
 		return "alert_cursor"
 	case TypeAlertLetter:
 		return "alert_letter"
+	case TypeAuditRoot:
+		return "audit_root"
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
@@ -263,6 +266,8 @@ func Validate(c Command) error {
 		if (c.Add == nil) == (c.Remove == "") || c.Add != nil && c.Add.ID == "" {
 			return fmt.Errorf("%w: an alert letter command adds a letter with an id or removes one by id", ErrInvalidCommand)
 		}
+	case *AuditRootCommand:
+		return validateAuditRoot(c)
 	case *NoopCommand:
 	default:
 		return fmt.Errorf("%w: unsupported command %T", ErrInvalidCommand, c)
@@ -337,6 +342,8 @@ func Encode(c Command) ([]byte, error) {
 		body = wireAlertCursor{Meta: c.Meta, Revision: c.Revision}
 	case *AlertLetterCommand:
 		body = wireAlertLetter{Meta: c.Meta, Add: c.Add, Remove: c.Remove}
+	case *AuditRootCommand:
+		body = wireAuditRoot{Meta: c.Meta, Node: c.Node, Size: c.Size, Root: c.Root}
 	default:
 		return nil, fmt.Errorf("%w: unsupported command %T", ErrInvalidCommand, c)
 	}
@@ -433,6 +440,7 @@ var decoders = map[CommandType]func([]byte) (Command, error){
 	TypeAlerts:      decodeAlerts,
 	TypeAlertCursor: decodeAlertCursor,
 	TypeAlertLetter: decodeAlertLetter,
+	TypeAuditRoot:   decodeAuditRoot,
 	TypeAnchor: func(b []byte) (Command, error) {
 		var w wireAnchor
 		if err := strictUnmarshal(b, &w); err != nil {

@@ -32,6 +32,8 @@ func sampleCommands() []Command {
 		&AnchorCommand{Meta: meta, Node: "n2", Size: 42, Head: strings.Repeat("ab", 32)},
 		&SuspendCommand{Meta: meta, Subject: tuple.SubjectRef{Type: "team", ID: "ml", Relation: "member"}, Until: &when},
 		&SuspendCommand{Meta: meta, Subject: tuple.SubjectRef{Type: "user", ID: "eve"}, Remove: true},
+		&AlertLetterCommand{Meta: meta, Remove: "d1"},
+		&AuditRootCommand{Meta: meta, Node: "n1", Size: 7, Root: strings.Repeat("0f", 32)},
 	}
 }
 
@@ -130,6 +132,9 @@ func TestValidate(t *testing.T) {
 		{"suspend wildcard", &SuspendCommand{Meta: Meta{Reason: "x"}, Subject: tuple.SubjectRef{Type: "user", ID: "*"}}, "wildcard"},
 		{"suspend bad subject", &SuspendCommand{Meta: Meta{Reason: "x"}, Subject: tuple.SubjectRef{Type: "User!", ID: "eve"}}, "subject"},
 		{"suspend long reason", &SuspendCommand{Meta: Meta{Reason: strings.Repeat("x", MaxSuspensionReason+1)}, Subject: tuple.SubjectRef{Type: "user", ID: "eve"}}, "limit"},
+		{"audit root ok", &AuditRootCommand{Node: "n1", Size: 3, Root: strings.Repeat("0f", 32)}, ""},
+		{"audit root without node", &AuditRootCommand{Size: 3, Root: strings.Repeat("0f", 32)}, "names the node"},
+		{"audit root short", &AuditRootCommand{Node: "n1", Size: 3, Root: "abcd"}, "SHA-256"},
 		{"anchor of empty chain ok", &AnchorCommand{Node: "n1", Head: strings.Repeat("0", 64)}, ""},
 		{"anchor without node", &AnchorCommand{Size: 1, Head: strings.Repeat("0f", 32)}, "node"},
 		{"anchor node with space", &AnchorCommand{Node: "n 1", Size: 1, Head: strings.Repeat("0f", 32)}, "without spaces"},

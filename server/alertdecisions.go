@@ -34,6 +34,8 @@ type alertRuntime struct {
 	mu     sync.Mutex // serializes reloads
 	raw    []byte     // the stored rules last installed
 	loaded bool
+	audit  auditWatch     // guarded by mu
+	sends  sync.WaitGroup // audit alerts being delivered
 }
 
 func newAlertRuntime() *alertRuntime {
@@ -142,18 +144,24 @@ func (a *alertRuntime) deliverDecision(ctx context.Context, n *Node, sender *ale
 		id = decisionDeliveryID(c.Rule.Name, n.cfg.NodeID, d.Subject.String()+"@"+d.Time.Format(time.RFC3339Nano))
 	}
 	p := alerts.Payload{Rule: c.Rule.Name, Event: ev}
-	_ = sender.Send(ctx, c.Rule, id, p, func(ctx context.Context, l alerts.Letter) error {
+	_ = sender.Send(ctx, c.Rule, id, p, a.failed(n, c.Rule))
+}
+
+// failed keeps a node-local alert whose attempts ran out: as a replicated
+// dead letter when this node leads, else in this node's own list.
+func (a *alertRuntime) failed(n *Node, r alerts.Rule) alerts.Failed {
+	return func(ctx context.Context, l alerts.Letter) error {
 		l.Node = n.cfg.NodeID
-		n.log.Warn("decision alert delivery failed for good; kept as a dead letter (GET /v1/alerts/failed)", "rule", l.Rule, "delivery", l.ID, "err", l.Error)
+		n.log.Warn("alert delivery failed for good; kept as a dead letter (GET /v1/alerts/failed)", "rule", l.Rule, "delivery", l.ID, "err", l.Error)
 		if n.raft.IsLeader() {
 			if err := n.svc.Alerts.AddLetter(ctx, n.principal(), l); err == nil {
 				return nil
 			}
 		}
 		l.Local = true
-		a.local.add(c.Rule, l)
+		a.local.add(r, l)
 		return nil
-	})
+	}
 }
 
 // suspend suspends the subject whose denials crossed the threshold, for

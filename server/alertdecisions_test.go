@@ -140,12 +140,7 @@ func TestAlertSchemaChange(t *testing.T) {
 // the list. The stream is not held back meanwhile.
 func TestAlertDeadLetterRetry(t *testing.T) {
 	h, hs := newHook(t)
-	src, err := os.ReadFile("../examples/ai-governance/schema.zed")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := testnode.Config(t, string(src))
-	cfg.InsecureNoAuth = true
+	cfg := alertConfig(t)
 	cfg.AlertBackoff = alerts.Backoff{First: time.Millisecond, Max: 5 * time.Millisecond, Attempts: 3}
 	n := testnode.Open(t, cfg)
 	putRules(t, n, hs.URL)

@@ -71,7 +71,7 @@ func (n *Node) startAlerts() {
 		n.alert.deliverDecisions(ctx, n, sender)
 	}()
 	go func() {
-		defer func() { done <- struct{}{} }()
+		defer func() { n.alert.sends.Wait(); done <- struct{}{} }()
 		t := time.NewTicker(alertPoll)
 		defer t.Stop()
 		reload := n.alert.reload(n)
@@ -82,6 +82,7 @@ func (n *Node) startAlerts() {
 			case <-t.C:
 			}
 			reload()
+			n.alert.checkAudit(ctx, n, sender)
 			if !n.raft.IsLeader() {
 				loop.Reset()
 				continue
@@ -111,6 +112,21 @@ func (a *alertRuntime) reload(n *Node) func() {
 			return
 		}
 		a.watch.SetRules(rs)
+		a.audit.setRules(rs)
 		a.raw, a.loaded = raw, true
 	}
+}
+
+// checkAudit runs the audit-agreement check (alertaudit.go); its alerts are
+// delivered in their own goroutines, like decision alerts.
+func (a *alertRuntime) checkAudit(ctx context.Context, n *Node, sender *alerts.Sender) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.audit.tick(ctx, n, func(r alerts.Rule, id string, p alerts.Payload) {
+		a.sends.Add(1)
+		go func() {
+			defer a.sends.Done()
+			_ = sender.Send(ctx, r, id, p, a.failed(n, r))
+		}()
+	})
 }

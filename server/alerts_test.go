@@ -55,14 +55,24 @@ func newHook(t *testing.T) (*hook, *httptest.Server) {
 	return h, srv
 }
 
-func alertNode(t *testing.T) *server.Node {
+// alertConfig is a node without authentication, with the AI-governance schema.
+func alertConfig(t *testing.T) server.Config {
 	src, err := os.ReadFile("../examples/ai-governance/schema.zed")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := testnode.Config(t, string(src))
 	cfg.InsecureNoAuth = true
-	return testnode.Open(t, cfg)
+	return cfg
+}
+
+func alertNode(t *testing.T) *server.Node { return testnode.Open(t, alertConfig(t)) }
+
+// delivered is what the hook accepted so far.
+func (h *hook) delivered() []hookDelivery {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]hookDelivery(nil), h.accepted...)
 }
 
 func call(t *testing.T, n *server.Node, method, path, body string) (int, string) {

@@ -67,6 +67,9 @@ type Config struct {
 	// AlertBackoff bounds each alert delivery's retries; zero means
 	// alerts.DefaultBackoff (tests shorten it).
 	AlertBackoff alerts.Backoff
+	// AlertAuditEvery is how often the leader proposes its audit root for
+	// the nodes to compare while an audit rule exists; zero means 5 s.
+	AlertAuditEvery time.Duration
 	// TuneRaft, when set, adjusts the consensus config (tests: snapshot
 	// thresholds).
 	TuneRaft func(*consensus.Config)
@@ -139,6 +142,9 @@ func (n *Node) Store() *storage.Store { return n.store }
 
 // Engine returns the node's query engine.
 func (n *Node) Engine() *engine.Engine { return n.eng }
+
+// AuditLog returns the node's audit log.
+func (n *Node) AuditLog() *audit.Log { return n.audit.log }
 
 // DecisionLog returns the node's decision log, nil without one.
 func (n *Node) DecisionLog() *audit.DecisionLog {

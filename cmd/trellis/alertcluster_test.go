@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trellis-authz/trellis/alerts"
+	"github.com/trellis-authz/trellis/consensus"
 	"github.com/trellis-authz/trellis/server"
 )
 
@@ -22,6 +23,7 @@ type alertReceiver struct {
 	held    chan struct{}       // a request arrived while holding
 	release chan struct{}
 	hold    bool
+	audits  int // audit-disagreement alerts (there must be none)
 }
 
 func (r *alertReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -36,6 +38,11 @@ func (r *alertReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.mu.Lock()
+	if p.Event.Kind == alerts.KindAudit {
+		r.audits++
+		r.mu.Unlock()
+		return
+	}
 	r.byID[id] = append(r.byID[id], p.Event.Relationship)
 	hold := r.hold
 	r.mu.Unlock()
@@ -55,18 +62,22 @@ func (r *alertReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // TestAlertLeaderKilledMidDelivery: on a 3-node cluster the leader is
 // stopped while a webhook holds its delivery open; the new leader delivers
 // from the replicated cursor. Every alert of every acknowledged write
-// arrives, and copies of one alert share its delivery id.
+// arrives, and copies of one alert share its delivery id. An audit rule
+// runs throughout: the leaders' roots are compared on every node and, the
+// nodes agreeing, none is told.
 func TestAlertLeaderKilledMidDelivery(t *testing.T) {
 	rcv := &alertReceiver{byID: map[string][]string{}, held: make(chan struct{}, 1), release: make(chan struct{})}
 	hs := httptest.NewServer(rcv)
 	defer hs.Close()
 	c := newTestClusterWith(t, 3, nil, func(o *server.Config) {
 		o.AlertBackoff = alerts.Backoff{First: 20 * time.Millisecond, Max: 200 * time.Millisecond, Attempts: 1000}
+		o.AlertAuditEvery = 20 * time.Millisecond
 	}, nil)
 	defer c.closeAll()
 	l := c.leader()
 	rules := map[string]any{"rules": []map[string]any{{"name": "viewers", "match": map[string]string{"resource_type": "doc", "relation": "viewer"},
-		"webhook": map[string]string{"url": hs.URL, "secret": "cluster-secret"}}}}
+		"webhook": map[string]string{"url": hs.URL, "secret": "cluster-secret"}},
+		{"name": "audit-agreement", "audit": true, "webhook": map[string]string{"url": hs.URL, "secret": "cluster-secret"}}}}
 	if status, body := c.do(l, http.MethodPut, "/v1/alerts", c.admin, rules, nil); status != http.StatusOK {
 		t.Fatalf("PUT /v1/alerts: %d %s", status, body)
 	}
@@ -98,9 +109,32 @@ func TestAlertLeaderKilledMidDelivery(t *testing.T) {
 		write(u)
 	}
 	waitFor(t, rcv, want)
+	// Every live node has compared a root covering the last write's entry.
+	lead := c.node(c.leader())
+	size := lead.AuditLog().Size()
+	for _, i := range append(c.followers(), c.leader()) {
+		deadline := time.Now().Add(20 * time.Second) // a deadline for a hang, not a performance bound
+		for {
+			r, ok, err := consensus.LatestAuditRoot(c.node(i).Store())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok && r.Size >= size {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d: no audit root at size %d applied (latest %+v)", i, size, r)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // the next poll of every node compares it
 
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
+	if rcv.audits != 0 {
+		t.Errorf("%d audit-disagreement alerts from a cluster whose nodes agree", rcv.audits)
+	}
 	for id, rels := range rcv.byID {
 		for _, r := range rels[1:] {
 			if r != rels[0] {
