@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/trellis-authz/trellis/tuple"
@@ -116,6 +117,14 @@ type Sender struct {
 	Client  *http.Client // nil: a client with a 10 s timeout
 	Backoff Backoff
 	Log     *slog.Logger // where rules with log: true write their events
+	Stats   *Stats       // counted into when set
+}
+
+// Stats counts deliveries, for metrics.
+type Stats struct {
+	Delivered atomic.Uint64 // accepted by the webhook
+	Retried   atomic.Uint64 // attempts refused or failed, then tried again
+	Failed    atomic.Uint64 // deliveries whose attempts ran out (dead letters)
 }
 
 // Deliver POSTs p to w, signed, with the delivery id, retrying any transport
@@ -133,10 +142,19 @@ func (s *Sender) Deliver(ctx context.Context, w Webhook, id string, p Payload) e
 	for n := 0; ; n++ {
 		err = post(ctx, cl, w, id, body)
 		if err == nil {
+			if s.Stats != nil {
+				s.Stats.Delivered.Add(1)
+			}
 			return nil
 		}
 		if s.Backoff.Attempts > 0 && n+1 >= s.Backoff.Attempts {
+			if s.Stats != nil {
+				s.Stats.Failed.Add(1)
+			}
 			return fmt.Errorf("delivery %s to %s: %d attempts: %w", id, w.URL, n+1, err)
+		}
+		if s.Stats != nil {
+			s.Stats.Retried.Add(1)
 		}
 		t := time.NewTimer(s.Backoff.delay(n))
 		select {

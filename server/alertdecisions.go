@@ -36,6 +36,7 @@ type alertRuntime struct {
 	loaded bool
 	audit  auditWatch     // guarded by mu
 	sends  sync.WaitGroup // audit alerts being delivered
+	stats  alerts.Stats   // every delivery of this node (metrics.go)
 }
 
 func newAlertRuntime() *alertRuntime {
@@ -184,7 +185,7 @@ func (a *alertRuntime) suspend(ctx context.Context, n *Node, c alerts.Candidate)
 
 // retryLocal tries this node's own dead letters once each.
 func (a *alertRuntime) retryLocal(ctx context.Context, sender *alerts.Sender) {
-	one := &alerts.Sender{Client: sender.Client, Backoff: alerts.Backoff{Attempts: 1}}
+	one := &alerts.Sender{Client: sender.Client, Backoff: alerts.Backoff{Attempts: 1}, Stats: sender.Stats}
 	for _, l := range a.local.list() {
 		a.local.mu.Lock()
 		r, ok := a.local.rules[l.ID]

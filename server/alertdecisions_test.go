@@ -133,6 +133,11 @@ func TestAlertSchemaChange(t *testing.T) {
 	if p.Event.Kind != alerts.KindSchema || len(p.Event.SchemaHash) < 16 || p.Event.Reason != "add auditors" {
 		t.Errorf("payload %+v", p)
 	}
+	// The delivery is counted.
+	if code, out := call(t, n, http.MethodGet, "/metrics", ""); code != http.StatusOK ||
+		!strings.Contains(out, "\ntrellis_alert_deliveries_total 1\n") || !strings.Contains(out, "\ntrellis_alert_dead_letters_total 0\n") {
+		t.Errorf("metrics: %d, want one delivery and no dead letter counted", code)
+	}
 }
 
 // A delivery whose attempts run out becomes a dead letter; retried by id

@@ -46,7 +46,7 @@ func (n *Node) startAlerts() {
 	if backoff == (alerts.Backoff{}) {
 		backoff = alerts.DefaultBackoff
 	}
-	sender := &alerts.Sender{Backoff: backoff, Log: n.log.With("component", "alerts")}
+	sender := &alerts.Sender{Backoff: backoff, Log: n.log.With("component", "alerts"), Stats: &n.alert.stats}
 	loop := &alerts.Loop{
 		Sender: sender,
 		Feed:   n.store.Changes,

@@ -40,3 +40,27 @@ func registerIndexMetrics(reg *prometheus.Registry, store *storage.Store, eng *e
 	}
 	return nil
 }
+
+// registerAlertMetrics reports this node's alert deliveries (docs/alerts.md).
+func registerAlertMetrics(reg *prometheus.Registry, a *alertRuntime) error {
+	counter := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
+	}
+	for _, c := range []prometheus.Collector{
+		counter("trellis_alert_deliveries_total", "Alert deliveries a webhook accepted.",
+			func() float64 { return float64(a.stats.Delivered.Load()) }),
+		counter("trellis_alert_retries_total", "Alert delivery attempts refused or failed, then tried again.",
+			func() float64 { return float64(a.stats.Retried.Load()) }),
+		counter("trellis_alert_dead_letters_total", "Alert deliveries whose attempts ran out (dead letters, GET /v1/alerts/failed).",
+			func() float64 { return float64(a.stats.Failed.Load()) }),
+		counter("trellis_alert_decisions_dropped_total", "Checks a decision rule selected that found the alert queue full and were not alerted.",
+			func() float64 { return float64(a.watch.Dropped()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trellis_alert_local_letters", Help: "Dead letters kept only in this node's memory (it did not lead when they failed)."},
+			func() float64 { return float64(len(a.local.list())) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

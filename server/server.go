@@ -428,6 +428,9 @@ func (n *Node) openServices(auth api.AuthConfig, peerClient *http.Client) error 
 	if err != nil {
 		return err
 	}
+	if err := registerAlertMetrics(reg, n.alert); err != nil {
+		return err
+	}
 	if err := registerIndexMetrics(reg, n.store, n.eng); err != nil {
 		return err
 	}
