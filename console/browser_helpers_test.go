@@ -87,6 +87,18 @@ type tab struct {
 // open opens a tab on base's console and signs in with token.
 func (e *env) open(t *testing.T, base, token string) *tab {
 	t.Helper()
+	tb := e.tab(t)
+	tb.do(chromedp.Navigate(base+"/console/#/schema"),
+		chromedp.WaitVisible(chromedp.CSS("#login-token")),
+		chromedp.SendKeys(chromedp.CSS("#login-token"), token),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]"), chromedp.NodeVisible),
+		chromedp.WaitReady(chromedp.CSS(`main[data-page="schema"][data-ready="true"]`)))
+	return tb
+}
+
+// tab opens a blank tab that records its console messages.
+func (e *env) tab(t *testing.T) *tab {
+	t.Helper()
 	ctx, cancel := chromedp.NewContext(e.browser)
 	t.Cleanup(cancel)
 	if err := chromedp.Do(ctx); err != nil {
@@ -104,11 +116,6 @@ func (e *env) open(t *testing.T, base, token string) *tab {
 			tb.mu.Unlock()
 		}
 	}()
-	tb.do(chromedp.Navigate(base+"/console/#/schema"),
-		chromedp.WaitVisible(chromedp.CSS("#login-token")),
-		chromedp.SendKeys(chromedp.CSS("#login-token"), token),
-		chromedp.Click(chromedp.CSS("#login-form button[type=submit]"), chromedp.NodeVisible),
-		chromedp.WaitReady(chromedp.CSS(`main[data-page="schema"][data-ready="true"]`)))
 	return tb
 }
 
@@ -211,6 +218,15 @@ func (tb *tab) check(resource, permission, subject, ctxJSON string) (result, che
 		chromedp.WaitReady(chromedp.CSS("#check-result")))
 	return eval[string](tb, `document.getElementById("check-result").dataset.result`),
 		eval[string](tb, `document.getElementById("check-token").textContent`)
+}
+
+// submit clicks button and waits until the element at loading (which the
+// page sets data-loading on while it asks the API) has its answer.
+func (tb *tab) submit(button, loading string) {
+	tb.t.Helper()
+	eval[bool](tb, `(() => { const el = document.querySelector(`+js(loading)+`); if (!el) throw new Error("no " + `+js(loading)+`); el.dataset.loading = "pending"; return true })()`)
+	tb.do(chromedp.Click(chromedp.CSS(button), chromedp.NodeVisible),
+		chromedp.WaitReady(chromedp.CSS(loading+`[data-loading="false"]`)))
 }
 
 // apiCheck asks the API directly.

@@ -12,10 +12,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -82,15 +82,32 @@ func TestConsole(t *testing.T) {
 		tb.fill(map[string]string{"#pg-mode": "fully_consistent"})
 		seen := map[string]bool{}
 		for _, c := range readmeChecks {
-			want := e.apiCheck(t, c.resource, c.permission, c.subject, c.context, full).Result
+			api := e.apiCheck(t, c.resource, c.permission, c.subject, c.context, full)
+			want := api.Result
 			got, _ := tb.check(c.resource, c.permission, c.subject, c.context)
 			seen[want] = true
+			name := strings.TrimSpace(strings.Join([]string{c.resource, c.permission, c.subject, c.context}, " "))
 			if got != want {
-				t.Errorf("check %s %s %s %s: the playground shows %q, the API answers %q", c.resource, c.permission, c.subject, c.context, got, want)
+				t.Errorf("check %s: the playground shows %q, the API answers %q", name, got, want)
+			}
+			if m := eval[string](tb, `(document.getElementById("check-missing") || {}).textContent || ""`); m != strings.Join(api.MissingContext, ", ") {
+				t.Errorf("check %s: the playground shows missing context %q, the API %q", name, m, api.MissingContext)
+			}
+			// Caveated and expiring steps are marked in the tree as the API's trace has them.
+			marks := eval[map[string]bool](tb, `({caveat: !!document.querySelector("#explain-tree .badge.caveat"), expiring: !!document.querySelector("#explain-tree .badge.expiring")})`)
+			seen["caveat mark"] = seen["caveat mark"] || marks["caveat"]
+			seen["expiring mark"] = seen["expiring mark"] || marks["expiring"]
+			if w := traceHas(api.Trace, func(n *wire.Trace) bool { return n.Kind == "caveat" }); marks["caveat"] != w {
+				t.Errorf("check %s: caveat marked %v, the API's trace has a caveat node: %v", name, marks["caveat"], w)
+			}
+			if w := traceHas(api.Trace, func(n *wire.Trace) bool {
+				return slices.ContainsFunc(n.Relationships, func(r string) bool { return strings.Contains(r, "[expiration:") })
+			}); marks["expiring"] != w {
+				t.Errorf("check %s: expiring marked %v, the API's trace has an expiring relationship: %v", name, marks["expiring"], w)
 			}
 		}
-		if !seen["allowed"] || !seen["denied"] || !seen["conditional"] {
-			t.Errorf("the README's examples should cover allowed, denied and conditional; the API gave %v", seen)
+		if !seen["allowed"] || !seen["denied"] || !seen["conditional"] || !seen["caveat mark"] || !seen["expiring mark"] {
+			t.Errorf("the README's examples should cover allowed, denied and conditional, a caveated and an expiring step; saw %v", seen)
 		}
 		tb.noErrors("playground")
 	})
@@ -105,15 +122,25 @@ func TestConsole(t *testing.T) {
 		if got != "allowed" {
 			t.Fatalf("playground: %s", got)
 		}
-		path := eval[[]string](tb, `Array.from(document.querySelectorAll("#explain-tree li.decides")).map(li => li.firstElementChild.textContent)`)
+		// The labels of the highlighted nodes, in document order (a node's own
+		// label: its summary, or the leaf), must go down through both teams.
+		path := eval[[]string](tb, `Array.from(document.querySelectorAll("#explain-tree li.decides")).map(li =>
+			(li.querySelector(":scope > details > summary") || li.firstElementChild).textContent)`)
 		joined := strings.Join(path, "\n")
-		for _, want := range []string{"dataset:claims#reader", "team:ml#member", "team:research#member", "user:raj"} {
-			if !strings.Contains(joined, want) {
-				t.Errorf("the highlighted path lacks %q:\n%s", want, joined)
+		rest := joined
+		for _, want := range []string{"dataset:claims#read ", "dataset:claims#reader", "team:ml#member", "team:research#member", "user:raj"} {
+			i := strings.Index(rest, want)
+			if i < 0 {
+				t.Errorf("the highlighted path lacks %q (or has it out of order):\n%s", want, joined)
+				continue
 			}
+			rest = rest[i+len(want):]
 		}
-		if strings.Contains(joined, "sara") || strings.Contains(joined, "trainer_bot") {
-			t.Errorf("the highlighted path includes a branch that did not decide:\n%s", joined)
+		if strings.Contains(joined, "dataset:claims#denied") {
+			t.Errorf("the highlighted path includes the exclusion's subtracted branch, which did not decide:\n%s", joined)
+		}
+		if n := eval[int](tb, `document.querySelectorAll("#explain-tree li:not(.decides)").length`); n == 0 {
+			t.Errorf("every node is highlighted: the highlight does not pick the deciding branch")
 		}
 		// The tree collapses: closing the root hides its children.
 		tb.do(chromedp.Click(chromedp.CSS("#explain-tree > li > details > summary"), chromedp.NodeVisible))
@@ -166,8 +193,7 @@ func TestConsole(t *testing.T) {
 	t.Run("LiveShowsChanges", func(t *testing.T) {
 		tb := e.open(t, e.url, e.toks.Reader)
 		tb.page("live")
-		tb.do(chromedp.WaitReady(chromedp.CSS(`#watch-stop:not([disabled])`)))
-		time.Sleep(300 * time.Millisecond) // the stream's request reaches the node
+		tb.do(chromedp.WaitReady(chromedp.CSS(`#watch-events[data-connected="true"]`)))
 		w, err := e.api.WriteRelationships(t.Context(), wire.WriteRelationshipsRequest{
 			Updates: []wire.Update{{Op: "touch", Relationship: "dataset:claims#reader@user:yara"}}, Reason: "live page test"})
 		if err != nil {
@@ -185,6 +211,11 @@ func TestConsole(t *testing.T) {
 		tb.screenshot("cluster")
 		tb.noErrors("live and cluster")
 	})
+
+	t.Run("SchemaDiffMarksBreaking", func(t *testing.T) { testSchemaDiff(t, e) })
+	t.Run("LookupsPageAndExpand", func(t *testing.T) { testLookupsAndExpand(t, e) })
+	t.Run("RelationshipsFilterExportDelete", func(t *testing.T) { testRelationshipsFilterExportDelete(t, e) })
+	t.Run("AuditEntriesFilter", func(t *testing.T) { testAuditEntriesFilter(t, e) })
 
 	pub, err := server.AuditPublicKey(e.node.Config().DataDir, e.node.Config().ClusterID, e.node.Config().NodeID)
 	if err != nil {
@@ -261,28 +292,46 @@ func TestConsole(t *testing.T) {
 	})
 
 	t.Run("ReaderSeesNoWriteControls", func(t *testing.T) {
+		// The controls that need more than a reader, by page; every page is
+		// searched for all of them.
+		const writes = "#rel-write, #rel-delete, #rel-rows button.danger"
+		const admins = "#verify-run, #audit-filter"
 		for _, c := range []struct {
-			token string
-			write bool
-		}{{e.toks.Reader, false}, {e.toks.Writer, true}} {
+			role, token  string
+			write, admin bool
+		}{{"reader", e.toks.Reader, false, false}, {"writer", e.toks.Writer, true, false}, {"admin", e.toks.Admin, true, true}} {
 			tb := e.open(t, e.url, c.token)
+			if who := eval[string](tb, `document.getElementById("who").textContent`); !strings.Contains(who, "("+c.role+")") {
+				t.Errorf("%s: the header shows %q", c.role, who)
+			}
+			for _, p := range pages {
+				tb.page(p)
+				w := eval[int](tb, `document.querySelectorAll(`+js(writes)+`).length`)
+				a := eval[int](tb, `document.querySelectorAll(`+js(admins)+`).length`)
+				wantW := c.write && p == "relationships"
+				wantA := c.admin && p == "audit"
+				if (w > 0) != wantW || (a > 0) != wantA {
+					t.Errorf("%s on %s: %d write and %d admin controls, want write %v, admin %v", c.role, p, w, a, wantW, wantA)
+				}
+			}
 			tb.page("relationships")
-			controls := eval[int](tb, `document.querySelectorAll("#rel-write, #rel-delete, button.danger").length`)
-			if (controls > 0) != c.write {
-				t.Errorf("write=%v: %d write controls on the relationships page", c.write, controls)
+			if ro := eval[bool](tb, `!!document.getElementById("read-only")`); ro == c.write {
+				t.Errorf("%s: the read-only notice shown: %v", c.role, ro)
 			}
-			if !c.write && !eval[bool](tb, `!!document.getElementById("read-only")`) {
-				t.Errorf("the reader is not told why there are no write controls")
-			}
-			tb.page("audit")
-			if n := eval[int](tb, `document.querySelectorAll("#verify-run, #audit-filter").length`); n != 0 {
-				t.Errorf("write=%v: %d admin controls on the audit page", c.write, n)
-			}
-			tb.noErrors("roles")
+			tb.noErrors("roles " + c.role)
 		}
 	})
 
 	t.Run("KeyboardAndLabels", func(t *testing.T) {
+		// The sign-in form first: a labelled input reached with Tab.
+		login := e.tab(t)
+		login.do(chromedp.Navigate(e.url+"/console/"), chromedp.WaitVisible(chromedp.CSS("#login-token")))
+		if !eval[bool](login, `document.getElementById("login-token").labels.length === 1`) {
+			t.Errorf("the token input has no label")
+		}
+		if reached, all := login.tabThrough(); len(reached) != len(all) || len(all) < 2 {
+			t.Errorf("sign-in: Tab reached %d of %d controls", len(reached), len(all))
+		}
 		tb := e.open(t, e.url, e.toks.Admin)
 		for _, p := range pages {
 			tb.page(p)
@@ -343,4 +392,15 @@ func checkTampered(t *testing.T, tb *tab) {
 	if root := eval[string](tb, `document.getElementById("verify-root").className`); root != "error" {
 		t.Errorf("the Merkle root check passed on a tampered export")
 	}
+}
+
+// traceHas reports whether a node of the trace satisfies f.
+func traceHas(n *wire.Trace, f func(*wire.Trace) bool) bool {
+	if n == nil {
+		return false
+	}
+	if f(n) {
+		return true
+	}
+	return slices.ContainsFunc(n.Children, func(c *wire.Trace) bool { return traceHas(c, f) })
 }

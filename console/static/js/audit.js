@@ -26,6 +26,7 @@ function entriesSection() {
   const more = h("button", { type: "button", id: "audit-more", hidden: true }, "Next page");
   let next = 0, params = {};
   const load = async (append) => {
+    tbody.dataset.loading = "true";
     try {
       const r = await get("/v1/audit/entries" + query({ ...params, from: append ? next : params.from }));
       if (!append) clear(tbody);
@@ -34,6 +35,7 @@ function entriesSection() {
       more.hidden = r.next >= r.size;
       status(msg, `${tbody.children.length} entr${tbody.children.length === 1 ? "y" : "ies"} shown; the log has ${r.size}.`);
     } catch (err) { status(msg, errorText(err), true); }
+    tbody.dataset.loading = "false";
   };
   more.addEventListener("click", () => load(true));
   const form = h("form", { id: "audit-filter", on: { submit: (ev) => { ev.preventDefault(); params = formValues(form); load(false); } } },

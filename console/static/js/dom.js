@@ -50,8 +50,9 @@ export function field(label, tag, attrs, ...children) {
   return wrap;
 }
 
-export function select(label, name, options, value) {
-  return field(label, "select", { name },
+// select is a labelled <select>; attrs (e.g. an id) go on the control.
+export function select(label, name, options, value, attrs) {
+  return field(label, "select", { ...attrs, name },
     options.map((o) => {
       const [v, text] = Array.isArray(o) ? o : [o, o];
       return h("option", { value: v, selected: v === value }, text);

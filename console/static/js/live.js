@@ -43,6 +43,9 @@ export async function render(main) {
     try {
       const resp = await raw("/v1/watch" + query({ since: last || since.control.value.trim(), types: types.control.value.trim() }),
         { signal: abort.signal, headers: { Accept: "text/event-stream" } });
+      // The node answers once it has fixed the revision the stream starts
+      // after: every change from here on will arrive.
+      list.dataset.connected = "true";
       await readSSE(resp, (ev) => {
         if (ev.event === "error") { status(msg, "stream error: " + ev.data, true); return; }
         const c = JSON.parse(ev.data);
@@ -57,6 +60,7 @@ export async function render(main) {
       if (err.name !== "AbortError") status(msg, errorText(err), true);
       else status(msg, `Stopped; resume continues after ${last || "now"}.`);
     }
+    list.dataset.connected = "false";
     start.disabled = false; stop.disabled = true;
   };
   start.addEventListener("click", run);

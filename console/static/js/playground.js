@@ -7,8 +7,7 @@ import { markDecisive, traceTree, expandTree } from "./tree.js";
 const MODES = ["minimize_latency", "fully_consistent", "at_least_as_fresh", "at_exact_snapshot"];
 
 export async function render(main, params) {
-  const mode = select("Consistency", "mode", MODES, params.get("mode") || (params.get("token") ? "at_least_as_fresh" : "minimize_latency"));
-  mode.control.id = "pg-mode";
+  const mode = select("Consistency", "mode", MODES, params.get("mode") || (params.get("token") ? "at_least_as_fresh" : "minimize_latency"), { id: "pg-mode" });
   const token = field("Token", "input", { id: "pg-token", name: "token", autocomplete: "off", value: params.get("token") || "", placeholder: "t1.…" });
   const recent = writes();
   const useLast = recent.length ? h("button", { type: "button", id: "pg-use-last", on: { click: () => {
@@ -40,6 +39,9 @@ function checkSection(params, cons) {
       const c = contextOf(v.context);
       if (c) body.context = c;
       const r = await post("/v1/check", body);
+      // The tree is complete before anything is shown, so the answer and its
+      // reasons appear together.
+      const asked = r.trace ? await reaskCached(r.trace, body.context, r.checked_at) : 0;
       status(msg, "");
       out.append(h("p", { class: "answer" },
         h("output", { id: "check-result", class: "result result-" + r.result, data: { result: r.result } }, r.result),
@@ -50,8 +52,9 @@ function checkSection(params, cons) {
         markDecisive(r.trace);
         out.append(h("h3", {}, "Why"), h("p", { class: "legend" },
           h("span", { class: "badge decides-badge" }, "decides"), " the branch that decided the answer · ",
-          h("span", { class: "badge cached" }, "cached"), " answered from the cache · ",
+          h("span", { class: "badge cached" }, "cached"), " answered from the cache (re-asked at the same revision to show why) · ",
           h("span", { class: "badge caveat" }, "caveat"), " · ", h("span", { class: "badge expiring" }, "expiring")),
+        asked ? h("p", { class: "hint", id: "check-reasked" }, `${asked} cached step${asked === 1 ? "" : "s"} re-asked at ${r.checked_at}.`) : null,
         traceTree(r.trace));
       }
     } catch (err) {
@@ -68,6 +71,33 @@ function checkSection(params, cons) {
   return section("Check", form, msg, out);
 }
 
+// reaskCached fills in the cached steps of a trace: the engine answers a
+// sub-problem from its cache without saying why, so each cached check is
+// asked again, explained, at the revision the check read (the root of an
+// explained check is always evaluated), until no cached step is left or
+// MAX_REASK questions have been asked. Returns how many were asked.
+const MAX_REASK = 32;
+async function reaskCached(trace, context, at) {
+  let asked = 0;
+  const queue = [trace];
+  while (queue.length && asked < MAX_REASK) {
+    const n = queue.shift();
+    if (n.kind === "check" && n.cached && !(n.children || []).length && n.resource && n.relation && n.subject) {
+      asked++;
+      const body = { resource: n.resource, permission: n.relation, subject: n.subject, consistency: { at_exact_snapshot: at }, explain: true };
+      if (context) body.context = context;
+      const r = await post("/v1/check", body);
+      if (r.trace) {
+        n.children = r.trace.children || [];
+        n.reasked = true;
+        if (r.result !== n.result) n.mismatch = r.result;
+      }
+    }
+    queue.push(...(n.children || []));
+  }
+  return asked;
+}
+
 // paged runs a lookup and offers "Next page" while the API returns a cursor;
 // later pages are read at the first page's revision.
 function pagedForm(id, fields, run, renderItem) {
@@ -76,6 +106,7 @@ function pagedForm(id, fields, run, renderItem) {
   const more = h("button", { type: "button", id: id + "-more", hidden: true }, "Next page");
   let cursor = "", readAt = "", lastBody = null;
   const go = async (body) => {
+    list.dataset.loading = "true";
     status(msg, "Looking up…");
     try {
       const r = await run(body);
@@ -88,6 +119,7 @@ function pagedForm(id, fields, run, renderItem) {
     } catch (err) {
       status(msg, errorText(err), true);
     }
+    list.dataset.loading = "false";
   };
   more.addEventListener("click", () => go({ ...lastBody, cursor, consistency: { at_exact_snapshot: readAt } }));
   const form = h("form", { id: id + "-form", on: { submit: (ev) => {
@@ -141,12 +173,14 @@ function expandSection(cons) {
   const form = h("form", { id: "expand-form", on: { submit: async (ev) => {
     ev.preventDefault();
     clear(out);
+    out.dataset.loading = "true";
     const v = formValues(form);
     try {
       const r = await post("/v1/expand", { resource: v.resource, permission: v.permission, consistency: cons() });
       status(msg, "read at " + r.read_at);
       out.append(expandTree(r.tree));
     } catch (err) { status(msg, errorText(err), true); }
+    out.dataset.loading = "false";
   } } }, h("div", { class: "row" },
     field("Resource", "input", { name: "resource", required: true, value: "dataset:claims" }),
     field("Permission", "input", { name: "permission", required: true, value: "read" })),

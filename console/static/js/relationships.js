@@ -38,6 +38,7 @@ export async function render(main) {
   let cursor = "", readAt = "", filter = {};
 
   const load = async (next) => {
+    tbody.dataset.loading = "true";
     status(msg, "Reading…");
     try {
       const body = { filter, limit: 50 };
@@ -49,6 +50,7 @@ export async function render(main) {
       tbody.append(...(r.relationships || []).map(row));
       status(msg, `${tbody.children.length} relationship(s) read at ${readAt}${cursor ? "; more pages" : ""}.`);
     } catch (err) { status(msg, errorText(err), true); }
+    tbody.dataset.loading = "false";
   };
   const written = (what, w) => {
     rememberWrite(what, w.written_at);

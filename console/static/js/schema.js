@@ -33,9 +33,10 @@ function diffSection(current) {
   const msg = h("p", { role: "status" });
   const proposal = field("Proposed schema", "textarea", { name: "proposal", rows: 10, spellcheck: "false" });
   proposal.control.value = current;
-  const form = h("form", { on: { submit: async (ev) => {
+  const form = h("form", { id: "diff-form", on: { submit: async (ev) => {
     ev.preventDefault();
     clear(out);
+    out.dataset.loading = "true";
     status(msg, "Comparing…");
     try {
       const d = await post("/v1/schema/diff", { schema: proposal.control.value });
@@ -51,6 +52,7 @@ function diffSection(current) {
     } catch (err) {
       status(msg, errorText(err), true);
     }
-  } } }, proposal, h("button", { type: "submit" }, "Compare with the stored schema"));
+    out.dataset.loading = "false";
+  } } }, proposal, h("button", { type: "submit", id: "diff-submit" }, "Compare with the stored schema"));
   return section("Diff a proposal", form, msg, out);
 }

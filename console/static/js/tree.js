@@ -47,6 +47,7 @@ function traceLabel(t) {
     badge(t.result, "result-" + t.result),
     t.decides ? badge("decides", "decides-badge") : null,
     t.cached ? badge("cached", "cached") : null,
+    t.mismatch ? badge("re-asked: " + t.mismatch, "bad") : null,
     t.kind === "caveat" || (t.detail && t.detail.caveat) ? badge("caveat " + ((t.detail && t.detail.caveat) || ""), "caveat") : null,
     rels.some((r) => r.includes("[expiration:")) ? badge("expiring", "expiring") : null,
     t.kind === "suspended" ? badge("suspended", "bad") : null,
