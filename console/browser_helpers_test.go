@@ -63,7 +63,7 @@ func newEnv(t *testing.T) *env {
 	n := testnode.Open(t, cfg)
 	e := &env{node: n, url: n.URL(), toks: toks, api: client.New(n.URL(), client.WithToken(toks.Admin), client.WithTimeout(10*time.Second))}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true), chromedp.WindowSize(1400, 900))
+		chromedp.Flag("disable-gpu", true), chromedp.WindowSize(1280, 800))
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
 	browser, cancel := chromedp.NewContext(alloc)
@@ -105,6 +105,7 @@ func (e *env) tab(t *testing.T) *tab {
 		t.Fatal(err)
 	}
 	tb := &tab{t: t, ctx: ctx}
+	tb.do(chromedp.EmulateViewport(1280, 800)) // the screenshots' size
 	msgs := chromedp.Console(ctx)
 	go func() {
 		for m, err := range msgs {
@@ -189,21 +190,28 @@ func (tb *tab) noErrors(where string) {
 	}
 }
 
-// screenshot saves the viewport to docs/images/console-<name>.png when
+// screenshot saves the viewport, scrolled to the element at sel (the top
+// of the page when ""), to docs/images/console-<name>.png when
 // TRELLIS_SCREENSHOTS=1 (so CI does not change the tree).
-func (tb *tab) screenshot(name string) {
+func (tb *tab) screenshot(name, sel string) {
 	tb.t.Helper()
 	if os.Getenv("TRELLIS_SCREENSHOTS") != "1" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
 	defer cancel()
-	eval[bool](tb, `window.scrollTo(0, 0), true`)
+	eval[bool](tb, `(() => { const el = `+js(sel)+` && document.querySelector(`+js(sel)+`);
+		if (el) el.scrollIntoView({block: "start"}); else window.scrollTo(0, 0);
+		document.activeElement && document.activeElement.blur(); return true })()`)
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		tb.t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join("..", "docs", "images", "console-"+name+".png"), png, 0o644); err != nil {
+	dir := filepath.Join("..", "docs", "images")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "console-"+name+".png"), png, 0o644); err != nil {
 		tb.t.Fatal(err)
 	}
 }

@@ -80,7 +80,7 @@ func testSchemaDiff(t *testing.T, e *env) {
 	if n := eval[int](tb, `document.querySelectorAll("#diff-result tr.breaking strong.badge").length`); n == 0 {
 		t.Errorf("no breaking change is marked")
 	}
-	tb.screenshot("schema-diff")
+	tb.screenshot("schema-diff", "#diff-form")
 	tb.noErrors("schema diff")
 }
 
@@ -162,7 +162,8 @@ func testRelationshipsFilterExportDelete(t *testing.T, e *env) {
 	}
 	tb := e.open(t, e.url, e.toks.Writer)
 	tb.page("relationships")
-	tb.fill(map[string]string{"#rel-filter [name=resource_type]": "dataset", "#rel-filter [name=resource_id]": "claims", "#rel-filter [name=relation]": "reader"})
+	tb.fill(map[string]string{"#rel-filter [name=resource_type]": "dataset", "#rel-filter [name=resource_id]": "claims",
+		"#rel-filter [name=relation]": "reader", "#rel-fresh": w.WrittenAt})
 	tb.submit(`#rel-filter button[type=submit]`, "#rel-rows")
 	if got := eval[[]string](tb, `Array.from(document.querySelectorAll("#rel-rows tr")).map(tr => tr.cells[0].textContent)`); !slices.Equal(got, r.Relationships) {
 		t.Errorf("filtered rows %q, the API reads %q", got, r.Relationships)
@@ -200,7 +201,7 @@ func testRelationshipsFilterExportDelete(t *testing.T, e *env) {
 	const rel, reason = "dataset:claims#reader@user:quinn", "JIRA-9 quinn left"
 	tb.fill(map[string]string{"#rel-reason": reason})
 	eval[bool](tb, `document.getElementById("write-out").replaceChildren(), true`)
-	tb.do(chromedp.Click(chromedp.CSS(`#rel-rows button[aria-label="Delete `+rel+`"]`), chromedp.NodeVisible), chromedp.WaitReady(chromedp.CSS("#write-token")))
+	tb.submit(`#rel-rows button[aria-label="Delete `+rel+`"]`, "#rel-rows") // the write, then the list read again
 	token := eval[string](tb, `document.getElementById("write-token").textContent`)
 	after := e.apiCheck(t, "dataset:claims", "read", "user:quinn", "", &wire.Consistency{Mode: wire.AtLeastAsFresh, Token: token})
 	if after.Result != "denied" {
@@ -208,6 +209,9 @@ func testRelationshipsFilterExportDelete(t *testing.T, e *env) {
 	}
 	if eval[bool](tb, `Array.from(document.querySelectorAll("#rel-rows tr")).some(tr => tr.cells[0].textContent === `+js(rel)+`)`) {
 		t.Errorf("the deleted relationship is still listed")
+	}
+	if got := eval[string](tb, `document.getElementById("rel-fresh").value`); got != token {
+		t.Errorf("after the delete the list reads at least as fresh as %q, want the delete's %q", got, token)
 	}
 	entries, err := e.api.AuditEntries(t.Context(), client.AuditEntriesRequest{Kind: "write", Limit: 1000})
 	if err != nil {
@@ -255,6 +259,10 @@ func waitDownload(t *testing.T, progress iter.Seq2[browser.EventDownloadProgress
 // testAuditEntriesFilter: the audit page lists the entries the API lists
 // for the same filter.
 func testAuditEntriesFilter(t *testing.T, e *env) {
+	if _, err := e.api.WriteRelationships(t.Context(), wire.WriteRelationshipsRequest{
+		Updates: []wire.Update{{Op: "touch", Relationship: "dataset:claims#steward@user:ines"}}, Reason: "audit filter test"}); err != nil {
+		t.Fatal(err)
+	}
 	want, err := e.api.AuditEntries(t.Context(), client.AuditEntriesRequest{Kind: "write", Limit: 50})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ package console_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/trellis-authz/trellis/audit"
 	"github.com/trellis-authz/trellis/server"
 	"github.com/trellis-authz/trellis/wire"
 )
@@ -73,7 +75,19 @@ func TestConsole(t *testing.T) {
 		if !eval[bool](tb, `!!document.querySelector('#schema-graph path.edge.ttu title') && Array.from(document.querySelectorAll('#schema-graph path.edge.ttu title')).some(t => t.textContent === "dataset#project->admin: project#admin")`) {
 			t.Errorf("no tuple-to-userset arrow from dataset#project through to project#admin")
 		}
-		tb.screenshot("schema")
+		// "Fit to width" scales the whole graph into view, and back.
+		wide := eval[float64](tb, `document.querySelector("#schema-graph svg").getBoundingClientRect().width`)
+		tb.do(chromedp.Click(chromedp.CSS("#graph-fit"), chromedp.NodeVisible))
+		fitted := eval[float64](tb, `document.querySelector("#schema-graph svg").getBoundingClientRect().width`)
+		box := eval[float64](tb, `document.getElementById("schema-graph").clientWidth`)
+		if fitted > box+1 || eval[string](tb, `document.getElementById("graph-fit").getAttribute("aria-pressed")`) != "true" {
+			t.Errorf("fit to width: the graph is %.0f px wide (%.0f before) in a %.0f px box", fitted, wide, box)
+		}
+		tb.screenshot("schema", "main .split")
+		tb.do(chromedp.Click(chromedp.CSS("#graph-fit"), chromedp.NodeVisible))
+		if w := eval[float64](tb, `document.querySelector("#schema-graph svg").getBoundingClientRect().width`); w != wide {
+			t.Errorf("actual size again: %.0f px, want %.0f", w, wide)
+		}
 	})
 
 	t.Run("PlaygroundMatchesAPI", func(t *testing.T) {
@@ -148,7 +162,7 @@ func TestConsole(t *testing.T) {
 			t.Errorf("clicking the root's summary did not collapse it")
 		}
 		tb.do(chromedp.Click(chromedp.CSS("#explain-tree > li > details > summary"), chromedp.NodeVisible))
-		tb.screenshot("playground")
+		tb.screenshot("playground", "#check-form")
 		tb.noErrors("explain")
 	})
 
@@ -165,7 +179,7 @@ func TestConsole(t *testing.T) {
 		if !strings.HasPrefix(token, "t1.") {
 			t.Fatalf("write token %q", token)
 		}
-		tb.screenshot("relationships")
+		tb.screenshot("relationships", "")
 		tb.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("main").dataset.ready = "false"`),
 			chromedp.Click(chromedp.CSS("#write-out a.use-token"), chromedp.NodeVisible),
 			chromedp.WaitReady(chromedp.CSS(`main[data-page="playground"][data-ready="true"]`)))
@@ -203,12 +217,12 @@ func TestConsole(t *testing.T) {
 		if txt := eval[string](tb, `document.querySelector('#watch-events li[data-token="`+w.WrittenAt+`"]').textContent`); !strings.Contains(txt, "dataset:claims#reader@user:yara") {
 			t.Errorf("live event: %q", txt)
 		}
-		tb.screenshot("live")
+		tb.screenshot("live", "")
 		tb.page("cluster")
 		if leader := eval[string](tb, `document.getElementById("cluster-leader").textContent`); leader != e.node.Config().NodeID {
 			t.Errorf("cluster page leader %q, want %q", leader, e.node.Config().NodeID)
 		}
-		tb.screenshot("cluster")
+		tb.screenshot("cluster", "")
 		tb.noErrors("live and cluster")
 	})
 
@@ -235,7 +249,7 @@ func TestConsole(t *testing.T) {
 		if n == 0 || n != size {
 			t.Errorf("%d entries verified, checkpoint size %d", n, size)
 		}
-		tb.screenshot("audit")
+		tb.screenshot("audit", "#verify-summary")
 		// A key that is not the node's fails the signature.
 		tb.fill(map[string]string{"#verify-key": strings.Fields(pub)[0] + " 11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="})
 		tb.do(chromedp.Click(chromedp.CSS("#verify-run"), chromedp.NodeVisible), chromedp.WaitReady(chromedp.CSS("#verify-summary")))
@@ -257,7 +271,7 @@ func TestConsole(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			b = tamper(t, b, 1)
+			b = tamper(t, b, 1, false)
 			r.Body = io.NopCloser(bytes.NewReader(b))
 			r.ContentLength = int64(len(b))
 			r.Header.Set("Content-Length", strconv.Itoa(len(b)))
@@ -270,6 +284,7 @@ func TestConsole(t *testing.T) {
 		tb.fill(map[string]string{"#verify-key": pub})
 		tb.do(chromedp.Click(chromedp.CSS("#verify-run"), chromedp.NodeVisible), chromedp.WaitReady(chromedp.CSS("#verify-summary")))
 		checkTampered(t, tb)
+		tb.screenshot("audit-tampered", "#verify-summary")
 
 		// The same edit in a saved file ("on disk"), verified from the file input.
 		body, _, err := e.api.AuditExport(t.Context(), 0)
@@ -282,12 +297,31 @@ func TestConsole(t *testing.T) {
 			t.Fatal(err)
 		}
 		file := filepath.Join(t.TempDir(), "audit.ndjson")
-		if err := os.WriteFile(file, tamper(t, resp, 1), 0o600); err != nil {
+		if err := os.WriteFile(file, tamper(t, resp, 1, false), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		eval[bool](tb, `document.getElementById("verify-out").replaceChildren(), true`)
 		tb.do(chromedp.SetUploadFiles(chromedp.CSS("#verify-file"), []string{file}), chromedp.WaitReady(chromedp.CSS("#verify-summary")))
 		checkTampered(t, tb)
+
+		// A forger who also recomputes the edited entry's leaf_hash (with
+		// package audit's encoding, so this also checks the browser's against
+		// Go's): every entry hashes to its own leaf_hash, the root does not.
+		forged := filepath.Join(t.TempDir(), "forged.ndjson")
+		if err := os.WriteFile(forged, tamper(t, resp, 1, true), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		eval[bool](tb, `document.getElementById("verify-out").replaceChildren(), true`)
+		tb.do(chromedp.SetUploadFiles(chromedp.CSS("#verify-file"), []string{forged}), chromedp.WaitReady(chromedp.CSS("#verify-summary")))
+		if ok := eval[string](tb, `document.getElementById("verify-out").dataset.ok`); ok != "false" {
+			t.Errorf("a forged export with a recomputed leaf hash verified")
+		}
+		if bad := eval[int](tb, `document.querySelectorAll('#verify-entries tr[data-ok="false"]').length`); bad != 0 {
+			t.Errorf("%d entries flagged: the browser's leaf hash differs from package audit's for the forged entry", bad)
+		}
+		if root := eval[string](tb, `document.getElementById("verify-root").className`); root != "error" {
+			t.Errorf("the Merkle root check passed on a forged export")
+		}
 		tb.noErrors("audit tampered")
 	})
 
@@ -362,9 +396,10 @@ func TestConsole(t *testing.T) {
 	})
 }
 
-// tamper edits the reason of entry seq in an NDJSON audit export (and keeps
-// its leaf_hash), as an attacker between the node and the browser might.
-func tamper(t *testing.T, export []byte, seq int) []byte {
+// tamper edits the reason of entry seq in an NDJSON audit export, as an
+// attacker between the node and the browser might: keeping its leaf_hash, or
+// (rehash) replacing it with the edited entry's own (package audit's).
+func tamper(t *testing.T, export []byte, seq int, rehash bool) []byte {
 	t.Helper()
 	lines := bytes.Split(bytes.TrimRight(export, "\n"), []byte("\n"))
 	if len(lines) <= seq {
@@ -376,6 +411,18 @@ func tamper(t *testing.T, export []byte, seq int) []byte {
 	}
 	m["reason"] = "nothing to see here"
 	b, _ := json.Marshal(m)
+	if rehash {
+		var ent audit.Entry
+		if err := json.Unmarshal(b, &ent); err != nil {
+			t.Fatal(err)
+		}
+		lh, err := ent.LeafHash()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m["leaf_hash"] = hex.EncodeToString(lh)
+		b, _ = json.Marshal(m)
+	}
 	lines[seq] = b
 	return append(bytes.Join(lines, []byte("\n")), '\n')
 }

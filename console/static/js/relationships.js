@@ -28,7 +28,7 @@ function playgroundLink(rel, token) {
   return h("a", { href: "#/playground?" + q.toString(), class: "use-token" }, "Check in the playground at this token");
 }
 
-export async function render(main) {
+export async function render(main, params) {
   const writer = can("writer");
   const tbody = h("tbody", { id: "rel-rows" });
   const msg = h("p", { role: "status", id: "rel-status" });
@@ -36,13 +36,21 @@ export async function render(main) {
   const reason = field("Reason (kept in the audit log)", "input", { id: "rel-reason", name: "reason", required: true, placeholder: "JIRA-123 why" });
   const writeOut = h("div", { id: "write-out", "aria-live": "polite" });
   let cursor = "", readAt = "", filter = {};
+  const fresh = field("At least as fresh as (token)", "input", { id: "rel-fresh", name: "fresh", autocomplete: "off", placeholder: "t1.…", value: params.get("token") || "" });
 
+  // load reads the first page (or the next, at the first page's revision),
+  // at least as fresh as the token in the filter when there is one: after a
+  // write, that is the write's token, so the list shows it.
   const load = async (next) => {
     tbody.dataset.loading = "true";
     status(msg, "Reading…");
     try {
       const body = { filter, limit: 50 };
-      if (next) { body.cursor = cursor; body.consistency = { at_exact_snapshot: readAt }; } else { clear(tbody); readAt = ""; }
+      if (next) { body.cursor = cursor; body.consistency = { at_exact_snapshot: readAt }; } else {
+        clear(tbody); readAt = "";
+        const t = fresh.control.value.trim();
+        if (t) body.consistency = { at_least_as_fresh: t };
+      }
       const r = await post("/v1/relationships/read", body);
       readAt = readAt || r.read_at;
       cursor = r.next_cursor || "";
@@ -53,6 +61,7 @@ export async function render(main) {
     tbody.dataset.loading = "false";
   };
   const written = (what, w) => {
+    fresh.control.value = w.written_at;
     rememberWrite(what, w.written_at);
     clear(writeOut).append(h("p", { class: "ok" }, `${what}: written at `, h("code", { id: "write-token" }, w.written_at), " · ",
       playgroundLink(what.replace(/^\w+ /, ""), w.written_at)));
@@ -75,9 +84,9 @@ export async function render(main) {
     writer ? h("td", {}, h("button", { type: "button", class: "danger", "aria-label": "Delete " + rel, on: { click: () => del(rel) } }, "Delete")) : null);
 
   const filterForm = h("form", { id: "rel-filter", on: { submit: (ev) => { ev.preventDefault(); filter = filterOf(formValues(filterForm)); load(false); } } },
-    h("div", { class: "row" }, FILTER.map(([name, label]) => field(label, "input", { name, value: name === "resource_type" ? "dataset" : "" }))),
+    h("div", { class: "row" }, FILTER.map(([name, label]) => field(label, "input", { name, value: name === "resource_type" ? "dataset" : "" })), fresh),
     h("button", { type: "submit" }, "Read"), " ",
-    h("button", { type: "button", id: "rel-export", on: { click: () => exportNDJSON(filterOf(formValues(filterForm)), msg) } }, "Export NDJSON"));
+    h("button", { type: "button", id: "rel-export", on: { click: () => exportNDJSON(filterOf(formValues(filterForm)), fresh.control.value.trim(), msg) } }, "Export NDJSON"));
   more.addEventListener("click", () => load(true));
   main.append(section("Filter", filterForm, msg,
     table(["Relationship", writer ? "Action" : null].filter(Boolean), [], "Stored relationships"), more));
@@ -123,8 +132,9 @@ export async function render(main) {
   await load(false);
 }
 
-async function exportNDJSON(filter, msg) {
-  const q = { resource_type: filter.resource_type, resource_id: filter.resource_id, resource_id_prefix: filter.resource_id_prefix, relation: filter.relation };
+async function exportNDJSON(filter, fresh, msg) {
+  const q = { resource_type: filter.resource_type, resource_id: filter.resource_id, resource_id_prefix: filter.resource_id_prefix, relation: filter.relation,
+    at_least_as_fresh: fresh };
   if (filter.subject) Object.assign(q, { subject_type: filter.subject.type, subject_id: filter.subject.id, subject_relation: filter.subject.relation });
   try {
     const resp = await raw("/v1/relationships/export" + query(q));

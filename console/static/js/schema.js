@@ -8,6 +8,10 @@ export async function render(main) {
   const model = parseSchema(s.schema);
   const warnings = h("ul", { class: "warnings", id: "lint" });
   const graph = h("div", { class: "graph-wrap", id: "schema-graph" }, draw(model));
+  const fit = h("button", { type: "button", id: "graph-fit", "aria-pressed": "false", "aria-controls": "schema-graph", on: { click: () => {
+    const on = graph.classList.toggle("fit");
+    fit.setAttribute("aria-pressed", String(on));
+  } } }, "Fit to width");
   const legend = h("p", { class: "legend" },
     h("span", { class: "key key-subject" }, "subject type"), " ",
     h("span", { class: "key key-ttu" }, "tuple-to-userset (through its relation)"), " ",
@@ -15,7 +19,7 @@ export async function render(main) {
   main.append(
     h("p", { class: "meta" }, `hash ${s.hash} · read at `, h("code", {}, s.read_at)),
     h("div", { class: "split" },
-      section("Graph", legend, graph),
+      section("Graph", h("div", { class: "row" }, legend, fit), graph),
       section("Source", h("pre", { class: "source", id: "schema-source", tabindex: "0", "aria-label": "Schema source" }, s.schema))),
     section("Lint warnings", warnings),
     diffSection(s.schema));
