@@ -107,13 +107,15 @@ type Decision struct {
 }
 
 // selects reports whether d is of the resource type, permission, subject
-// type and result m names.
+// type and result m names. A through/caveat rule never selects a denied
+// check (no branch decided it, so OnDecidingPath would refuse it after an
+// explain that costs a second evaluation); a denials rule selects only those.
 func (m *DecisionMatch) selects(d *Decision) bool {
 	return (m.ResourceType == "" || m.ResourceType == d.Resource.Type) &&
 		(m.Permission == "" || m.Permission == d.Permission) &&
 		(m.SubjectType == "" || m.SubjectType == d.Subject.Type) &&
 		(m.Result == "" || m.Result == d.Result) &&
-		(m.Denials == nil || d.Result == "denied")
+		(m.Denials == nil) == (d.Result != "denied") // a denial never goes through break-glass; denials rules count only denials
 }
 
 // OnDecidingPath reports whether the branch of t that decided its answer

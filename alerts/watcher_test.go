@@ -99,6 +99,12 @@ func TestWatcherQueueFullDrops(t *testing.T) {
 	if !w.Active() {
 		t.Fatal("not active with a decision rule")
 	}
+	for range 3 {
+		w.Offer(denial("x")) // a denied check is never a break-glass use: not a candidate
+	}
+	if len(w.Queue()) != 0 {
+		t.Fatalf("a through rule selected %d denied checks", len(w.Queue()))
+	}
 	d := denial("x")
 	d.Result = "allowed"
 	for range 5 {
