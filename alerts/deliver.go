@@ -31,6 +31,7 @@ type Event struct {
 	Denials      int         `json:"denials,omitempty"`
 	Action       string      `json:"action,omitempty"`
 	Audit        *AuditEvent `json:"audit,omitempty"`
+	Gap          *GapEvent   `json:"gap,omitempty"`
 	Node         string      `json:"node,omitempty"` // the node that saw a decision or audit event
 	Revision     uint64      `json:"revision,omitempty"`
 	Token        string      `json:"token"`
@@ -53,6 +54,13 @@ type AuditEvent struct {
 	Size       uint64 `json:"size"`
 	Root       string `json:"root"`        // this node's root for Size entries
 	LeaderRoot string `json:"leader_root"` // the leader's
+}
+
+// GapEvent is a run of revisions whose alerts were lost: the change feed
+// was trimmed past them before they were delivered (docs/alerts.md).
+type GapEvent struct {
+	From uint64 `json:"from"`
+	To   uint64 `json:"to"`
 }
 
 // Payload is the JSON body POSTed to a webhook.
@@ -125,7 +133,10 @@ type Stats struct {
 	Delivered atomic.Uint64 // accepted by the webhook
 	Retried   atomic.Uint64 // attempts refused or failed, then tried again
 	Failed    atomic.Uint64 // deliveries whose attempts ran out (dead letters)
+	Skipped   atomic.Uint64 // revisions trimmed from the feed before delivery (gap events)
 }
+
+func (s *Sender) now() time.Time { return time.Now().UTC() }
 
 // Deliver POSTs p to w, signed, with the delivery id, retrying any transport
 // error or non-2xx answer with backoff until it is accepted, the attempts run

@@ -20,46 +20,40 @@ type Revision struct {
 	Changes    []storage.Change
 }
 
-// Dispatch delivers what the rules of rs select in r: every relationship
-// change a relationship rule matches, in change order, each with
-// DeliveryID(rule, revision, change index), and a schema change to every
-// schema rule (index 0). A delivery whose attempts run out goes to failed
-// (a dead letter) and the rest go on; Dispatch returns the number of
-// deliveries made or dead-lettered and the first error that stops it (the
-// context ended, or failed could not record a letter). A caller advances
-// its delivery cursor past r only when the error is nil, so a retry after a
-// restart sends the same deliveries with the same ids.
-func (s *Sender) Dispatch(ctx context.Context, rs RuleSet, r Revision, failed Failed) (int, error) {
-	n := 0
-	send := func(rule Rule, index int, ev Event) error {
-		p := Payload{Rule: rule.Name, Audit: r.Audit, Event: ev}
-		if err := s.Send(ctx, rule, DeliveryID(rule.Name, r.Revision, index), p, failed); err != nil {
-			return err
-		}
-		n++
-		return nil
+// planRevision appends to plan what the rules of rs select in r: every
+// relationship change a relationship rule matches, in change order, each
+// with DeliveryID(rule, revision, change index), and a schema change for
+// every schema rule (index 0).
+func planRevision(rs RuleSet, r Revision, plan []planned) []planned {
+	add := func(rule Rule, index int, ev Event) {
+		plan = append(plan, planned{rule, DeliveryID(rule.Name, r.Revision, index), Payload{Rule: rule.Name, Audit: r.Audit, Event: ev}})
 	}
 	if r.Kind == "schema" {
 		for _, rule := range rs.Rules {
-			if !rule.Schema {
-				continue
-			}
-			ev := Event{Kind: KindSchema, SchemaHash: r.SchemaHash, Revision: r.Revision, Token: r.Token,
-				Time: r.Time.UTC(), Principal: r.Principal, Reason: r.Reason}
-			if err := send(rule, 0, ev); err != nil {
-				return n, err
+			if rule.Schema {
+				add(rule, 0, Event{Kind: KindSchema, SchemaHash: r.SchemaHash, Revision: r.Revision, Token: r.Token,
+					Time: r.Time.UTC(), Principal: r.Principal, Reason: r.Reason})
 			}
 		}
 	}
 	for i, c := range r.Changes {
 		for _, rule := range rs.Rules {
-			if rule.Match == (Match{}) || !rule.Match.Matches(c.Op, c.Relationship) {
-				continue
-			}
-			if err := send(rule, i, NewEvent(c.Op, c.Relationship, r.Revision, r.Token, r.Time, r.Principal, r.Reason)); err != nil {
-				return n, err
+			if rule.Match != (Match{}) && rule.Match.Matches(c.Op, c.Relationship) {
+				add(rule, i, NewEvent(c.Op, c.Relationship, r.Revision, r.Token, r.Time, r.Principal, r.Reason))
 			}
 		}
 	}
-	return n, nil
+	return plan
+}
+
+// Dispatch delivers what planRevision selects in r, each webhook's deliveries in
+// order. A delivery whose attempts run out goes to failed (a dead letter)
+// and the rest go on; Dispatch returns the number of deliveries made or
+// dead-lettered and the first error that stops it (the context ended, or
+// failed could not record a letter). A caller advances its delivery cursor
+// past r only when the error is nil, so a retry after a restart sends the
+// same deliveries with the same ids.
+func (s *Sender) Dispatch(ctx context.Context, rs RuleSet, r Revision, failed Failed) (int, error) {
+	plan := planRevision(rs, r, nil)
+	return len(plan), s.sendAll(ctx, plan, failed)
 }

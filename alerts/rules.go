@@ -51,7 +51,22 @@ const (
 	KindDecision     = "decision"
 	KindDenials      = "denials"
 	KindAudit        = "audit"
+	// KindGap is not a rule's kind but an event's: the feed lost revisions
+	// before their alerts went out, told to every rule that follows it.
+	KindGap = "gap"
 )
+
+// FollowsFeed reports whether any rule of rs selects what the change feed
+// carries (relationship changes, schema changes): the leader's loop then
+// follows the feed from the replicated cursor, and the feed is held there.
+func (rs RuleSet) FollowsFeed() bool {
+	for _, r := range rs.Rules {
+		if k := r.Kind(); k == KindRelationship || k == KindSchema {
+			return true
+		}
+	}
+	return false
+}
 
 // Kind names what the rule selects; "" when it selects nothing or more
 // than one kind (Validate refuses both).

@@ -81,15 +81,44 @@ func (a *applier) applyAlerts(index uint64, c Command) (WriteResult, error) {
 	if err := alerts.Validate(ac.Rules, a.schema); err != nil {
 		return WriteResult{}, fmt.Errorf("%w: %w", ErrInvalidAlerts, err)
 	}
-	return a.commit(index, c, storage.Batch{},
+	cur, err := AlertCursor(a.store)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	if cur == 0 {
+		cur = index - 1 // alertsExtra starts the cursor here
+	}
+	return a.commit(index, c, storage.Batch{ChangeFloor: feedFloor(ac.Rules, cur)},
 		func(r storage.Result) WriteResult {
 			return WriteResult{Revision: r.Revision, Changed: len(ac.Rules.Rules)}
 		}, "")
 }
 
 func (a *applier) applyAlertCursor(index uint64, c Command) (WriteResult, error) {
-	return a.commit(index, c, storage.Batch{},
+	rs, err := AlertRules(a.store)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	cur, err := AlertCursor(a.store)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	floor := feedFloor(rs, max(cur, c.(*AlertCursorCommand).Revision))
+	return a.commit(index, c, storage.Batch{ChangeFloor: floor},
 		func(r storage.Result) WriteResult { return WriteResult{Revision: r.Revision} }, "")
+}
+
+// feedFloor is where the change feed is held (storage.Batch.ChangeFloor)
+// for rules rs with the delivery cursor at cursor: the first revision not
+// yet delivered, while some rule follows the feed; else 0, no hold. So the
+// GC window cannot trim records the alert loop has still to deliver, and a
+// loop that fell behind under load catches up instead of losing alerts.
+func feedFloor(rs alerts.RuleSet, cursor uint64) *uint64 {
+	f := uint64(0)
+	if rs.FollowsFeed() {
+		f = cursor + 1
+	}
+	return &f
 }
 
 // alertsExtra is what an alerts or cursor command at index stores: the rule

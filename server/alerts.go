@@ -48,10 +48,12 @@ func (n *Node) startAlerts() {
 	}
 	sender := &alerts.Sender{Backoff: backoff, Log: n.log.With("component", "alerts"), Stats: &n.alert.stats}
 	loop := &alerts.Loop{
-		Sender: sender,
-		Feed:   n.store.Changes,
-		Cursor: alertCursor{n},
-		Rules:  func(context.Context) (alerts.RuleSet, error) { return consensus.AlertRules(n.store) },
+		Sender:  sender,
+		Feed:    n.store.Changes,
+		Cursor:  alertCursor{n},
+		Horizon: n.store.ChangeHorizon,
+		Log:     n.log.With("component", "alerts"),
+		Rules:   func(context.Context) (alerts.RuleSet, error) { return consensus.AlertRules(n.store) },
 		Describe: func(rev uint64, meta []byte) alerts.Revision {
 			var m feedMeta
 			_ = json.Unmarshal(meta, &m) // a record without meta still alerts

@@ -53,6 +53,8 @@ func registerAlertMetrics(reg *prometheus.Registry, a *alertRuntime) error {
 			func() float64 { return float64(a.stats.Retried.Load()) }),
 		counter("trellis_alert_dead_letters_total", "Alert deliveries whose attempts ran out (dead letters, GET /v1/alerts/failed).",
 			func() float64 { return float64(a.stats.Failed.Load()) }),
+		counter("trellis_alert_skipped_revisions_total", "Revisions trimmed from the change feed before their alerts were delivered (each run told to the rules as a gap event).",
+			func() float64 { return float64(a.stats.Skipped.Load()) }),
 		counter("trellis_alert_decisions_dropped_total", "Checks a decision rule selected that found the alert queue full and were not alerted.",
 			func() float64 { return float64(a.watch.Dropped()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trellis_alert_local_letters", Help: "Dead letters kept only in this node's memory (it did not lead when they failed)."},

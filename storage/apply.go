@@ -57,6 +57,9 @@ func (s *Store) Apply(rev uint64, b Batch) (Result, error) {
 				return Result{}, s.wrapTxnErr(rev, "commit", err)
 			}
 			s.publishGroupIndex()
+			if b.ChangeFloor != nil {
+				s.changeFloor.Store(*b.ChangeFloor)
+			}
 			if b.Schema != nil {
 				s.refreshSchemaCache(rev) // before rev is readable
 			}
@@ -297,11 +300,37 @@ func (s *Store) stageMeta(txn *badger.Txn, rev uint64, b *Batch, changes []Chang
 			return 0, 0, s.wrapTxnErr(rev, "GC horizon", err)
 		}
 	}
-	changeHorizon, err = s.trimChanges(txn, horizon)
+	if f := b.ChangeFloor; f != nil && *f != s.changeFloor.Load() {
+		if err := txn.Set(keyChangeFloor, be64(*f)); err != nil {
+			return 0, 0, s.wrapTxnErr(rev, "change feed floor", err)
+		}
+	}
+	changeHorizon, err = s.trimChanges(txn, s.trimTarget(rev, horizon, b.ChangeFloor))
 	if err != nil {
 		return 0, 0, s.wrapTxnErr(rev, "trim change feed", err)
 	}
 	return horizon, changeHorizon, nil
+}
+
+// trimTarget is where the change feed may be trimmed to at rev: the GC
+// horizon, or below it the floor a holder set (the batch's own, else the
+// stored one), but never more than ChangeHoldMax revisions below rev.
+func (s *Store) trimTarget(rev, horizon uint64, batchFloor *uint64) uint64 {
+	floor := s.changeFloor.Load()
+	if batchFloor != nil {
+		floor = *batchFloor
+	}
+	if floor == 0 || floor >= horizon {
+		return horizon
+	}
+	hold := s.cfg.ChangeHoldMax
+	if hold == 0 {
+		hold = defaultHoldMax
+	}
+	if rev > hold && rev-hold > floor {
+		return min(horizon, rev-hold)
+	}
+	return floor
 }
 
 // trimChanges deletes change records below the GC horizon, those of at most

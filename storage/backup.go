@@ -199,6 +199,7 @@ func (s *Store) Restore(r io.Reader) error {
 	s.applied.Store(0)
 	s.horizon.Store(0)
 	s.changeHorizon.Store(0)
+	s.changeFloor.Store(0) // the restored feed starts at the restored revision; its holder sets a new floor
 	s.db.SetDiscardTs(0)
 
 	err := s.load(cr, rev)

@@ -27,6 +27,12 @@ type Batch struct {
 	// revision (suspend.go); lifting one that does not exist fails the batch
 	// with ErrNotSuspended.
 	Suspend *SuspensionChange
+	// ChangeFloor, when set, holds the change feed from that revision on:
+	// its records are not trimmed at the GC horizon (relationship versions
+	// still are), so a consumer that records its position in the store (the
+	// alert loop's cursor) cannot be overtaken. The hold is bounded by
+	// Config.ChangeHoldMax revisions below the applied one; 0 releases it.
+	ChangeFloor *uint64
 	// Meta is opaque bytes stored at this revision alongside the change record
 	// in the change feed (the consensus layer keeps the principal, reason and
 	// request id there). May be nil.

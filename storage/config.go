@@ -24,6 +24,11 @@ type Config struct {
 	// On each Apply the GC horizon moves up to applied-GCWindow. 0 disables the
 	// automatic horizon (use SetGCHorizon).
 	GCWindow uint64
+	// ChangeHoldMax bounds a change-feed hold (Batch.ChangeFloor): records
+	// more than this many revisions below the applied one are trimmed even
+	// when held, so a consumer that never moves cannot fill the disk. 0 means
+	// the default, 1,000,000 revisions (a few hundred bytes each).
+	ChangeHoldMax uint64
 	// MemTableSize bounds one memtable and therefore one transaction: Badger
 	// refuses a transaction above 15% of it. 32 MiB admits ~4.8 MB of keys and
 	// inline values per batch, so a batch of 10,000 relationships of ordinary
@@ -54,6 +59,7 @@ const (
 	minBlockCache    = 1 << 20
 	minVLogGCPeriod  = time.Second
 	defaultGCWindow  = 10000
+	defaultHoldMax   = 1_000_000
 	defaultMemTable  = 32 << 20
 	defaultBlockSize = 256 << 20
 )

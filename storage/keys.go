@@ -25,6 +25,7 @@ var (
 	keySchema        = []byte(pfxMeta + "schema")
 	keyHorizon       = []byte(pfxMeta + "horizon")
 	keyChangeHorizon = []byte(pfxMeta + "changes_horizon")
+	keyChangeFloor   = []byte(pfxMeta + "changes_floor")
 )
 
 // userMeta bits on relationship entries, so key-only scans know whether the

@@ -41,6 +41,7 @@ type Store struct {
 	applied       atomic.Uint64
 	horizon       atomic.Uint64 // reads below are refused
 	changeHorizon atomic.Uint64 // change records below are deleted
+	changeFloor   atomic.Uint64 // change records from here on are held (Batch.ChangeFloor); 0: none
 	gen           atomic.Uint64 // bumped by Restore; snapshots of an older gen expire
 	closed        atomic.Bool
 	restoring     atomic.Bool
@@ -146,7 +147,7 @@ func (s *Store) loadMeta() error {
 	for _, m := range []struct {
 		key []byte
 		dst *atomic.Uint64
-	}{{keyApplied, &s.applied}, {keyHorizon, &s.horizon}, {keyChangeHorizon, &s.changeHorizon}} {
+	}{{keyApplied, &s.applied}, {keyHorizon, &s.horizon}, {keyChangeHorizon, &s.changeHorizon}, {keyChangeFloor, &s.changeFloor}} {
 		v, ok, err := getUint(txn, m.key)
 		if err != nil {
 			return err
