@@ -104,6 +104,12 @@ type Decision struct {
 	Principal  string
 	RequestID  string
 	Time       time.Time
+	// Watch is what the check was asked to report (Watcher.WatchFor) and
+	// Watched what it reported (engine.CheckResult.Watched); a nil Watch:
+	// the check reported nothing, and a rule that selects it is confirmed
+	// on an explain trace instead.
+	Watch   *engine.Watch
+	Watched uint64
 }
 
 // selects reports whether d is of the resource type, permission, subject
@@ -119,41 +125,35 @@ func (m *DecisionMatch) selects(d *Decision) bool {
 }
 
 // OnDecidingPath reports whether the branch of t that decided its answer
-// went through the relation through (a "relation" node of that name) or
-// the caveat (a "caveat" node of that name); an empty name matches any.
-// The deciding branch of a union is its children with the root's answer;
-// of an exclusion, its base only; of an intersection and everything else,
-// every child.
+// went through the relation through (a "relation" node of that name), the
+// caveat (a "caveat" node of that name), or, both given, the caveat below
+// the relation; an empty name matches any. The deciding branch of a node
+// is its children with the node's answer or allowed (of a union, the
+// operands that decided it; of an intersection, all of them); of an
+// exclusion, its base only. engine.Watch reports the same thing from the
+// check itself, without a trace (engine TestWatchAgreesWithExplain).
 func OnDecidingPath(t *engine.Trace, through, caveat string) bool {
 	if t == nil || t.Result == "denied" {
 		return false
 	}
-	var found bool
-	var walk func(n *engine.Trace)
-	walk = func(n *engine.Trace) {
-		if n == nil || found || n.Result != t.Result && n.Result != "allowed" {
-			return
+	return onPath(t, through, caveat)
+}
+
+func onPath(n *engine.Trace, through, caveat string) bool {
+	switch {
+	case n.Kind == "relation" && through != "" && n.Relation == through:
+		if caveat == "" || hasCaveat(n, caveat) {
+			return true
 		}
-		switch {
-		case n.Kind == "relation" && through != "" && n.Relation == through:
-			if caveat == "" || hasCaveat(n, caveat) {
-				found = true
-				return
-			}
-		case n.Kind == "caveat" && through == "" && n.Detail["caveat"] == caveat:
-			found = true
-			return
-		}
-		kids := n.Children
-		if n.Kind == "exclusion" && len(kids) > 0 {
-			kids = kids[:1]
-		}
-		for _, c := range kids {
-			walk(c)
+	case n.Kind == "caveat" && through == "" && n.Detail["caveat"] == caveat:
+		return true
+	}
+	for _, c := range decidingChildren(n) {
+		if onPath(c, through, caveat) {
+			return true
 		}
 	}
-	walk(t)
-	return found
+	return false
 }
 
 // hasCaveat reports whether a caveat node of that name lies under n on its
@@ -162,10 +162,25 @@ func hasCaveat(n *engine.Trace, caveat string) bool {
 	if n.Kind == "caveat" && n.Detail["caveat"] == caveat {
 		return true
 	}
-	for _, c := range n.Children {
-		if c.Result != "denied" && hasCaveat(c, caveat) {
+	for _, c := range decidingChildren(n) {
+		if hasCaveat(c, caveat) {
 			return true
 		}
 	}
 	return false
+}
+
+// decidingChildren are the children of n on its deciding branch.
+func decidingChildren(n *engine.Trace) []*engine.Trace {
+	kids := n.Children
+	if n.Kind == "exclusion" && len(kids) > 0 {
+		kids = kids[:1]
+	}
+	var out []*engine.Trace
+	for _, c := range kids {
+		if c != nil && (c.Result == n.Result || c.Result == "allowed") {
+			out = append(out, c)
+		}
+	}
+	return out
 }

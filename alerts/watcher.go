@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/trellis-authz/trellis/engine"
 )
 
 // Watcher sees every check a node answers and picks out the ones a decision
@@ -18,23 +20,29 @@ type Watcher struct {
 	now     func() time.Time
 }
 
-// Candidate is a check a decision rule selected: for a through/caveat rule
-// still to be confirmed on the explain trace; for a denials rule, the check
-// that crossed the threshold (Count denials were seen).
+// Candidate is a check a decision rule selected: for a through/caveat rule,
+// one the check itself reported it went through (Confirmed), or else still
+// to be confirmed on an explain trace; for a denials rule, the check that
+// crossed the threshold (Count denials were seen).
 type Candidate struct {
-	Rule     Rule
-	Decision Decision
-	Denials  int // denials counted in the window, for a denials rule
+	Rule      Rule
+	Decision  Decision
+	Denials   int  // denials counted in the window, for a denials rule
+	Confirmed bool // a through/caveat rule: the check reported the rule's spec on its deciding branch
 }
 
 // watchSet is the compiled decision rules of one rule set.
 type watchSet struct {
 	rules []*watchRule
+	// watch is what checks a through/caveat rule may select are asked to
+	// report (engine.Watch): one spec per distinct (through, caveat).
+	watch *engine.Watch
 }
 
 type watchRule struct {
 	rule   Rule
 	window time.Duration
+	spec   int // the rule's spec in watchSet.watch; -1: none (a denials rule, or past engine.MaxWatchSpecs)
 
 	mu      sync.Mutex
 	windows map[string]*denialWindow // by subject
@@ -63,21 +71,67 @@ func NewWatcher(depth int) *Watcher {
 // its denial counts).
 func (w *Watcher) SetRules(rs RuleSet) {
 	ws := &watchSet{}
+	var specs []engine.WatchSpec
+	index := map[engine.WatchSpec]int{}
 	for _, r := range rs.Rules {
 		if r.Decision == nil {
 			continue
 		}
-		wr := &watchRule{rule: r}
+		wr := &watchRule{rule: r, spec: -1}
 		if r.Decision.Denials != nil {
 			wr.window = r.Decision.Denials.window()
 			wr.windows = map[string]*denialWindow{}
+		} else {
+			sp := engine.WatchSpec{Through: r.Decision.Through, Caveat: r.Decision.Caveat}
+			i, ok := index[sp]
+			if !ok && len(specs) < engine.MaxWatchSpecs {
+				i, ok = len(specs), true
+				index[sp] = i
+				specs = append(specs, sp)
+			}
+			if ok {
+				wr.spec = i
+			}
 		}
 		ws.rules = append(ws.rules, wr)
+	}
+	if len(specs) > 0 {
+		// Validate refuses a rule naming neither, so NewWatch cannot fail;
+		// if it did, every rule would be confirmed by explain.
+		if wt, err := engine.NewWatch(specs); err == nil {
+			ws.watch = wt
+		} else {
+			for _, r := range ws.rules {
+				r.spec = -1
+			}
+		}
 	}
 	if len(ws.rules) == 0 {
 		ws = nil
 	}
 	w.set.Store(ws)
+}
+
+// WatchFor returns what a check of permission on a resource of resourceType
+// by a subject of subjectType is to report, when a through/caveat rule may
+// select it (its resource type, permission and subject type match); nil
+// otherwise, and the check is evaluated as if no rule existed.
+func (w *Watcher) WatchFor(resourceType, permission, subjectType string) *engine.Watch {
+	if w == nil {
+		return nil
+	}
+	ws := w.set.Load()
+	if ws == nil || ws.watch == nil {
+		return nil
+	}
+	for _, r := range ws.rules {
+		m := r.rule.Decision
+		if r.spec >= 0 && (m.ResourceType == "" || m.ResourceType == resourceType) &&
+			(m.Permission == "" || m.Permission == permission) && (m.SubjectType == "" || m.SubjectType == subjectType) {
+			return ws.watch
+		}
+	}
+	return nil
 }
 
 // Active reports whether any decision rule is installed.
@@ -103,6 +157,13 @@ func (w *Watcher) Offer(d Decision) {
 			continue
 		}
 		if r.windows == nil {
+			if r.spec >= 0 && d.Watch != nil && d.Watch == ws.watch {
+				// The check reported what it went through: no explain.
+				if d.Watch.Has(d.Watched, r.spec) {
+					w.push(Candidate{Rule: r.rule, Decision: d, Confirmed: true})
+				}
+				continue
+			}
 			w.push(Candidate{Rule: r.rule, Decision: d})
 			continue
 		}

@@ -193,3 +193,73 @@ func TestValidateDecisionBadInput(t *testing.T) {
 		}
 	}
 }
+
+// A through/caveat rule asks the checks it may select to report their
+// deciding branch (WatchFor) and then selects exactly those that went
+// through its relation or caveat, confirmed with no explain; a check that
+// reported nothing (evaluated before the rules changed) is left to be
+// confirmed on a trace.
+func TestWatcherWatchedChecks(t *testing.T) {
+	w := NewWatcher(16)
+	w.SetRules(RuleSet{Rules: []Rule{
+		{Name: "break-glass", Webhook: hook(), Decision: &DecisionMatch{ResourceType: "dataset", Permission: "read", Through: "emergency_reader"}},
+		{Name: "purpose", Webhook: hook(), Decision: &DecisionMatch{ResourceType: "dataset", Caveat: "purpose_is"}},
+		{Name: "same-spec", Webhook: hook(), Decision: &DecisionMatch{SubjectType: "service_account", Through: "emergency_reader"}},
+	}})
+	wt := w.WatchFor("dataset", "read", "user")
+	if wt == nil {
+		t.Fatal("WatchFor(dataset, read, user) = nil; two rules may select that check")
+	}
+	if got := w.WatchFor("model", "run", "user"); got != nil {
+		t.Errorf("WatchFor(model, run, user) = %v; no rule selects it", got)
+	}
+	if got := w.WatchFor("model", "run", "service_account"); got != wt {
+		t.Errorf("WatchFor(model, run, service_account) = %v; same-spec may select it", got)
+	}
+	specs := wt.Specs()
+	if len(specs) != 2 {
+		t.Fatalf("specs %v: the two emergency_reader rules share one", specs)
+	}
+	bit := func(sp engine.WatchSpec) uint64 {
+		for i, s := range specs {
+			if s == sp {
+				return 1 << i
+			}
+		}
+		t.Fatalf("no spec %v", sp)
+		return 0
+	}
+	queued := func() map[string]bool {
+		out := map[string]bool{}
+		for {
+			select {
+			case c := <-w.Queue():
+				out[c.Rule.Name] = c.Confirmed
+			default:
+				return out
+			}
+		}
+	}
+	d := denial("ana")
+	d.Result, d.Watch = "allowed", wt
+	d.Watched = bit(engine.WatchSpec{Through: "emergency_reader"})
+	w.Offer(d)
+	if got := queued(); len(got) != 1 || !got["break-glass"] {
+		t.Errorf("a check through emergency_reader queued %v, want break-glass confirmed", got)
+	}
+	d.Watched = bit(engine.WatchSpec{Caveat: "purpose_is"})
+	w.Offer(d)
+	if got := queued(); len(got) != 1 || !got["purpose"] {
+		t.Errorf("a check through purpose_is queued %v, want purpose confirmed", got)
+	}
+	d.Watched = 0
+	w.Offer(d)
+	if got := queued(); len(got) != 0 {
+		t.Errorf("a check through neither queued %v, want nothing (and no explain)", got)
+	}
+	d.Watch = nil
+	w.Offer(d)
+	if got := queued(); len(got) != 2 || got["break-glass"] || got["purpose"] {
+		t.Errorf("a check that reported nothing queued %v, want both rules unconfirmed", got)
+	}
+}

@@ -65,6 +65,9 @@ type CheckRequest struct {
 	Subject    tuple.SubjectRef
 	Context    map[string]any // caveat context given with the request
 	Explain    bool           // fill CheckResult.Trace
+	// Watch, when set, has the check report which of its relations and
+	// caveats lay on the deciding branch (CheckResult.Watched).
+	Watch *Watch
 }
 
 // CheckResult is the answer to a CheckRequest.
@@ -78,6 +81,9 @@ type CheckResult struct {
 	ExpiresAt *time.Time
 	// Trace explains the answer when the request asked for it.
 	Trace *Trace
+	// Watched has bit i set when the request's Watch spec i lay on the
+	// branch that decided a result other than denied (Watch.Has).
+	Watched uint64
 }
 
 // Trace is one node of an explain tree.

@@ -32,12 +32,16 @@ func (e *Engine) CheckBulk(ctx context.Context, v View, reqs []CheckRequest) []B
 		q.sem = nil // the items are the fan-out
 		q.memo = memo
 		q.root = req.Resource
+		q.watching(req.Watch)
 		o, err := q.check(ctx, req.Resource, req.Permission, req.Subject, 0, nil)
 		if err != nil {
 			out[i].Err = err
 			return
 		}
 		out[i].Result = o.result()
+		if req.Watch != nil && o.res != Denied {
+			out[i].Result.Watched = req.Watch.specBits(o.via)
+		}
 	}
 	workers := min(e.cfg.Concurrency, len(reqs))
 	if workers <= 1 {

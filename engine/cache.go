@@ -29,6 +29,8 @@ type cached struct {
 	deps    []uint64  // what it read (Changes keys), sorted
 	exact   bool      // valid at rev only
 	epoch   uint64    // Changes.epoch when the query that computed it began
+	via     uint64    // the via bits of watch, the Watch of the query that stored it
+	watch   *Watch
 }
 
 // cache is a size-bounded map of sub-problem results, in shards that each

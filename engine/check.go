@@ -21,11 +21,16 @@ func (e *Engine) Check(ctx context.Context, v View, req CheckRequest) (CheckResu
 	}
 	q := e.newQuery(v, req.Context, req.Explain)
 	q.root = req.Resource
+	q.watching(req.Watch)
 	o, err := q.check(ctx, req.Resource, req.Permission, req.Subject, 0, nil)
 	if err != nil {
 		return CheckResult{}, err
 	}
-	return o.result(), nil
+	r := o.result()
+	if req.Watch != nil && o.res != Denied {
+		r.Watched = req.Watch.specBits(o.via)
+	}
+	return r, nil
 }
 
 func validateCheck(s *schema.Schema, req CheckRequest) error {
@@ -201,7 +206,7 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 	if cacheable {
 		if c, ok := q.lookup(key); ok && !(q.explain && path == nil) {
 			q.noteDeps(path, c.deps, c.exact)
-			o := outcome{res: c.res, missing: c.missing, exp: c.exp}
+			o := outcome{res: c.res, missing: c.missing, exp: c.exp, via: c.via}
 			if q.explain {
 				o.trace = q.node("check", res, rel, subj, o)
 				o.trace.Cached = true
@@ -217,6 +222,9 @@ func (q *query) check(ctx context.Context, res tuple.ObjectRef, rel string, subj
 		here.deps.exact = true
 	} else if r != nil {
 		o, err = q.direct(ctx, res, r, subj, depth, here)
+		if q.watch != nil && o.res != Denied {
+			o.via |= q.watch.relation(r.Name, o.via)
+		}
 	} else {
 		o, err = q.expr(ctx, p.Expr, res, subj, depth, here)
 	}
@@ -250,7 +258,7 @@ func (q *query) lookup(k cacheKey) (cached, bool) {
 		return cached{}, false
 	}
 	if q.memo != nil {
-		if c, ok := q.memo.get(k, q.now); ok {
+		if c, ok := q.memo.get(k, q.now); ok && (q.watch == nil || c.watch == q.watch) {
 			return c, true // the memo lives inside one call, at one revision
 		}
 	}
@@ -258,7 +266,9 @@ func (q *query) lookup(k cacheKey) (cached, bool) {
 		return cached{}, false
 	}
 	c, ok := q.e.cache.get(k, q.now)
-	ok = ok && q.fresh(c)
+	// A watching query needs the via bits of its own Watch: an entry stored
+	// by a query without it (or with another) does not have them.
+	ok = ok && q.fresh(c) && (q.watch == nil || c.watch == q.watch)
 	if ok {
 		q.e.hits.Add(1)
 	} else {
@@ -288,7 +298,7 @@ func (q *query) store(k cacheKey, o outcome, d deps) {
 	if q.uncached {
 		return
 	}
-	c := cached{res: o.res, missing: o.missing, exp: o.exp, rev: q.v.Revision, deps: d.keys, exact: d.exact, epoch: q.epoch}
+	c := cached{res: o.res, missing: o.missing, exp: o.exp, rev: q.v.Revision, deps: d.keys, exact: d.exact, epoch: q.epoch, via: o.via, watch: q.watch}
 	// The memo shares results between the items of one call; a sub-problem on
 	// the item's own resource is rarely shared, so it is not worth a slot.
 	if q.memo != nil && k.resource != q.root {
@@ -557,7 +567,15 @@ func (q *query) arrow(ctx context.Context, a *schema.Arrow, res tuple.ObjectRef,
 		if err != nil {
 			return outcome{}, err
 		}
-		return and(c, t), nil
+		o := and(c, t)
+		if q.explain {
+			// The link followed and what its target answered (and its
+			// caveat, when it has one).
+			o.trace = &Trace{Kind: "via", Relation: a.Computed, Resource: links[i].Subject.Object().String(), Subject: subj.String(),
+				Result: o.res.String(), Missing: o.missing, Tuples: []string{links[i].String()},
+				Children: appendTrace(appendTrace(nil, c.trace), t.trace)}
+		}
+		return o, nil
 	})
 	if err != nil {
 		return outcome{}, err

@@ -11,6 +11,7 @@ type outcome struct {
 	missing []string  // sorted, unique; only when res is Conditional
 	exp     time.Time // earliest expiry on the deciding path; zero: none
 	cut     bool      // a cycle was cut below: the result must not be cached
+	via     uint64    // the query's Watch bits on the deciding branch
 	trace   *Trace
 }
 
@@ -35,18 +36,27 @@ func or(a, b outcome) outcome {
 	switch {
 	case a.res == Allowed && b.res == Allowed:
 		// Either keeps it allowed: it holds until the later expiry.
-		o = outcome{res: Allowed, exp: maxExp(a.exp, b.exp)}
+		o = outcome{res: Allowed, exp: maxExp(a.exp, b.exp), via: a.via | b.via}
 	case a.res == Allowed:
-		o = outcome{res: Allowed, exp: a.exp}
+		o = outcome{res: Allowed, exp: a.exp, via: a.via}
 	case b.res == Allowed:
-		o = outcome{res: Allowed, exp: b.exp}
+		o = outcome{res: Allowed, exp: b.exp, via: b.via}
 	case a.res == Conditional || b.res == Conditional:
-		o = outcome{res: Conditional, missing: mergeMissing(a, b), exp: minExp(a.exp, b.exp)}
+		o = outcome{res: Conditional, missing: mergeMissing(a, b), exp: minExp(a.exp, b.exp), via: viaIf(a, Conditional) | viaIf(b, Conditional)}
 	default:
 		o = outcome{res: Denied, exp: minExp(a.exp, b.exp)}
 	}
 	o.cut = cut
 	return o
+}
+
+// viaIf is o's via bits when its result is res: the operands of a union
+// that decided it are those with its answer.
+func viaIf(o outcome, res Result) uint64 {
+	if o.res == res {
+		return o.via
+	}
+	return 0
 }
 
 // and is three-valued conjunction (intersection):
@@ -67,9 +77,9 @@ func and(a, b outcome) outcome {
 	case b.res == Denied:
 		o = outcome{res: Denied, exp: b.exp}
 	case a.res == Conditional || b.res == Conditional:
-		o = outcome{res: Conditional, missing: mergeMissing(a, b), exp: minExp(a.exp, b.exp)}
+		o = outcome{res: Conditional, missing: mergeMissing(a, b), exp: minExp(a.exp, b.exp), via: a.via | b.via}
 	default:
-		o = outcome{res: Allowed, exp: minExp(a.exp, b.exp)}
+		o = outcome{res: Allowed, exp: minExp(a.exp, b.exp), via: a.via | b.via}
 	}
 	o.cut = cut
 	return o
@@ -77,6 +87,7 @@ func and(a, b outcome) outcome {
 
 // not is three-valued negation: A↔D, C stays C. Exclusion is and(base, not(sub)).
 func not(a outcome) outcome {
+	a.via = 0 // the subtracted side decides nothing an exclusion grants
 	switch a.res {
 	case Allowed:
 		a.res = Denied

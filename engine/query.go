@@ -38,6 +38,7 @@ type query struct {
 	gi      GroupIndex      // the Reader's nested-group index; nil: walk
 	susp    suspensions     // the suspensions at the view's revision
 	members memberships     // what the index path read of the subject
+	watch   *Watch          // what the check reports it went through (watch.go); nil: nothing
 
 	// links keeps the tupleset relationships arrows read (res#tupleset),
 	// so a permission that follows one tupleset twice (project->manage in
@@ -249,6 +250,9 @@ func (q *query) caveat(ctx context.Context, rel tuple.Relationship) (outcome, er
 		o.res = Allowed
 	default:
 		o.res = Denied
+	}
+	if q.watch != nil && o.res != Denied {
+		o.via |= q.watch.cavs[name]
 	}
 	if q.explain {
 		o.trace = &Trace{Kind: "caveat", Result: o.res.String(), Missing: o.missing,

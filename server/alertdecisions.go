@@ -119,13 +119,16 @@ func (a *alertRuntime) deliverDecisions(ctx context.Context, n *Node, sender *al
 	}
 }
 
-// deliverDecision confirms a through/caveat candidate on its explain trace,
-// takes a denials rule's action, and delivers.
+// deliverDecision confirms a through/caveat candidate the check did not
+// confirm itself on its explain trace, takes a denials rule's action, and
+// delivers.
 func (a *alertRuntime) deliverDecision(ctx context.Context, n *Node, sender *alerts.Sender, c alerts.Candidate) {
 	d, m := c.Decision, c.Rule.Decision
 	kind := alerts.KindDenials
 	if m.Denials == nil {
 		kind = alerts.KindDecision
+	}
+	if m.Denials == nil && !c.Confirmed {
 		tr, err := n.svc.Permissions.Explain(ctx, d.Token, d)
 		if err != nil {
 			n.log.Warn("decision alert: could not explain the check to confirm it", "rule", c.Rule.Name, "request_id", d.RequestID, "err", err)

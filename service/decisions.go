@@ -26,10 +26,12 @@ var _ DecisionRecorder = (*audit.DecisionLog)(nil)
 //
 // Every answered check is also offered to the decision alert watcher, when
 // set (a cheap, non-blocking look: see alerts.Watcher).
-func (p *Permissions) recordDecision(c Caller, requestKey string, req engine.CheckRequest, result, token string) {
+func (p *Permissions) recordDecision(c Caller, requestKey string, req engine.CheckRequest, res engine.CheckResult, token string) {
+	result := res.Result.String()
 	if p.alerts.Active() {
 		p.alerts.Offer(alerts.Decision{Resource: req.Resource, Permission: req.Permission, Subject: req.Subject,
-			Context: req.Context, Result: result, Token: token, Principal: c.Principal, RequestID: requestKey, Time: time.Now().UTC()})
+			Context: req.Context, Result: result, Token: token, Principal: c.Principal, RequestID: requestKey, Time: time.Now().UTC(),
+			Watch: req.Watch, Watched: res.Watched})
 	}
 	if p.decisions == nil {
 		return

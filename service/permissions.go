@@ -61,6 +61,9 @@ func (p *Permissions) checkInput(v *readView, prefix string, it wire.CheckItem) 
 			return req, err
 		}
 	}
+	// A check a decision alert rule may select reports, from its own
+	// evaluation, whether it went through the rule's relation or caveat.
+	req.Watch = p.alerts.WatchFor(req.Resource.Type, req.Permission, req.Subject.Type)
 	return req, nil
 }
 
@@ -82,7 +85,7 @@ func (p *Permissions) Check(ctx context.Context, c Caller, in wire.CheckRequest)
 		return wire.CheckResponse{}, err
 	}
 	p.onCheck(res.Result.String())
-	p.recordDecision(c, c.RequestID, req, res.Result.String(), v.token)
+	p.recordDecision(c, c.RequestID, req, res, v.token)
 	return wire.CheckResponse{
 		Result:         res.Result.String(),
 		MissingContext: res.MissingContext,
@@ -135,7 +138,7 @@ func (p *Permissions) CheckBulk(ctx context.Context, c Caller, in wire.CheckBulk
 			continue
 		}
 		p.onCheck(r.Result.Result.String())
-		p.recordDecision(c, c.RequestID+"#"+strconv.Itoa(i), reqs[j], r.Result.Result.String(), v.token)
+		p.recordDecision(c, c.RequestID+"#"+strconv.Itoa(i), reqs[j], r.Result, v.token)
 		out.Results[i] = wire.CheckBulkResult{Result: r.Result.Result.String(), MissingContext: r.Result.MissingContext, ExpiresAt: r.Result.ExpiresAt}
 	}
 	return out, nil

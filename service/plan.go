@@ -104,7 +104,7 @@ func (p *Permissions) evaluatePlan(ctx context.Context, c Caller, v *readView, p
 			}
 			res := r.Result
 			p.onCheck(res.Result.String())
-			p.recordDecision(c, c.RequestID+"#"+strconv.Itoa(i)+"/"+perm, reqs[j], res.Result.String(), v.token)
+			p.recordDecision(c, c.RequestID+"#"+strconv.Itoa(i)+"/"+perm, reqs[j], res, v.token)
 			e.ExpiresAt = earliest(e.ExpiresAt, res.ExpiresAt)
 			switch res.Result {
 			case engine.Allowed:
