@@ -27,8 +27,8 @@ import (
 )
 
 // auditStack is a real single-node stack (Badger, one-voter raft, engine,
-// API over HTTP) with the real audit log wired into the FSM and the audit
-// and watch routes registered.
+// API over HTTP) with the real audit log wired into the FSM and the audit,
+// watch and decision routes registered (decisions kept in memory).
 type auditStack struct {
 	*stack
 	log    *audit.Log
@@ -90,6 +90,12 @@ func newAuditStack(t testing.TB) *auditStack {
 		Writer:    service.ConsensusWriter(node),
 		Stats:     NodeStatsFunc(node),
 	}
+	// A decision log (in memory) for the checks, served by the decision routes.
+	decisions, err := audit.NewDecisionLog(&bytes.Buffer{}, audit.DecisionHead{}, audit.DefaultDecisionConfig("n1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.deps.Decisions = decisions
 	var entries []TokenEntry
 	for _, r := range []Role{RoleReader, RoleWriter, RoleAdmin} {
 		tok, hash := GenerateToken()
@@ -104,6 +110,7 @@ func newAuditStack(t testing.TB) *auditStack {
 	}
 	RegisterAudit(srv, service.NewAudit(l, signer))
 	RegisterWatch(srv, service.NewWatch(st, srv.Services().Reads))
+	RegisterDecisions(srv, service.NewDecisionRecords(decisions.Feed(), "n1"))
 	s.srv = srv
 	s.http = httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {

@@ -21,6 +21,7 @@
 //	srv, err := api.New(cfg, svc, api.NodeStatsFunc(node))
 //	api.RegisterAudit(srv, service.NewAudit(auditLog, signer))
 //	api.RegisterWatch(srv, service.NewWatch(store, srv.Services().Reads))
+//	api.RegisterDecisions(srv, service.NewDecisionRecords(decisionLog.Feed(), nodeID)) // nil feed: no --decision-log
 //	httpServer.Handler = srv.Handler()
 //
 // Later endpoints register with Server.Handle, which applies
@@ -85,6 +86,7 @@
 //	404     unknown_relation          a relation or permission is not in the schema
 //	404     schema_not_found          no schema is stored yet
 //	404     not_found                 no such route
+//	404     decision_log_disabled     the node keeps no decision log (GET /v1/decisions...; start it with --decision-log FILE)
 //	405     method_not_allowed        the route exists with another method
 //	409     already_exists            a create named an existing relationship
 //	409     member_conflict           a new member's id exists with other addresses, or its address is another member's
@@ -92,6 +94,7 @@
 //	409     unsafe_schema_change      a schema change drops a type, relation or allowed subject still in use (details.in_use)
 //	409     idempotency_key_reused    an idempotency key was used before for a different request
 //	410     snapshot_expired          at_exact_snapshot below the garbage-collection horizon
+//	410     decisions_missed          a decision stream asked for (or fell behind to) records the node no longer keeps in memory
 //	412     precondition_failed       a write's precondition did not hold (nothing written)
 //	413     body_too_large            the body is over MaxBodyBytes (import: MaxImportBytes)
 //	429     overloaded                more than MaxInFlight requests (or MaxStreams streams) at once

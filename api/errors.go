@@ -64,6 +64,8 @@ var errorTable = []struct {
 	{service.ErrDeadlineExceeded, statusCode{http.StatusGatewayTimeout, "deadline_exceeded"}},
 	{context.DeadlineExceeded, statusCode{http.StatusGatewayTimeout, "deadline_exceeded"}},
 	{service.ErrSnapshotExpired, statusCode{http.StatusGone, "snapshot_expired"}},
+	{service.ErrDecisionLogDisabled, statusCode{http.StatusNotFound, "decision_log_disabled"}},
+	{service.ErrDecisionsMissed, statusCode{http.StatusGone, "decisions_missed"}},
 	// The client went away; nobody reads this answer, but the log and the
 	// metrics should not count it as a server fault.
 	{context.Canceled, statusCode{statusClientClosed, "canceled"}},

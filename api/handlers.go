@@ -79,6 +79,10 @@ func (s *Server) handleDiffSchema(c echo.Context, in wire.DiffSchemaRequest) (wi
 	return s.svc.Schema.Diff(c.Request().Context(), in)
 }
 
+func (s *Server) handleFormatSchema(c echo.Context, in wire.FormatSchemaRequest) (wire.FormatSchemaResponse, error) {
+	return s.svc.Schema.Format(in)
+}
+
 func (s *Server) handleGetSchema(c echo.Context) error {
 	cons, err := consistencyFromQuery(c.QueryParams())
 	if err != nil {

@@ -91,6 +91,9 @@ func (s *Server) coreRoutes() []Route {
 		{Method: http.MethodPost, Path: "/v1/schema/diff", Summary: "Compare a proposed schema with the stored one; breaking changes are marked", Role: RoleReader,
 			Request: wire.DiffSchemaRequest{}, Response: wire.DiffSchemaResponse{}, Handler: handle(s, s.handleDiffSchema),
 			Example: wire.DiffSchemaRequest{Schema: exampleSchema}},
+		{Method: http.MethodPost, Path: "/v1/schema/format", Summary: "Format a schema in the canonical layout (as trellis schema fmt); 400 invalid_schema with each syntax error's line and column", Role: RoleReader,
+			Request: wire.FormatSchemaRequest{}, Response: wire.FormatSchemaResponse{}, Handler: handle(s, s.handleFormatSchema),
+			Example: wire.FormatSchemaRequest{Schema: "definition user {}\ndefinition team { relation member: user | team#member }\n"}},
 		{Method: http.MethodGet, Path: "/healthz", Summary: "Liveness: the process serves HTTP", Response: wire.HealthResponse{}, Handler: s.handleHealthz},
 		{Method: http.MethodGet, Path: "/readyz", Summary: "Readiness: the node knows a leader and has a schema", Response: wire.HealthResponse{}, Handler: s.handleReadyz},
 	}, append(s.suspensionRoutes(), s.alertRoutes()...)...)

@@ -98,6 +98,7 @@ func TestNoSentinelIsA500(t *testing.T) {
 			"ErrLimitExceeded": service.ErrLimitExceeded, "ErrDepthExceeded": service.ErrDepthExceeded, "ErrCaveatEvaluation": service.ErrCaveatEvaluation,
 			"ErrOverloaded": service.ErrOverloaded, "ErrUnavailable": service.ErrUnavailable, "ErrNoLeader": service.ErrNoLeader,
 			"ErrNotReady": service.ErrNotReady, "ErrDeadlineExceeded": service.ErrDeadlineExceeded, "ErrOutcomeUnknown": service.ErrOutcomeUnknown,
+			"ErrDecisionLogDisabled": service.ErrDecisionLogDisabled, "ErrDecisionsMissed": service.ErrDecisionsMissed,
 		},
 	}
 	for dir, vals := range values {

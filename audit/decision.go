@@ -39,15 +39,9 @@ type Decision struct {
 	Token string `json:"token"`
 }
 
-// decisionRecordJSON is one line of the chain: the record index, the previous
-// record's hash, the decision and this record's hash
+// A line of the chain is a DecisionRecord (decisionfeed.go): the record
+// index, the previous record's hash, the decision and this record's hash
 // SHA-256("trellis-decision/v1\n" || prev || canonical(index, decision)).
-type decisionRecordJSON struct {
-	Index uint64 `json:"index"`
-	Prev  string `json:"prev"`
-	Decision
-	Hash string `json:"hash"`
-}
 
 func (d *Decision) validate() error {
 	if d.Time.IsZero() {
@@ -107,6 +101,9 @@ type DecisionConfig struct {
 	// SampleKey is the secret that keys sampling. Empty: NewDecisionLog
 	// draws a random one, so each process samples its own way.
 	SampleKey []byte
+	// Recent is how many of the latest records the log keeps in memory for
+	// its Feed (0: DefaultDecisionRecent).
+	Recent int
 }
 
 // DefaultDecisionConfig records every decision.
@@ -122,6 +119,9 @@ func (c DecisionConfig) Validate() error {
 	if !(c.SampleRate >= 0 && c.SampleRate <= 1) {
 		return fmt.Errorf("audit decision config: SampleRate %v must be within 0..1", c.SampleRate)
 	}
+	if c.Recent < 0 {
+		return fmt.Errorf("audit decision config: Recent %d must be 0 (the default, %d) or positive", c.Recent, DefaultDecisionRecent)
+	}
 	return nil
 }
 
@@ -135,6 +135,7 @@ type DecisionLog struct {
 	mu   sync.Mutex
 	w    io.Writer
 	head DecisionHead
+	feed *DecisionFeed
 }
 
 // NewDecisionLog continues the chain whose head is head (the zero
@@ -156,8 +157,16 @@ func NewDecisionLog(w io.Writer, head DecisionHead, cfg DecisionConfig) (*Decisi
 	if len(head.Hash) != sha256.Size {
 		return nil, fmt.Errorf("audit decision log: head hash has %d bytes, want %d", len(head.Hash), sha256.Size)
 	}
-	return &DecisionLog{cfg: cfg, w: w, head: head}, nil
+	recent := cfg.Recent
+	if recent == 0 {
+		recent = DefaultDecisionRecent
+	}
+	return &DecisionLog{cfg: cfg, w: w, head: head, feed: newDecisionFeed(recent, head.Count)}, nil
 }
+
+// Feed returns the log's feed: the latest records this process appended and
+// a live subscription to the next ones.
+func (d *DecisionLog) Feed() *DecisionFeed { return d.feed }
 
 // Sampled reports whether a request with this id is recorded.
 func (d *DecisionLog) Sampled(requestID string) bool {
@@ -179,7 +188,8 @@ func sampled(key []byte, requestID string, rate float64) bool {
 }
 
 // Record appends dec to the chain if its request is sampled, and reports
-// whether it did. The head advances only when the write succeeded.
+// whether it did. The head advances, and the record goes to the Feed, only
+// when the write succeeded.
 func (d *DecisionLog) Record(dec Decision) (bool, error) {
 	if !d.Sampled(dec.RequestID) {
 		return false, nil
@@ -191,9 +201,8 @@ func (d *DecisionLog) Record(dec Decision) (bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	hash := hashRecord(d.head.Count, d.head.Hash, &dec)
-	line, err := json.Marshal(decisionRecordJSON{
-		Index: d.head.Count, Prev: hex.EncodeToString(d.head.Hash), Decision: dec, Hash: hex.EncodeToString(hash),
-	})
+	rec := DecisionRecord{Index: d.head.Count, Prev: hex.EncodeToString(d.head.Hash), Decision: dec, Hash: hex.EncodeToString(hash)}
+	line, err := json.Marshal(rec)
 	if err != nil {
 		return false, err
 	}
@@ -201,6 +210,7 @@ func (d *DecisionLog) Record(dec Decision) (bool, error) {
 		return false, fmt.Errorf("audit decision log: write record %d: %w", d.head.Count, err)
 	}
 	d.head = DecisionHead{Count: d.head.Count + 1, Hash: hash}
+	d.feed.publish(rec) // never blocks: a subscriber that is behind is dropped
 	return true, nil
 }
 
@@ -249,7 +259,7 @@ func VerifyDecisions(r io.Reader, anchor *Entry) (DecisionHead, error) {
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			return DecisionHead{}, fail("blank line")
 		}
-		var j decisionRecordJSON
+		var j DecisionRecord
 		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&j); err != nil {

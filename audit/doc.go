@@ -136,4 +136,9 @@
 // change_digest = head hash) for the replicated log; VerifyDecisions checks a
 // chain and, given such an entry, that the chain reaches that head.
 // Sampling is deterministic by SHA-256 of the request id.
+//
+// DecisionLog.Feed keeps the latest records this process appended in memory
+// (DecisionConfig.Recent, 1,000 by default) and hands each new record to its
+// subscribers without ever blocking the check that made it: a subscriber
+// whose buffer is full is dropped and told which record it missed.
 package audit

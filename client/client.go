@@ -205,6 +205,14 @@ func (c *Client) DiffSchema(ctx context.Context, req wire.DiffSchemaRequest) (*w
 	return &out, c.do(ctx, http.MethodPost, "/v1/schema/diff", req, &out)
 }
 
+// FormatSchema returns a schema in the canonical layout (as trellis schema
+// fmt writes it); a syntax error is a 400 invalid_schema whose
+// details.errors give each error's line and column.
+func (c *Client) FormatSchema(ctx context.Context, req wire.FormatSchemaRequest) (*wire.FormatSchemaResponse, error) {
+	var out wire.FormatSchemaResponse
+	return &out, c.do(ctx, http.MethodPost, "/v1/schema/format", req, &out)
+}
+
 // Health calls /healthz; nil means the server is alive.
 func (c *Client) Health(ctx context.Context) error {
 	return c.do(ctx, http.MethodGet, "/healthz", nil, nil)

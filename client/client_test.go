@@ -105,6 +105,26 @@ func TestEveryEndpoint(t *testing.T) {
 	}
 	_, err = c.DiffSchema(ctx, wire.DiffSchemaRequest{Schema: exampleSchema})
 	step("DiffSchema", err)
+	f, err := c.FormatSchema(ctx, wire.FormatSchemaRequest{Schema: exampleSchema})
+	step("FormatSchema", err)
+	if !f.Changed || !strings.Contains(f.Formatted, "\trelation member: user | team#member\n") {
+		t.Errorf("FormatSchema: %+v, want the example in tabs", f)
+	}
+	// The checks above are in the decision log: the first is record 0.
+	ds, err := c.Decisions(ctx, 1)
+	step("Decisions", err)
+	if len(ds.Records) != 1 || ds.Next < 2 {
+		t.Errorf("Decisions(1): %+v, want the latest of the checks", ds)
+	}
+	first := uint64(0)
+	stream, err := c.StreamDecisions(ctx, client.DecisionStreamOptions{From: &first})
+	step("StreamDecisions", err)
+	dr, err := stream.Next()
+	step("DecisionStream.Next", err)
+	stream.Close()
+	if dr.Index != 0 || dr.Resource != "dataset:claims" || dr.Subject != "user:ana" || dr.Result != "allowed" || dr.Principal != "admin" {
+		t.Errorf("decision record 0: %+v, want the first check (dataset:claims read user:ana, allowed, by admin)", dr)
+	}
 	step("Health", c.Health(ctx))
 	step("Ready", c.Ready(ctx))
 	m, err := c.Metrics(ctx)

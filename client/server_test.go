@@ -99,17 +99,22 @@ func startServerWith(withAudit bool) *testServer {
 		{Principal: "admin", Role: api.RoleAdmin, SHA256: adminHash},
 		{Principal: "reader", Role: api.RoleReader, SHA256: readerHash},
 	}}
+	// The decision log, as trellis serve --decision-log keeps it (in memory here).
+	decisions, err := audit.NewDecisionLog(io.Discard, audit.DecisionHead{}, audit.DefaultDecisionConfig("n1"))
+	must(err)
 	svc, err := service.New(cfg.Config, service.Deps{
 		Engine:    eng,
 		Revisions: node,
 		Snapshots: service.SnapshotsOf[*storage.Snapshot](st),
 		Writer:    service.ConsensusWriter(node),
+		Decisions: decisions,
 	})
 	if err != nil {
 		panic(err)
 	}
 	srv, err := api.New(cfg, svc, api.NodeStatsFunc(node))
 	must(err)
+	api.RegisterDecisions(srv, service.NewDecisionRecords(decisions.Feed(), "n1"))
 	if withAudit {
 		api.RegisterAudit(srv, service.NewAudit(log, signer))
 		api.RegisterWatch(srv, service.NewWatch(st, srv.Services().Reads))

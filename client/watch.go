@@ -40,59 +40,84 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error)
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	req, err := c.newRequest(ctx, http.MethodGet, path, nil, "")
+	body, sc, err := c.openSSE(ctx, path, opts.Since)
 	if err != nil {
 		return nil, err
 	}
+	return &Watcher{body: body, sc: sc, lastID: opts.Since}, nil
+}
+
+// openSSE opens a server-sent event stream at path, sending lastEventID
+// (when not "") as Last-Event-ID; an error answer is *Error.
+func (c *Client) openSSE(ctx context.Context, path, lastEventID string) (io.ReadCloser, *bufio.Scanner, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, path, nil, "")
+	if err != nil {
+		return nil, nil, err
+	}
 	req.Header.Set("Accept", "text/event-stream")
-	if opts.Since != "" {
-		req.Header.Set(wire.LastEventIDHeader, opts.Since)
+	if lastEventID != "" {
+		req.Header.Set(wire.LastEventIDHeader, lastEventID)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		return nil, readError(resp)
+		return nil, nil, readError(resp)
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64*1024), 16<<20)
-	return &Watcher{body: resp.Body, sc: sc, lastID: opts.Since}, nil
+	return resp.Body, sc, nil
 }
 
 // Next blocks for the next change event. It returns io.EOF when the server
 // ended the stream, and *Error when the server sent an error event.
 func (w *Watcher) Next() (*wire.WatchEvent, error) {
-	var event, id string
+	for {
+		ev, err := readSSE(w.sc)
+		if err != nil {
+			return nil, err
+		}
+		if ev.name != "" && ev.name != "change" {
+			continue
+		}
+		var out wire.WatchEvent
+		if err := json.Unmarshal([]byte(ev.data), &out); err != nil {
+			return nil, fmt.Errorf("trellis: watch event %q: %w", ev.data, err)
+		}
+		if ev.id != "" {
+			w.lastID = ev.id
+		}
+		return &out, nil
+	}
+}
+
+// sseEvent is one server-sent event.
+type sseEvent struct{ name, id, data string }
+
+// readSSE reads the next event with data from an SSE stream (comments, such
+// as heartbeats, skipped). An "error" event, which carries a wire.WatchError,
+// is returned as *Error; the end of the stream is io.EOF.
+func readSSE(sc *bufio.Scanner) (sseEvent, error) {
+	var ev sseEvent
 	var data strings.Builder
-	for w.sc.Scan() {
-		line := w.sc.Text()
+	for sc.Scan() {
+		line := sc.Text()
 		if line == "" {
 			if data.Len() == 0 {
-				event, id = "", ""
+				ev = sseEvent{}
 				continue
 			}
-			switch event {
-			case "error":
+			ev.data = data.String()
+			if ev.name == "error" {
 				var we wire.WatchError
-				if err := json.Unmarshal([]byte(data.String()), &we); err != nil {
-					return nil, fmt.Errorf("trellis: watch error event %q: %w", data.String(), err)
+				if err := json.Unmarshal([]byte(ev.data), &we); err != nil {
+					return sseEvent{}, fmt.Errorf("trellis: stream error event %q: %w", ev.data, err)
 				}
-				return nil, &Error{Status: http.StatusOK, Code: we.Code, Message: we.Message}
-			case "", "change":
-				var ev wire.WatchEvent
-				if err := json.Unmarshal([]byte(data.String()), &ev); err != nil {
-					return nil, fmt.Errorf("trellis: watch event %q: %w", data.String(), err)
-				}
-				if id != "" {
-					w.lastID = id
-				}
-				return &ev, nil
+				return sseEvent{}, &Error{Status: http.StatusOK, Code: we.Code, Message: we.Message}
 			}
-			event, id = "", ""
-			data.Reset()
-			continue
+			return ev, nil
 		}
 		if strings.HasPrefix(line, ":") {
 			continue // comment (heartbeat)
@@ -101,9 +126,9 @@ func (w *Watcher) Next() (*wire.WatchEvent, error) {
 		value = strings.TrimPrefix(value, " ")
 		switch field {
 		case "event":
-			event = value
+			ev.name = value
 		case "id":
-			id = value
+			ev.id = value
 		case "data":
 			if data.Len() > 0 {
 				data.WriteByte('\n')
@@ -111,10 +136,10 @@ func (w *Watcher) Next() (*wire.WatchEvent, error) {
 			data.WriteString(value)
 		}
 	}
-	if err := w.sc.Err(); err != nil {
-		return nil, err
+	if err := sc.Err(); err != nil {
+		return sseEvent{}, err
 	}
-	return nil, io.EOF
+	return sseEvent{}, io.EOF
 }
 
 // LastID returns the token of the last event read (the Since to resume

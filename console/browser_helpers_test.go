@@ -59,6 +59,7 @@ func newEnv(t *testing.T) *env {
 	}
 	cfg := testnode.Config(t, string(schema))
 	cfg.RelationshipsFile = filepath.Join("..", "examples", "ai-governance", "relationships.txt")
+	cfg.Decisions.File = filepath.Join(t.TempDir(), "decisions.ndjson") // the live page shows its records
 	toks := testnode.WithTokens(t, &cfg)
 	n := testnode.Open(t, cfg)
 	e := &env{node: n, url: n.URL(), toks: toks, api: client.New(n.URL(), client.WithToken(toks.Admin), client.WithTimeout(10*time.Second))}

@@ -24,8 +24,8 @@ import (
 // The page features beyond the acceptance list, each compared with what the
 // API answers for the same question. They run inside TestConsole.
 
-// testSchemaDiff: the schema page shows the stored source and its lint
-// warnings, and marks breaking changes in a pasted proposal as the API does.
+// testSchemaDiff: the schema page shows the stored source (formatted by the
+// API) and its lint warnings, and marks breaking changes in a pasted proposal as the API does.
 func testSchemaDiff(t *testing.T, e *env) {
 	tb := e.open(t, e.url, e.toks.Reader)
 	tb.page("schema")
@@ -33,8 +33,12 @@ func testSchemaDiff(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if src := eval[string](tb, `document.getElementById("schema-source").textContent`); src != stored.Schema {
-		t.Errorf("the source shown is not the stored schema (%d bytes shown, %d stored)", len(src), len(stored.Schema))
+	formatted, err := e.api.FormatSchema(t.Context(), wire.FormatSchemaRequest{Schema: stored.Schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src := eval[string](tb, `document.getElementById("schema-source").textContent`); src != formatted.Formatted {
+		t.Errorf("the source shown is not the API's formatted schema (%d bytes shown, %d formatted)", len(src), len(formatted.Formatted))
 	}
 	lint, err := e.api.DiffSchema(t.Context(), wire.DiffSchemaRequest{Schema: stored.Schema})
 	if err != nil {

@@ -226,6 +226,8 @@ func TestConsole(t *testing.T) {
 		tb.noErrors("live and cluster")
 	})
 
+	t.Run("LiveShowsDecisions", func(t *testing.T) { testLiveDecisions(t, e) })
+	t.Run("SchemaSourceFormatted", func(t *testing.T) { testSchemaSourceFormatted(t, e) })
 	t.Run("SchemaDiffMarksBreaking", func(t *testing.T) { testSchemaDiff(t, e) })
 	t.Run("LookupsPageAndExpand", func(t *testing.T) { testLookupsAndExpand(t, e) })
 	t.Run("RelationshipsFilterExportDelete", func(t *testing.T) { testRelationshipsFilterExportDelete(t, e) })
@@ -329,7 +331,7 @@ func TestConsole(t *testing.T) {
 		// The controls that need more than a reader, by page; every page is
 		// searched for all of them.
 		const writes = "#rel-write, #rel-delete, #rel-rows button.danger"
-		const admins = "#verify-run, #audit-filter"
+		const admins = "#verify-run, #audit-filter, #decisions-start"
 		for _, c := range []struct {
 			role, token  string
 			write, admin bool
@@ -343,7 +345,7 @@ func TestConsole(t *testing.T) {
 				w := eval[int](tb, `document.querySelectorAll(`+js(writes)+`).length`)
 				a := eval[int](tb, `document.querySelectorAll(`+js(admins)+`).length`)
 				wantW := c.write && p == "relationships"
-				wantA := c.admin && p == "audit"
+				wantA := c.admin && (p == "audit" || p == "live")
 				if (w > 0) != wantW || (a > 0) != wantA {
 					t.Errorf("%s on %s: %d write and %d admin controls, want write %v, admin %v", c.role, p, w, a, wantW, wantA)
 				}

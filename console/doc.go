@@ -20,5 +20,5 @@
 //
 // The design, and what each page calls, is in docs/console.md; the browser
 // tests (build tag "browser", chromedp against a real node) are in this
-// package's browser_test.go.
+// package's browser_*_test.go.
 package console

@@ -71,6 +71,15 @@ func openDecisionLog(o DecisionConfig, nodeID string) (*nodeDecisions, error) {
 	return &nodeDecisions{log: dl, file: f}, nil
 }
 
+// decisionFeed is the feed of the node's decision log (the records it
+// appends, served by GET /v1/decisions and its stream), nil without a log.
+func (n *Node) decisionFeed() *audit.DecisionFeed {
+	if n.dec == nil {
+		return nil
+	}
+	return n.dec.open.log.Feed()
+}
+
 // Close syncs and closes the chain file.
 func (d *nodeDecisions) Close() error {
 	return errors.Join(d.file.Sync(), d.file.Close())

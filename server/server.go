@@ -440,6 +440,7 @@ func (n *Node) openServices(auth api.AuthConfig, peerClient *http.Client) error 
 	}
 	api.RegisterAudit(srv, service.NewAudit(n.audit.log, n.audit.signer))
 	api.RegisterWatch(srv, service.NewWatch(n.store, svc.Reads))
+	api.RegisterDecisions(srv, service.NewDecisionRecords(n.decisionFeed(), n.cfg.NodeID))
 	if n.cfg.SchemaFile != "" {
 		svc.Reads.ExpectSchema()
 	}

@@ -39,6 +39,9 @@ var (
 	ErrDepthExceeded      = verdict.New("maximum check depth exceeded")
 	ErrCaveatEvaluation   = verdict.New("caveat evaluation failed")
 	ErrWebhookFailed      = verdict.New("webhook did not accept the delivery")
+	// The decision records of GET /v1/decisions and its stream.
+	ErrDecisionLogDisabled = verdict.New("this node keeps no decision log")
+	ErrDecisionsMissed     = verdict.New("decision records no longer kept for this stream")
 
 	ErrOverloaded       = errors.New("server overloaded")
 	ErrUnavailable      = errors.New("no leader or quorum")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/trellis-authz/trellis/schema"
 	"github.com/trellis-authz/trellis/schema/compile"
+	"github.com/trellis-authz/trellis/schema/syntax"
 	"github.com/trellis-authz/trellis/storage"
 	"github.com/trellis-authz/trellis/wire"
 )
@@ -99,6 +100,30 @@ func (s *Schemas) Diff(ctx context.Context, in wire.DiffSchemaRequest) (wire.Dif
 	}
 	defer v.snap.Close()
 	return wire.DiffSchemaResponse{Changes: diffSchemas(v.schema, next), Warnings: warnings, ReadAt: v.token}, nil
+}
+
+// Format returns a schema in the canonical layout (tabs, one member per
+// line, comments kept; package syntax), as `trellis schema fmt` writes it.
+// Only syntax errors stop it, each with its line and column; a schema that
+// parses but would not compile (an unknown type, say) is formatted all the
+// same, so a proposal can be tidied before it is fixed.
+func (s *Schemas) Format(in wire.FormatSchemaRequest) (wire.FormatSchemaResponse, error) {
+	if strings.TrimSpace(in.Schema) == "" {
+		return wire.FormatSchemaResponse{}, argErr("schema", "schema is empty; send the schema text")
+	}
+	f, errs := syntax.Parse("schema.zed", []byte(in.Schema))
+	if err := errs.Err(); err != nil {
+		var problems []map[string]any
+		for _, e := range errs {
+			if e.Severity == syntax.SeverityError {
+				problems = append(problems, map[string]any{"line": e.Pos.Line, "column": e.Pos.Col, "message": e.Msg})
+			}
+		}
+		return wire.FormatSchemaResponse{}, fail(ErrInvalidSchema, map[string]any{"errors": problems},
+			"schema does not parse, so it cannot be formatted; fix these and send it again:\n%v", err)
+	}
+	out := string(syntax.Format(f))
+	return wire.FormatSchemaResponse{Formatted: out, Changed: out != in.Schema}, nil
 }
 
 // Stored reports whether a schema is stored at this node's newest applied

@@ -43,3 +43,16 @@ type DiffSchemaResponse struct {
 	Warnings []string       `json:"warnings,omitempty"`
 	ReadAt   string         `json:"read_at"`
 }
+
+// FormatSchemaRequest is the body of POST /v1/schema/format.
+type FormatSchemaRequest struct {
+	Schema string `json:"schema"`
+}
+
+// FormatSchemaResponse answers POST /v1/schema/format: the schema in the
+// canonical layout (the one `trellis schema fmt` writes), comments kept.
+type FormatSchemaResponse struct {
+	Formatted string `json:"formatted"`
+	// Changed says whether the layout differs from the text sent.
+	Changed bool `json:"changed"`
+}
