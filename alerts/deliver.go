@@ -138,6 +138,17 @@ type Stats struct {
 
 func (s *Sender) now() time.Time { return time.Now().UTC() }
 
+// defaultClient is the Sender's client when it has none: a 10 s timeout,
+// and idle connections kept for up to maxDeliveries-many posts to one
+// webhook at once (the standard transport keeps 2 per host, so a busy
+// webhook would cost a new TCP connection, and a TLS handshake, for most
+// deliveries).
+var defaultClient = func() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return &http.Client{Timeout: 10 * time.Second, Transport: t}
+}()
+
 // Deliver POSTs p to w, signed, with the delivery id, retrying any transport
 // error or non-2xx answer with backoff until it is accepted, the attempts run
 // out or ctx ends. It returns the id and the last error.
@@ -148,7 +159,7 @@ func (s *Sender) Deliver(ctx context.Context, w Webhook, id string, p Payload) e
 	}
 	cl := s.Client
 	if cl == nil {
-		cl = &http.Client{Timeout: 10 * time.Second}
+		cl = defaultClient
 	}
 	for n := 0; ; n++ {
 		err = post(ctx, cl, w, id, body)

@@ -81,12 +81,9 @@ func (a *applier) applyAlerts(index uint64, c Command) (WriteResult, error) {
 	if err := alerts.Validate(ac.Rules, a.schema); err != nil {
 		return WriteResult{}, fmt.Errorf("%w: %w", ErrInvalidAlerts, err)
 	}
-	cur, err := AlertCursor(a.store)
+	cur, _, err := a.alertsCursor(index)
 	if err != nil {
 		return WriteResult{}, err
-	}
-	if cur == 0 {
-		cur = index - 1 // alertsExtra starts the cursor here
 	}
 	return a.commit(index, c, storage.Batch{ChangeFloor: feedFloor(ac.Rules, cur)},
 		func(r storage.Result) WriteResult {
@@ -121,9 +118,29 @@ func feedFloor(rs alerts.RuleSet, cursor uint64) *uint64 {
 	return &f
 }
 
+// alertsCursor is the delivery cursor once a rule set is applied at index,
+// and whether the rule set starts it anew: the first rule set, and one that
+// replaces rules none of which followed the change feed, start it at
+// index-1, so deliveries begin with its own revision (changes made while no
+// rule followed the feed do not alert, and the feed was not held for them).
+func (a *applier) alertsCursor(index uint64) (uint64, bool, error) {
+	cur, err := AlertCursor(a.store)
+	if err != nil {
+		return 0, false, err
+	}
+	prev, err := AlertRules(a.store)
+	if err != nil {
+		return 0, false, err
+	}
+	if cur == 0 || !prev.FollowsFeed() {
+		return index - 1, true, nil
+	}
+	return cur, false, nil
+}
+
 // alertsExtra is what an alerts or cursor command at index stores: the rule
-// set, or the cursor (which never moves back). The first rule set also
-// starts the cursor at index-1, so deliveries begin with its revision.
+// set, or the cursor (which never moves back); a rule set may start the
+// cursor anew (alertsCursor).
 func (a *applier) alertsExtra(c Command, index uint64) []storage.KV {
 	cursor := func(rev uint64) storage.KV {
 		return storage.KV{Key: append([]byte{}, alertCursorKey...), Value: fmt.Appendf(nil, "%d", rev)}
@@ -139,8 +156,8 @@ func (a *applier) alertsExtra(c Command, index uint64) []storage.KV {
 			return nil
 		}
 		kvs := []storage.KV{{Key: append([]byte{}, alertRulesKey...), Value: b}}
-		if cur == 0 {
-			kvs = append(kvs, cursor(index-1))
+		if start, restart, err := a.alertsCursor(index); err == nil && restart && start > cur {
+			kvs = append(kvs, cursor(start))
 		}
 		return kvs
 	case *AlertCursorCommand:

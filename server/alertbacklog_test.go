@@ -95,3 +95,71 @@ func TestAlertBacklogPastGCWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestAlertRulesReplacedNoBacklog: writes made while no rule followed the
+// change feed do not alert once such a rule is installed again, and no gap
+// is reported for them: the new rule set starts the cursor at its own
+// revision, as the first one does.
+func TestAlertRulesReplacedNoBacklog(t *testing.T) {
+	var mu sync.Mutex
+	var got []alerts.Payload
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if strings.HasPrefix(r.Header.Get("Trellis-Delivery"), "ping-") {
+			return
+		}
+		var p alerts.Payload
+		if json.Unmarshal(body, &p) == nil {
+			mu.Lock()
+			got = append(got, p)
+			mu.Unlock()
+		}
+	}))
+	t.Cleanup(hs.Close)
+	cfg := alertConfig(t)
+	cfg.GCWindow = 20
+	n := testnode.Open(t, cfg)
+	grant := func(i int) {
+		t.Helper()
+		body := fmt.Sprintf(`{"updates":[{"op":"touch","relationship":"dataset:r%d#emergency_reader@user:u%d[break_glass:{\"incident\":\"INC-1\"}][expiration:2099-01-01T00:00:00Z]"}]}`, i, i)
+		if code, out := call(t, n, http.MethodPost, "/v1/relationships/write", body); code != http.StatusOK {
+			t.Fatalf("write %d: %d %s", i, code, out)
+		}
+	}
+	waitFor := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second) // a deadline for a hang, not a performance bound
+		for {
+			mu.Lock()
+			n := len(got)
+			mu.Unlock()
+			if n >= want || time.Now().After(deadline) {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	putRules(t, n, hs.URL)
+	grant(0)
+	waitFor(1)
+	if code, out := call(t, n, http.MethodPut, "/v1/alerts", `{"rules":[],"reason":"quiet"}`); code != http.StatusOK {
+		t.Fatalf("PUT no rules: %d %s", code, out)
+	}
+	for i := 1; i <= 100; i++ { // five GC windows of writes no rule follows
+		grant(i)
+	}
+	putRules(t, n, hs.URL)
+	grant(101)
+	waitFor(2)
+	time.Sleep(500 * time.Millisecond) // anything else the loop would send comes within its 50 ms polls
+	mu.Lock()
+	defer mu.Unlock()
+	var rels []string
+	for _, p := range got {
+		rels = append(rels, p.Event.Kind+" "+strings.SplitN(p.Event.Relationship, "[", 2)[0])
+	}
+	want := []string{"relationship dataset:r0#emergency_reader@user:u0", "relationship dataset:r101#emergency_reader@user:u101"}
+	if fmt.Sprint(rels) != fmt.Sprint(want) {
+		t.Errorf("deliveries %v, want %v", rels, want)
+	}
+}

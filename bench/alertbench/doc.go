@@ -23,7 +23,7 @@
 // ALERTBENCH_WRITERS (default 16), ALERTBENCH_ONLY ("none" or "rules": every
 // run with that setting, for a CPU profile of one side), ALERTBENCH_PHASES
 // ("checks", "writes"; default both), ALERTBENCH_RULES (a comma-separated
-// list of Options: "wide", "no-trace"), ALERTBENCH_LOG (the node's warnings
+// list of Options: "wide", "no-trace", "quiet"), ALERTBENCH_LOG (the node's warnings
 // to stderr), TRELLIS_BENCH_DIR (a workload directory written by
 // trellis-bench gen; default: the default preset generated into a
 // temporary directory).

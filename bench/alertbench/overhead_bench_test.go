@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -60,8 +61,10 @@ func readKnobs(b *testing.B) knobs {
 			k.opt.Wide = true
 		case "no-trace":
 			k.opt.NoTrace = true
+		case "quiet":
+			k.opt.Quiet = true
 		default:
-			b.Fatalf("ALERTBENCH_RULES=%q: want a comma-separated list of wide and no-trace", os.Getenv("ALERTBENCH_RULES"))
+			b.Fatalf("ALERTBENCH_RULES=%q: want a comma-separated list of wide, no-trace and quiet", os.Getenv("ALERTBENCH_RULES"))
 		}
 	}
 	k.checks, k.writes = true, true
@@ -88,6 +91,7 @@ type run struct {
 	drained    time.Duration // from the end of the writes to the last delivery
 	expectLo   int           // relationship deliveries the accepted writes call for
 	expectHi   int           // the same counting the writes cut off by the end of the run
+	latency    map[string]Latency
 }
 
 // BenchmarkAlertOverhead: see the package comment.
@@ -147,7 +151,7 @@ func BenchmarkAlertOverhead(b *testing.B) {
 		if withRules {
 			set = rs
 		}
-		before, dropped0 := recv.Counts(), metric(b, url, "trellis_alert_decisions_dropped_total")
+		before, dropped0, marks := recv.Counts(), metric(b, url, "trellis_alert_decisions_dropped_total"), recv.LatencyMarks()
 		putRules(b, url, set)
 		var rep driver.Report
 		if k.checks {
@@ -173,7 +177,8 @@ func BenchmarkAlertOverhead(b *testing.B) {
 		}
 		drained := settle(recv)
 		dropped := metric(b, url, "trellis_alert_decisions_dropped_total") - dropped0
-		r := run{pair: pair, rules: withRules, checks: rep, writes: wr, deliveries: recv.Counts().Since(before), drained: drained, byKind: map[string]int{}}
+		r := run{pair: pair, rules: withRules, checks: rep, writes: wr, deliveries: recv.Counts().Since(before), drained: drained, byKind: map[string]int{},
+			latency: recv.Latencies(marks)}
 		for name, c := range r.deliveries.ByRule {
 			r.byKind[kinds[name]] += c
 		}
@@ -192,6 +197,10 @@ func BenchmarkAlertOverhead(b *testing.B) {
 		b.Logf("pair %d %-5s checks %8.0f/s (p50 %.2f p99 %.2f ms)  writes %6.0f/s (p50 %.2f p99 %.2f ms)  deliveries %v (relationship expected %d–%d), %.0f decision candidates dropped, %d pings, last %s after the writes; load %s",
 			pair, side(withRules), rep.Throughput, rep.Latency.P50, rep.Latency.P99, wr.Rate(),
 			ms(wr.P50), ms(wr.P99), r.byKind, r.expectLo, r.expectHi, dropped, r.deliveries.Pings, drained.Round(time.Millisecond), loadavg())
+		for _, kind := range slices.Sorted(maps.Keys(r.latency)) {
+			l := r.latency[kind]
+			b.Logf("pair %d %-5s %s alerts: %d, event to webhook p50 %.1f ms, p99 %.1f ms, max %.1f ms", pair, side(withRules), kind, l.N, ms(l.P50), ms(l.P99), ms(l.Max))
+		}
 		return r
 	}
 
@@ -337,6 +346,21 @@ func report(b *testing.B, runs []run) {
 			fmt.Fprintf(&sb, "%s overhead of the rules: %.1f%% (medians); pair by pair %s (median %.1f%%)\n", f.name, over, strings.Join(pairs, ", "), median(ratios))
 			b.ReportMetric(over, f.unit[:len(f.unit)-2]+"-overhead-%")
 		}
+	}
+	// Delivery latency over every run with rules: the worst p99 and max.
+	worst := map[string]Latency{}
+	for _, r := range runs {
+		for kind, l := range r.latency {
+			w := worst[kind]
+			w.N += l.N
+			w.P50, w.P99, w.Max = max(w.P50, l.P50), max(w.P99, l.P99), max(w.Max, l.Max)
+			worst[kind] = w
+		}
+	}
+	for _, kind := range slices.Sorted(maps.Keys(worst)) {
+		w := worst[kind]
+		fmt.Fprintf(&sb, "%s alerts, event to webhook: %d delivered; worst run p50 %.1f ms, p99 %.1f ms; max %.1f ms\n", kind, w.N, ms(w.P50), ms(w.P99), ms(w.Max))
+		b.ReportMetric(ms(w.P99), kind+"-p99-ms")
 	}
 	b.Logf("\n%s", sb.String())
 }

@@ -13,6 +13,14 @@ type Options struct {
 	// select is re-answered with its explain trace) by 5 relationship rules
 	// that match none of the writes: still 50 rules.
 	NoTrace bool
+	// Quiet keeps 5 through/caveat decision rules on the same checks (every
+	// dataset read, the service accounts' model runs, the allowed
+	// deployment approvals, field read_raw: each such check is evaluated
+	// with the rules' watch) but names relations and caveats that never
+	// decide them (a subtracted relation, a caveat no runner grant has), so
+	// they deliver nothing: the cost of watching without the cost of
+	// posting ~3,000 alerts a second.
+	Quiet bool
 }
 
 // Rules is the 50-rule set of the benchmark, on the workload's schema
@@ -105,7 +113,13 @@ func Rules(base, secret string, opt Options) alerts.RuleSet {
 	}
 
 	// Decision rules: a check answered through a relation or a caveat.
-	if opt.NoTrace {
+	if opt.Quiet {
+		decision("blocked-read", "privacy", alerts.DecisionMatch{ResourceType: "dataset", Permission: "read", Through: "blocked"})
+		decision("barred-read", "privacy", alerts.DecisionMatch{ResourceType: "dataset", Permission: "read", Through: "suspended"})
+		decision("sa-purpose-run", "ml", alerts.DecisionMatch{ResourceType: "model", Permission: "run", SubjectType: "service_account", Caveat: "purpose_is"})
+		decision("restricted-approval", "security", alerts.DecisionMatch{ResourceType: "deployment", Permission: "approve", Result: "allowed", Through: "restricted"})
+		decision("raw-field-read", "privacy", alerts.DecisionMatch{ResourceType: "field", Permission: "read_raw", Through: "raw_reader"})
+	} else if opt.NoTrace {
 		for _, t := range []string{"deployment", "model", "project", "team", "organization"} {
 			match("no-trace-"+t, "platform", alerts.Match{ResourceType: t, SubjectID: "o3-w999"})
 		}

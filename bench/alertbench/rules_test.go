@@ -23,6 +23,7 @@ func TestRulesValidAndShaped(t *testing.T) {
 	}{
 		{"default", Options{}, map[string]int{alerts.KindRelationship: 38, alerts.KindDecision: 5, alerts.KindDenials: 5, alerts.KindSchema: 1, alerts.KindAudit: 1}},
 		{"wide", Options{Wide: true}, map[string]int{alerts.KindRelationship: 38, alerts.KindDecision: 5, alerts.KindDenials: 5, alerts.KindSchema: 1, alerts.KindAudit: 1}},
+		{"quiet", Options{Quiet: true}, map[string]int{alerts.KindRelationship: 38, alerts.KindDecision: 5, alerts.KindDenials: 5, alerts.KindSchema: 1, alerts.KindAudit: 1}},
 		{"no-trace", Options{NoTrace: true}, map[string]int{alerts.KindRelationship: 43, alerts.KindDenials: 5, alerts.KindSchema: 1, alerts.KindAudit: 1}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
