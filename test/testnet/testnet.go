@@ -1,4 +1,3 @@
-// Package testnet gives tests loopback addresses to listen on.
 package testnet
 
 import (

@@ -1,5 +1,3 @@
-// Command trellis-bench generates a benchmark workload and drives load against
-// a Trellis node; see bench/README.md. All logic is in bench/benchcli.
 package main
 
 import (

@@ -1,0 +1,2 @@
+// Package testnet gives tests loopback addresses to listen on.
+package testnet
