@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trellis-authz/trellis/alerts"
+	"github.com/trellis-authz/trellis/engine"
 	"github.com/trellis-authz/trellis/service"
 	"github.com/trellis-authz/trellis/wire"
 )
@@ -120,8 +121,8 @@ func (a *alertRuntime) deliverDecisions(ctx context.Context, n *Node, sender *al
 }
 
 // deliverDecision confirms a through/caveat candidate the check did not
-// confirm itself on its explain trace, takes a denials rule's action, and
-// delivers.
+// confirm itself by answering it again with the rule's own watch, takes a
+// denials rule's action, and delivers.
 func (a *alertRuntime) deliverDecision(ctx context.Context, n *Node, sender *alerts.Sender, c alerts.Candidate) {
 	d, m := c.Decision, c.Rule.Decision
 	kind := alerts.KindDenials
@@ -129,12 +130,12 @@ func (a *alertRuntime) deliverDecision(ctx context.Context, n *Node, sender *ale
 		kind = alerts.KindDecision
 	}
 	if m.Denials == nil && !c.Confirmed {
-		tr, err := n.svc.Permissions.Explain(ctx, d.Token, d)
+		ok, err := n.svc.Permissions.WentThrough(ctx, d.Token, d, engine.WatchSpec{Through: m.Through, Caveat: m.Caveat})
 		if err != nil {
-			n.log.Warn("decision alert: could not explain the check to confirm it", "rule", c.Rule.Name, "request_id", d.RequestID, "err", err)
+			n.log.Warn("decision alert: could not re-answer the check to confirm it", "rule", c.Rule.Name, "request_id", d.RequestID, "err", err)
 			return
 		}
-		if !alerts.OnDecidingPath(tr, m.Through, m.Caveat) {
+		if !ok {
 			return
 		}
 	}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trellis-authz/trellis/alerts"
+	"github.com/trellis-authz/trellis/engine"
 	"github.com/trellis-authz/trellis/server"
 	"github.com/trellis-authz/trellis/test/testnode"
 )
@@ -222,5 +224,42 @@ func TestAlertRuleBadInput(t *testing.T) {
 	code, out = call(t, n, http.MethodPost, "/v1/alerts/test", "{}")
 	if code != http.StatusOK || !strings.Contains(out, `"ok":false`) || !strings.Contains(out, "127.0.0.1:1") {
 		t.Errorf("test of a down webhook: %d %s", code, out)
+	}
+}
+
+// Past engine.MaxWatchSpecs distinct (through, caveat) pairs, a rule's
+// checks are confirmed by answering them again with the rule's own watch:
+// break-glass used still alerts, and a check through another relation
+// still does not.
+func TestAlertBreakGlassCheckPastWatchSpecs(t *testing.T) {
+	h, hs := newHook(t)
+	n := alertNode(t)
+	grantBreakGlass(t, n, "oncall") // also dataset:claims#reader@user:bob
+	var rules []string
+	for _, rel := range []string{"admin", "risk_officer", "suspended", "maintainer", "member", "owner", "ml_engineer", "risk_approver", "viewer", "steward", "trainer", "blocked"} {
+		for _, cav := range []string{"purpose_is", "on_corporate_network", "break_glass"} {
+			rules = append(rules, fmt.Sprintf(`{"name":"filler-%s-%s","decision":{"through":%q,"caveat":%q},%s}`, rel, cav, rel, cav, hookJSON(hs.URL)))
+		}
+	}
+	if len(rules) <= engine.MaxWatchSpecs {
+		t.Fatalf("%d filler rules do not pass the %d specs a watch holds", len(rules), engine.MaxWatchSpecs)
+	}
+	rules = append(rules, `{"name":"break-glass-used","decision":{"resource_type":"dataset","permission":"read","through":"emergency_reader"},`+hookJSON(hs.URL)+`}`)
+	putAlertRules(t, n, strings.Join(rules, ","))
+	if got := check(t, n, "dataset:claims", "read", "user:bob", ""); got != "allowed" {
+		t.Fatalf("bob: %s", got)
+	}
+	if got := check(t, n, "dataset:claims", "read", "user:oncall", incident); got != "allowed" {
+		t.Fatalf("oncall with the incident: %s", got)
+	}
+	p := payloadOf(t, wait(t, h))
+	if p.Rule != "break-glass-used" || p.Event.Check == nil || p.Event.Check.Subject != "user:oncall" {
+		t.Fatalf("payload %+v", p)
+	}
+	time.Sleep(300 * time.Millisecond) // bob's confirmation, if it alerted, would have come by now
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.accepted) != 1 {
+		t.Errorf("%d deliveries, want 1 (oncall's)", len(h.accepted))
 	}
 }

@@ -51,19 +51,25 @@ func (p *Permissions) recordDecision(c Caller, requestKey string, req engine.Che
 	}
 }
 
-// Explain re-answers a check at the revision of token with its explain
-// trace, for the alert worker confirming that a check went through a
-// relation or caveat. It records nothing and is offered to no watcher.
-func (p *Permissions) Explain(ctx context.Context, token string, d alerts.Decision) (*engine.Trace, error) {
+// WentThrough re-answers a check at the revision of token and reports
+// whether its deciding branch went through spec (a relation, a caveat, or
+// both), for the alert worker confirming a check that did not report it
+// itself (its rule's spec did not fit the rules' engine.Watch). It records
+// nothing and is offered to no watcher.
+func (p *Permissions) WentThrough(ctx context.Context, token string, d alerts.Decision, spec engine.WatchSpec) (bool, error) {
+	w, err := engine.NewWatch([]engine.WatchSpec{spec})
+	if err != nil {
+		return false, err
+	}
 	v, err := p.reads.resolve(ctx, &wire.Consistency{Mode: wire.AtExactSnapshot, Token: token})
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	defer v.snap.Close()
 	res, err := p.engine.Check(ctx, view(v), engine.CheckRequest{Resource: d.Resource, Permission: d.Permission,
-		Subject: d.Subject, Context: d.Context, Explain: true})
+		Subject: d.Subject, Context: d.Context, Watch: w})
 	if err != nil {
-		return nil, err
+		return false, err
 	}
-	return res.Trace, nil
+	return w.Has(res.Watched, 0), nil
 }
