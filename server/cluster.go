@@ -11,7 +11,6 @@ import (
 	"github.com/trellis-authz/trellis/consensus"
 	"github.com/trellis-authz/trellis/wire"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -23,10 +22,15 @@ import (
 // clusterTLS completes the TLS settings for a cluster: with --tls-ca, raft
 // uses mutual TLS (both sides present certificates signed by the CA) and
 // node-to-node HTTP trusts the CA. It returns the raft TLS config (nil when
-// TLS is off) and the HTTP client nodes use to call each other.
+// TLS is off) and the HTTP client nodes use to call each other, which dials
+// with Config.PeerDial and --peer-connect-to (peerDialer).
 func clusterTLS(o Config, base *tls.Config) (*tls.Config, *http.Client, error) {
+	dial, _, err := peerDialer(o)
+	if err != nil {
+		return nil, nil, err
+	}
 	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:         dial,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
 	}

@@ -24,6 +24,9 @@ func (c Config) Validate() error {
 	if c.AdvertiseAddr != "" {
 		addr("--advertise-addr", c.AdvertiseAddr)
 	}
+	if _, err := ParseConnectTo(c.PeerConnectTo); err != nil {
+		errs = append(errs, err)
+	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir is empty; name the directory for the store, the raft log and the token file"))
 	}

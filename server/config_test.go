@@ -21,6 +21,7 @@ func TestConfigValidate(t *testing.T) {
 		{"cluster id", func(c *Config) { c.ClusterID = "" }, "--cluster-id"},
 		{"auth", func(c *Config) { c.InsecureNoAuth, c.TokenFile = true, "t.yaml" }, "--insecure-no-auth and --token-file"},
 		{"tls pair", func(c *Config) { c.TLSCert = "c.pem" }, "--tls-cert and --tls-key"},
+		{"peer connect-to", func(c *Config) { c.PeerConnectTo = "10.0.0.2:7000" }, "--peer-connect-to"},
 		{"decision sample", func(c *Config) { c.Decisions.File, c.Decisions.Sample = "d.ndjson", 2 }, "--decision-sample"},
 	}
 	for _, c := range cases {

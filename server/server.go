@@ -50,6 +50,17 @@ type Config struct {
 	JoinToken        string // admin token for --join (default $TRELLIS_TOKEN)
 	ClusterID        string
 
+	// PeerConnectTo is --peer-connect-to: "addr=via,...", each connection
+	// to peer address addr (raft, or the host:port of an API URL) dialed at
+	// via instead (a local sidecar, tunnel or proxy; TLS still checks addr's
+	// host).
+	PeerConnectTo string
+	// PeerDial, when set, opens every connection this node makes to its
+	// peers: raft, forwarded writes, read-index and status calls, --join
+	// (nil: TCP with a 2 s timeout). Tests route it through a fault-injecting
+	// proxy (test/faultnet).
+	PeerDial PeerDialFunc
+
 	GCWindow      uint64        // revisions kept for at_exact_snapshot reads
 	BlockCacheMB  int64         // Badger block cache
 	SnapshotEvery uint64        // raft log entries between snapshots
@@ -365,6 +376,13 @@ func (n *Node) openRaft(raftTLS *tls.Config) error {
 	cc.TLS = raftTLS
 	cc.Logger = n.log.With("component", "raft")
 	cc.Audit = n.audit.hook
+	dial, custom, err := peerDialer(o)
+	if err != nil {
+		return err
+	}
+	if custom {
+		cc.Dial = raftDial(dial)
+	}
 	if o.RaftTimeouts > 0 {
 		cc.HeartbeatTimeout = o.RaftTimeouts
 		cc.ElectionTimeout = o.RaftTimeouts

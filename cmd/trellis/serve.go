@@ -31,6 +31,7 @@ func addNodeFlags(fs *pflag.FlagSet, o *server.Config) {
 	fs.StringVar(&o.APIAdvertiseAddr, "api-advertise-addr", "", "URL other nodes use to reach this node's API (default http://--http-addr)")
 	fs.StringVar(&o.Peers, "peers", "", "static cluster: every node's id=raftaddr=apiurl, comma separated, the same list on every node")
 	fs.StringVar(&o.Join, "join", "", "API URL of a cluster member to join through (the leader adds this node as a voter)")
+	fs.StringVar(&o.PeerConnectTo, "peer-connect-to", "", "reach peers at other addresses: peer-host:port=dial-host:port, comma separated; each raft or node-to-node HTTP connection to that peer address (as in --peers, the members' raft and API addresses) is dialed at the second one instead, e.g. a local sidecar, tunnel or proxy (TLS still checks the peer's host)")
 	fs.StringVar(&o.JoinToken, "join-token", "", "admin token used by --join (default $TRELLIS_TOKEN)")
 	fs.StringVar(&o.ClusterID, "cluster-id", o.ClusterID, "cluster name carried in consistency tokens; the same on every node")
 	fs.Uint64Var(&o.GCWindow, "gc-window", o.GCWindow, "revisions of history kept for at_exact_snapshot reads and watch")

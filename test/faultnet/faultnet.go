@@ -1,6 +1,7 @@
 package faultnet
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,56 +22,56 @@ type Rule struct {
 
 type pair struct{ from, to string }
 
+// linkKey names one proxy: the connections node from opens to one address.
+type linkKey struct{ from, addr string }
+
 // Net is a set of nodes and the proxies between them.
 type Net struct {
 	mu      sync.Mutex
-	changed chan struct{} // closed and replaced on every rule change
-	addrs   map[string]string
-	names   map[string]string // real address -> node name
+	changed chan struct{}     // closed and replaced on every rule change
+	nodes   map[string]bool   // registered names
+	owners  map[string]string // real address -> node name
 	rules   map[pair]Rule
-	links   map[pair]*link
+	links   map[linkKey]*link
 	rng     *rand.Rand
 	closed  bool
 }
 
 // New returns an empty Net; seed makes drop decisions reproducible.
 func New(seed uint64) *Net {
-	return &Net{changed: make(chan struct{}), addrs: map[string]string{}, names: map[string]string{},
-		rules: map[pair]Rule{}, links: map[pair]*link{}, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b9))}
+	return &Net{changed: make(chan struct{}), nodes: map[string]bool{}, owners: map[string]string{},
+		rules: map[pair]Rule{}, links: map[linkKey]*link{}, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b9))}
 }
 
-// Add registers a node's name and the real address it listens on.
+// Add registers a real address node name listens on. A node may have
+// several (its raft address and its API address): each is reached through
+// its own proxies, and all obey the rules of the node's pairs.
 func (n *Net) Add(name, addr string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.addrs[name] = addr
-	n.names[addr] = name
+	n.nodes[name] = true
+	n.owners[addr] = name
 }
 
 // Nodes lists the registered names, sorted.
 func (n *Net) Nodes() []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	out := make([]string, 0, len(n.addrs))
-	for name := range n.addrs {
+	out := make([]string, 0, len(n.nodes))
+	for name := range n.nodes {
 		out = append(out, name)
 	}
 	sort.Strings(out)
 	return out
 }
 
-// Dialer returns node from's dial function: an address of a registered node
-// is reached through the from→that-node proxy; any other address is an error
+// Dialer returns node from's dial function in the form raft's transport
+// takes (consensus.Config.Dial): an address of a registered node is reached
+// through node from's proxy for that address; any other address is an error
 // (a test that routes traffic through the Net means all of it).
 func (n *Net) Dialer(from string) func(address string, timeout time.Duration) (net.Conn, error) {
 	return func(address string, timeout time.Duration) (net.Conn, error) {
-		n.mu.Lock()
-		to, ok := n.names[address]
-		n.mu.Unlock()
-		if !ok {
-			return nil, fmt.Errorf("faultnet: %s dials %s, which is no registered node", from, address)
-		}
-		l, err := n.link(from, to)
+		l, err := n.link(from, address)
 		if err != nil {
 			return nil, err
 		}
@@ -77,35 +79,64 @@ func (n *Net) Dialer(from string) func(address string, timeout time.Duration) (n
 	}
 }
 
-// ProxyAddr returns the address of the from→to proxy (started on first use).
-func (n *Net) ProxyAddr(from, to string) (string, error) {
-	l, err := n.link(from, to)
+// DialContext is Dialer in the form of net.Dialer.DialContext, for HTTP
+// clients (server.Config.PeerDial).
+func (n *Net) DialContext(from string) func(ctx context.Context, network, address string) (net.Conn, error) {
+	return func(ctx context.Context, network, address string) (net.Conn, error) {
+		l, err := n.link(from, address)
+		if err != nil {
+			return nil, err
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, l.ln.Addr().String())
+	}
+}
+
+// ProxyAddr returns the address of node from's proxy for addr, a registered
+// node's address (started on first use, kept until Close). A node in another
+// process is told to dial it instead of addr (trellis serve
+// --peer-connect-to addr=proxy).
+func (n *Net) ProxyAddr(from, addr string) (string, error) {
+	l, err := n.link(from, addr)
 	if err != nil {
 		return "", err
 	}
 	return l.ln.Addr().String(), nil
 }
 
-func (n *Net) link(from, to string) (*link, error) {
+// Accepted returns how many connections node from's proxy for addr has
+// accepted so far (0 when it never started): a test can check that its nodes
+// really dial through the Net.
+func (n *Net) Accepted(from, addr string) int64 {
+	n.mu.Lock()
+	l := n.links[linkKey{from, addr}]
+	n.mu.Unlock()
+	if l == nil {
+		return 0
+	}
+	return l.accepted.Load()
+}
+
+func (n *Net) link(from, addr string) (*link, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
 		return nil, errors.New("faultnet: closed")
 	}
-	p := pair{from, to}
-	if l := n.links[p]; l != nil {
+	k := linkKey{from, addr}
+	if l := n.links[k]; l != nil {
 		return l, nil
 	}
-	target, ok := n.addrs[to]
+	to, ok := n.owners[addr]
 	if !ok {
-		return nil, fmt.Errorf("faultnet: no node %q", to)
+		return nil, fmt.Errorf("faultnet: %s dials %s, which is no registered node's address (Net.Add it)", from, addr)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	l := &link{net: n, p: p, target: target, ln: ln, conns: map[net.Conn]bool{}}
-	n.links[p] = l
+	l := &link{net: n, p: pair{from, to}, target: addr, ln: ln, conns: map[net.Conn]bool{}}
+	n.links[k] = l
 	go l.serve()
 	return l, nil
 }
@@ -176,7 +207,7 @@ func (n *Net) Close() {
 	n.mu.Lock()
 	n.closed = true
 	links := n.links
-	n.links = map[pair]*link{}
+	n.links = map[linkKey]*link{}
 	n.notifyLocked()
 	n.mu.Unlock()
 	for _, l := range links {
@@ -213,13 +244,15 @@ func (n *Net) pass(p pair, done <-chan struct{}) bool {
 	}
 }
 
-// link is the proxy of one directed pair: connections node from opened to
-// node to.
+// link is one proxy of the directed pair p: the connections node p.from
+// opened to target, an address of node p.to.
 type link struct {
 	net    *Net
 	p      pair
 	target string
 	ln     net.Listener
+
+	accepted atomic.Int64
 
 	mu    sync.Mutex
 	conns map[net.Conn]bool
@@ -232,6 +265,7 @@ func (l *link) serve() {
 		if err != nil {
 			return
 		}
+		l.accepted.Add(1)
 		l.wg.Go(func() { l.proxy(c) })
 	}
 }

@@ -2,6 +2,7 @@ package faultnet
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"testing"
@@ -38,9 +39,10 @@ func setup(t *testing.T) (*Net, net.Conn, *bufio.Reader) {
 	t.Helper()
 	n := New(1)
 	t.Cleanup(n.Close)
+	b := echoServer(t)
 	n.Add("a", "127.0.0.1:1") // a never listens in these tests
-	n.Add("b", echoServer(t))
-	c, err := n.Dialer("a")(n.addrs["b"], time.Second)
+	n.Add("b", b)
+	c, err := n.Dialer("a")(b, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,10 +96,11 @@ func TestOneWayBlock(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			n := New(1)
 			defer n.Close()
+			b := echoServer(t)
 			n.Add("a", "127.0.0.1:1")
-			n.Add("b", echoServer(t))
+			n.Add("b", b)
 			n.Block(tc.from, tc.to)
-			c, err := n.Dialer("a")(n.addrs["b"], time.Second)
+			c, err := n.Dialer("a")(b, time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,5 +159,72 @@ func TestDialerRejectsUnknownAddress(t *testing.T) {
 	n.Add("a", "127.0.0.1:1")
 	if _, err := n.Dialer("a")("127.0.0.1:2", time.Second); err == nil {
 		t.Fatal("dialing an unregistered address: got nil error")
+	}
+}
+
+// A node with two addresses (raft and API) gets a proxy per address, and the
+// rules of its pairs hold on both; DialContext (for HTTP clients) and
+// ProxyAddr (for a node in another process) reach the same proxies.
+func TestSecondAddressFollowsTheNodesRules(t *testing.T) {
+	n := New(1)
+	defer n.Close()
+	raft, api := echoServer(t), echoServer(t)
+	n.Add("a", "127.0.0.1:1")
+	n.Add("b", raft)
+	n.Add("b", api)
+	if got := n.Nodes(); len(got) != 2 {
+		t.Fatalf("Nodes: got %v, want [a b]", got)
+	}
+	pr, err := n.ProxyAddr("a", raft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa, err := n.ProxyAddr("a", api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr == pa {
+		t.Fatalf("one proxy %s for both of b's addresses, want one each", pr)
+	}
+	// open dials addr through a's DialContext, or (direct) as a process
+	// told to dial a proxy address does.
+	open := func(addr string, direct bool) (net.Conn, *bufio.Reader) {
+		var c net.Conn
+		var err error
+		if direct {
+			c, err = net.Dial("tcp", addr)
+		} else {
+			c, err = n.DialContext("a")(context.Background(), "tcp", addr)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c, bufio.NewReader(c)
+	}
+	for _, tc := range []struct {
+		addr   string
+		direct bool
+	}{{raft, false}, {api, false}, {pa, true}} {
+		c, r := open(tc.addr, tc.direct)
+		if got, err := readLine(t, c, r, 5*time.Second); got != "hello\n" {
+			t.Fatalf("%s: greeting %q, %v", tc.addr, got, err)
+		}
+	}
+	if got := n.Accepted("a", raft); got != 1 {
+		t.Errorf("Accepted(a, raft): got %d, want 1", got)
+	}
+	if got := n.Accepted("a", api); got != 2 { // DialContext once, directly once
+		t.Errorf("Accepted(a, api): got %d, want 2", got)
+	}
+	n.Isolate("b")
+	for _, addr := range []string{raft, api} {
+		c, r := open(addr, false)
+		if got, err := readLine(t, c, r, 300*time.Millisecond); err == nil {
+			t.Fatalf("%s with b isolated: got %q, want nothing", addr, got)
+		}
+	}
+	if _, err := n.DialContext("a")(context.Background(), "tcp", "127.0.0.1:2"); err == nil {
+		t.Fatal("DialContext of an unregistered address: got nil error")
 	}
 }
