@@ -62,19 +62,7 @@ func newTestCluster(t testing.TB, n int, tune func(*consensus.Config)) *testClus
 func newTestClusterWith(t testing.TB, n int, tune func(*consensus.Config), edit func(*server.Config), hc *http.Client) *testCluster {
 	t.Helper()
 	dir := t.TempDir()
-	admin, adminHash := api.GenerateToken()
-	reader, readerHash := api.GenerateToken()
-	tokens := filepath.Join(dir, "tokens.yaml")
-	if err := api.WriteTokenFile(tokens, []api.TokenEntry{
-		{Principal: "admin", Role: api.RoleAdmin, SHA256: adminHash},
-		{Principal: "reader", Role: api.RoleReader, SHA256: readerHash},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	schemaFile := filepath.Join(dir, "schema.zed")
-	if err := os.WriteFile(schemaFile, []byte(clusterSchema), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tokens, schemaFile, admin, reader := writeClusterFiles(t, dir)
 	if hc == nil {
 		hc = &http.Client{Timeout: 15 * time.Second}
 	}
@@ -95,6 +83,26 @@ func newTestClusterWith(t testing.TB, n int, tune func(*consensus.Config), edit 
 		}
 		t.Logf("attempt %d: %v; starting over on other ports", attempt, err)
 	}
+}
+
+// writeClusterFiles writes, in dir, a token file with an admin and a reader
+// token and a file of clusterSchema; it returns their paths and the tokens.
+func writeClusterFiles(t testing.TB, dir string) (tokens, schemaFile, admin, reader string) {
+	t.Helper()
+	admin, adminHash := api.GenerateToken()
+	reader, readerHash := api.GenerateToken()
+	tokens = filepath.Join(dir, "tokens.yaml")
+	if err := api.WriteTokenFile(tokens, []api.TokenEntry{
+		{Principal: "admin", Role: api.RoleAdmin, SHA256: adminHash},
+		{Principal: "reader", Role: api.RoleReader, SHA256: readerHash},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	schemaFile = filepath.Join(dir, "schema.zed")
+	if err := os.WriteFile(schemaFile, []byte(clusterSchema), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return tokens, schemaFile, admin, reader
 }
 
 // startTestCluster starts n nodes on fresh ports under dir; on an error it

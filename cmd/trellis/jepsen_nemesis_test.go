@@ -4,7 +4,6 @@ package main
 
 import (
 	"fmt"
-	"github.com/trellis-authz/trellis/server"
 	"math/rand/v2"
 	"net/http"
 	"sort"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/trellis-authz/trellis/consensus"
 	"github.com/trellis-authz/trellis/test/faultnet"
 )
 
@@ -28,7 +26,9 @@ type faultKind struct {
 	inject func(n *nemesis) (desc string, heal func())
 }
 
-// faultKinds is the mix of one run: 14 partitions among 24 faults.
+// faultKinds is the mix of one run: 14 partitions among 24 faults. Every
+// network fault holds for raft and for node-to-node HTTP (forwarded writes,
+// read-index calls), which both run through the proxies (newProcCluster).
 var faultKinds = []faultKind{
 	{"isolate-follower", true, 3, func(n *nemesis) (string, func()) {
 		v := n.follower()
@@ -59,7 +59,7 @@ var faultKinds = []faultKind{
 		n.net.Partition([]string{n.name(a)}, []string{n.name(b)})
 		return fmt.Sprintf("cut %s <-> %s (the third node sees both)", n.name(a), n.name(b)), n.net.Heal
 	}},
-	{"slow", false, 4, func(n *nemesis) (string, func()) {
+	{"slow", false, 3, func(n *nemesis) (string, func()) {
 		d := time.Duration(20+n.rng.IntN(80)) * time.Millisecond
 		n.everyLink(func(a, b string) { n.net.Slow(a, b, d, 0) })
 		return fmt.Sprintf("delay every link by %v", d), n.net.Heal
@@ -69,55 +69,28 @@ var faultKinds = []faultKind{
 		n.everyLink(func(a, b string) { n.net.Slow(a, b, 5*time.Millisecond, p) })
 		return fmt.Sprintf("reset connections on %.0f%% of chunks, 5ms delay, every link", 100*p), n.net.Heal
 	}},
-	{"stop-restart", false, 3, func(n *nemesis) (string, func()) {
+	{"kill-restart", false, 4, func(n *nemesis) (string, func()) {
 		v := n.rng.IntN(3)
 		role := "a follower"
 		if n.rng.IntN(2) == 0 {
 			v, role = n.c.leader(), "the leader"
+		} else if l := n.c.leader(); v == l {
+			role = "the leader"
 		}
-		n.c.stop(v)
-		return fmt.Sprintf("stop %s (%s), restart it", n.name(v), role), func() {
-			if err := n.c.start(v); err != nil {
-				n.t.Fatalf("restart %s: %v", n.name(v), err)
-			}
-		}
+		n.c.kill(v)
+		return fmt.Sprintf("kill -9 %s (%s), restart it on its data dir", n.name(v), role), func() { n.c.restart(v) }
 	}},
 }
 
-// nemesis injects faults into a three-node testCluster whose raft traffic
-// runs through net.
+// nemesis injects faults into a procCluster: network faults through its
+// faultnet.Net (raft and node-to-node HTTP alike), kill -9 of its processes.
 type nemesis struct {
 	t   *testing.T
-	c   *testCluster
+	c   *procCluster
 	net *faultnet.Net
 	rng *rand.Rand
 	log []string
 	by  map[string]int
-}
-
-// newFaultCluster starts three nodes whose raft connections all go through
-// one faultnet.Net: node i dials node j through the proxy of the link i->j.
-//
-// Forwarded writes and read-index calls (node-to-node HTTP) do not go
-// through it: the nodes' peer HTTP client is built in startNode, which has no
-// dial hook, and an API address is one URL that every peer uses, so a proxy
-// in front of it could not tell which peer is calling. Those calls see the
-// faults through raft: a follower forwards to the node it believes leads, and
-// a leader cut off from raft cannot commit or confirm a read index.
-func newFaultCluster(t *testing.T, tune func(*consensus.Config)) (*testCluster, *faultnet.Net) {
-	fnet := faultnet.New(11)
-	t.Cleanup(fnet.Close)
-	c := newTestClusterWith(t, 3, tune, func(o *server.Config) {
-		fnet.Add(o.NodeID, o.RaftAddr)
-		id, prev := o.NodeID, o.TuneRaft
-		o.TuneRaft = func(cc *consensus.Config) {
-			if prev != nil {
-				prev(cc)
-			}
-			cc.Dial = fnet.Dialer(id)
-		}
-	}, nil)
-	return c, fnet
 }
 
 func (n *nemesis) name(i int) string { return fmt.Sprintf("n%d", i+1) }

@@ -3,10 +3,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"github.com/trellis-authz/trellis/server"
-	"github.com/trellis-authz/trellis/service"
 	"github.com/trellis-authz/trellis/wire"
 	"math"
 	"math/rand/v2"
@@ -19,7 +16,6 @@ import (
 	"github.com/anishathalye/porcupine"
 	"github.com/google/uuid"
 
-	"github.com/trellis-authz/trellis/consensus"
 	"github.com/trellis-authz/trellis/tuple"
 )
 
@@ -68,10 +64,11 @@ var registerModel = porcupine.Model{
 }
 
 // TestJepsenRegisters runs concurrent writers and token-carrying readers
-// against three nodes whose raft traffic goes through a fault-injecting proxy
-// (test/faultnet) while a nemesis injects 24 faults — partitions of several
-// shapes, slow and lossy links, stopped and restarted nodes (see
-// faultKinds) — records the history and checks it for linearizability with
+// against three node processes (newProcCluster) whose raft and node-to-node
+// HTTP traffic all goes through a fault-injecting proxy (test/faultnet)
+// while a nemesis injects 24 faults — partitions of several shapes, slow and
+// lossy links, nodes killed with SIGKILL and restarted on their data
+// directories (see faultKinds) — records the history and checks it for linearizability with
 // porcupine, checks that no acknowledged write was lost, and checks the
 // new-enemy property (a check at least as fresh as an acknowledged revoke
 // never allows; see newEnemy).
@@ -89,12 +86,9 @@ func TestJepsenRegisters(t *testing.T) {
 		readers  = 4
 		giveUpOp = 8 * time.Second
 	)
-	c, fnet := newFaultCluster(t, func(cc *consensus.Config) {
-		cc.SnapshotThreshold = 256
-		cc.WALSegmentSize = 64 << 10 // truncation drops whole segments: keep them small
-		cc.TrailingLogs = 64
-		cc.SnapshotInterval = time.Second
-	})
+	testStart := time.Now()
+	c := newProcCluster(t)
+	t.Logf("three node processes ready in %v", time.Since(testStart).Round(100*time.Millisecond))
 	start := time.Now()
 	now := func() int64 { return int64(time.Since(start)) }
 
@@ -105,17 +99,8 @@ func TestJepsenRegisters(t *testing.T) {
 		latestRev uint64
 		acked     = map[int][]porcupine.Operation{}
 	)
-	// Decode tokens as the cluster issues them: bound to its random id.
-	tokens := service.NewTokens(server.DefaultConfig().ClusterID)
-	idCtx, idCancel := context.WithTimeout(context.Background(), 30*time.Second)
-	clusterID, err := c.node(0).Consensus().WaitClusterUUID(idCtx)
-	idCancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens.Bind(clusterID)
 	publish := func(tok string) {
-		rev, err := tokens.Decode(tok)
+		rev, err := tokenRevision(tok)
 		if err != nil {
 			t.Errorf("bad token %q: %v", tok, err)
 			return
@@ -240,10 +225,10 @@ func TestJepsenRegisters(t *testing.T) {
 	}
 
 	// Nemesis: partitions (symmetric, one-way, an isolated or muted leader,
-	// a bridge), slow and lossy links, stopped and restarted nodes.
+	// a bridge), slow and lossy links, killed (-9) and restarted nodes.
 	enemy := &newEnemy{}
-	stopEnemy := runNewEnemy(c, enemy)
-	nem := &nemesis{t: t, c: c, net: fnet, rng: rand.New(rand.NewPCG(7, 7))}
+	stopEnemy := runNewEnemy(c.testCluster, enemy)
+	nem := &nemesis{t: t, c: c, net: c.net, rng: rand.New(rand.NewPCG(7, 7))}
 	faults, partitions := nem.run()
 	stopEnemy()
 	close(stop)
@@ -273,6 +258,11 @@ func TestJepsenRegisters(t *testing.T) {
 	}
 
 	t.Logf("faults: %d injected, %d of them partitions;%s", faults, partitions, nem.summary())
+	raftConns, apiConns := c.proxied()
+	t.Logf("through the proxies: %d raft connections, %d node-to-node HTTP connections", raftConns, apiConns)
+	if raftConns == 0 || apiConns == 0 {
+		t.Errorf("the nodes opened %d raft and %d HTTP connections to each other through faultnet, want both above 0 (is --peer-connect-to applied?)", raftConns, apiConns)
+	}
 	t.Logf("new enemy: %d rounds, %d checks at the revoke's token, %d violations, %d rounds abandoned (a write never acknowledged)",
 		enemy.rounds, enemy.checks, enemy.violations, enemy.abandoned)
 	if faults < 20 || partitions < 8 {
@@ -330,23 +320,23 @@ func TestJepsenRegisters(t *testing.T) {
 		}
 		want := last.Input.(registerInput).Value
 		for i := range 3 {
-			snap, err := c.node(i).Store().Snapshot(c.node(i).Store().AppliedRevision())
-			if err != nil {
-				t.Fatal(err)
-			}
+			// A read at least as fresh as every answer is served from node
+			// i's own store once it applied that revision.
+			var out wire.ReadRelationshipsResponse
 			r, _ := tuple.Parse(rel(k))
-			got, _, err := snap.Read(t.Context(), tuple.Filter{ResourceType: "doc", ResourceID: r.Resource.ID}, 10, "")
-			snap.Close()
-			if err != nil {
-				t.Fatal(err)
+			status, body := c.do(i, http.MethodPost, "/v1/relationships/read", c.reader, wire.ReadRelationshipsRequest{
+				Filter: tuple.Filter{ResourceType: "doc", ResourceID: r.Resource.ID}, Limit: 10, Consistency: fresh(latest)}, &out)
+			if status != http.StatusOK {
+				t.Fatalf("reading k%d on n%d: got %d %s", k, i+1, status, body)
 			}
-			if (len(got) > 0) != want {
-				t.Errorf("k%d on n%d: present=%v, want %v (the last acknowledged write)", k, i+1, len(got) > 0, want)
+			if (len(out.Relationships) > 0) != want {
+				t.Errorf("k%d on n%d: present=%v, want %v (the last acknowledged write)", k, i+1, len(out.Relationships) > 0, want)
 			}
 		}
 		checked++
 	}
 	t.Logf("no acknowledged write lost: %d keys checked on every node's store", checked)
+	t.Logf("test time %v (cluster start, nemesis, checks)", time.Since(testStart).Round(100*time.Millisecond))
 }
 
 // TestRegisterModelRejectsStaleRead shows the checker has teeth: a read that
