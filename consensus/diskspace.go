@@ -2,6 +2,8 @@ package consensus
 
 import (
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,3 +36,60 @@ func (n *Node) checkFreeSpace(c Command) error {
 
 // diskFullLogEvery spaces the warnings of a node that refuses writes.
 const diskFullLogEvery = 10 * time.Second
+
+// applySpace pauses the state machine while the data directory is short of
+// space: below min, applying a committed entry writes into the store's
+// memory-mapped write-ahead files and could kill the process (SIGBUS).
+// This guards every node, followers included, which cannot refuse what the
+// leader committed: a follower whose disk fills stops applying (its raft
+// log append fails on its own, and the leader retries), stays up and
+// answers reads from what it applied, and catches up once space is freed.
+// The leader refuses new writes at Config.MinFreeBytes first; the pause
+// starts at half of it.
+type applySpace struct {
+	free    func() (uint64, error)
+	min     uint64
+	stop    <-chan struct{} // closed when the node shuts down
+	log     *slog.Logger
+	okUntil atomic.Int64 // unix ns until which the last measurement stands
+	paused  atomic.Bool
+}
+
+// Intervals of the pause: a measurement that found enough space stands for
+// spaceRecheck (a statfs per applied entry would cost more than it saves);
+// while short, space is measured every spacePoll.
+const (
+	spaceRecheck = 100 * time.Millisecond
+	spacePoll    = 200 * time.Millisecond
+)
+
+// wait returns true once there is space to apply (at once, usually), or
+// false when the node shuts down while paused. A filesystem whose free
+// space cannot be measured does not pause the node.
+func (s *applySpace) wait() bool {
+	if s == nil || s.min == 0 || time.Now().UnixNano() < s.okUntil.Load() {
+		return true
+	}
+	var warned time.Time
+	for {
+		free, err := s.free()
+		if err != nil || free >= s.min {
+			if s.paused.Swap(false) {
+				s.log.Warn("resuming the state machine: free space returned", "free_mib", free>>20)
+			}
+			s.okUntil.Store(time.Now().Add(spaceRecheck).UnixNano())
+			return true
+		}
+		if time.Since(warned) >= diskFullLogEvery {
+			s.log.Error("pausing the state machine: the data directory is short of free space; committed entries wait here (nothing is lost) and are applied once space is freed",
+				"free_mib", free>>20, "pause_below_mib", s.min>>20)
+			warned = time.Now()
+			s.paused.Store(true)
+		}
+		select {
+		case <-s.stop:
+			return false
+		case <-time.After(spacePoll):
+		}
+	}
+}

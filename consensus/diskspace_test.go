@@ -2,7 +2,9 @@ package consensus
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -32,4 +34,52 @@ func TestWriteRefusedBelowFreeSpaceReserve(t *testing.T) {
 	if _, err := a.node.Write(ctxT(t, 5*time.Second), touch("dataset:d#reader@user:d")); err != nil {
 		t.Fatalf("write with the check off: %v", err)
 	}
+}
+
+// TestFollowerPausesWhileDiskShort: a follower whose disk is short of space
+// stops applying committed entries instead of writing into its store (where
+// a memory-mapped write on a full disk would kill it), while the leader and
+// the other follower go on acknowledging writes; once space returns it
+// applies everything it missed; and closing it while it waits does not hang.
+func TestFollowerPausesWhileDiskShort(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	l := c.leader()
+	writeSchema(t, l.node, testSchema)
+	var f *testNode
+	for _, tn := range c.nodes {
+		if tn != l {
+			f = tn
+			break
+		}
+	}
+	var free atomic.Uint64 // what f's disk has free; the pause is below 100
+	f.node.fsm.space.Store(&applySpace{free: func() (uint64, error) { return free.Load(), nil }, min: 100, stop: f.node.done, log: testLogger()})
+	before := f.node.AppliedRevision()
+	var last WriteResult
+	for i := range 5 {
+		last = c.write(touch(fmt.Sprintf("dataset:d%d#reader@user:u", i)))
+	}
+	time.Sleep(500 * time.Millisecond) // time enough to apply them, were it not paused
+	if got := f.node.AppliedRevision(); got > before {
+		t.Fatalf("the paused follower applied up to %d (from %d) while its disk was short", got, before)
+	}
+	if !f.node.fsm.space.Load().paused.Load() {
+		t.Error("the follower does not report itself paused")
+	}
+	free.Store(1000)
+	if err := f.node.WaitApplied(ctxT(t, 10*time.Second), last.Revision); err != nil {
+		t.Fatalf("the follower did not catch up once space returned: %v (applied %d, want %d)", err, f.node.AppliedRevision(), last.Revision)
+	}
+	// Short again, with an entry waiting: Close returns.
+	free.Store(0)
+	f.node.fsm.space.Load().okUntil.Store(0)
+	c.write(touch("dataset:late#reader@user:u"))
+	done := make(chan error, 1)
+	go func() { done <- f.node.Close() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second): // a deadline for a hang, not a performance bound
+		t.Fatal("closing a follower paused for disk space hung")
+	}
+	f.node = nil
 }

@@ -41,7 +41,8 @@ type fsm struct {
 	onFatal func(error)
 
 	halted  atomic.Pointer[error]
-	applied atomic.Uint64 // last raft index applied or skipped
+	applied atomic.Uint64              // last raft index applied or skipped
+	space   atomic.Pointer[applySpace] // pauses Apply while the disk is short of space; nil: never
 
 	mu      sync.Mutex
 	advance chan struct{} // closed and replaced whenever applied grows
@@ -110,6 +111,11 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		f.setApplied(l.Index)
 		return nil
+	}
+	if !f.space.Load().wait() {
+		// Shutting down while paused: the entry is not applied (the store's
+		// applied index stays before it), so a restart replays it.
+		return fmt.Errorf("%w: it shut down while waiting for disk space to apply entry %d", ErrClosed, l.Index)
 	}
 	res, err := f.a.apply(l.Index, l.Data)
 	if IsFatal(err) {

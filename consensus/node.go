@@ -76,6 +76,9 @@ func Open(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("loading state from the store: %w", err)
 	}
 	n.fsm = f
+	if cfg.MinFreeBytes > 0 {
+		f.space.Store(&applySpace{free: func() (uint64, error) { return freeBytes(cfg.DataDir) }, min: cfg.MinFreeBytes / 2, stop: n.done, log: log})
+	}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("DataDir: %w", err)
