@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 // checkFreeSpace refuses a proposal when DataDir's filesystem has less than
@@ -29,6 +31,7 @@ func (n *Node) checkFreeSpace(c Command) error {
 		if last := n.diskFullLogged.Load(); now-last >= int64(diskFullLogEvery) && n.diskFullLogged.CompareAndSwap(last, now) {
 			n.log.Warn("refusing writes: the data directory is short of free space", "error", err)
 		}
+		n.handOffForSpace(now)
 		return err
 	}
 	return nil
@@ -36,6 +39,39 @@ func (n *Node) checkFreeSpace(c Command) error {
 
 // diskFullLogEvery spaces the warnings of a node that refuses writes.
 const diskFullLogEvery = 10 * time.Second
+
+// diskFullHandoffEvery spaces the leadership hand-offs of a leader short of
+// space, so that a cluster whose disks are all full does not pass the
+// leadership round for ever.
+const diskFullHandoffEvery = 30 * time.Second
+
+// handOffForSpace hands the leadership of a leader that refuses writes for
+// want of space to another voter (at most every diskFullHandoffEvery), so
+// that the cluster writes again if another node has space: the refused
+// write is answered ErrDiskFull and its retry goes to the new leader.
+func (n *Node) handOffForSpace(now int64) {
+	last := n.diskFullHandoff.Load()
+	if now-last < int64(diskFullHandoffEvery) || !n.diskFullHandoff.CompareAndSwap(last, now) {
+		return
+	}
+	voters := 0
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			if s.Suffrage == raft.Voter {
+				voters++
+			}
+		}
+	}
+	if voters < 2 || !n.IsLeader() {
+		return
+	}
+	n.log.Warn("handing the leadership to another voter: this node cannot accept writes for want of disk space")
+	go func() {
+		if err := n.raft.LeadershipTransfer().Error(); err != nil {
+			n.log.Warn("leadership hand-off for disk space failed", "error", err)
+		}
+	}()
+}
 
 // applySpace pauses the state machine while the data directory is short of
 // space: below min, applying a committed entry writes into the store's

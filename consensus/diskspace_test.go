@@ -83,3 +83,30 @@ func TestFollowerPausesWhileDiskShort(t *testing.T) {
 	}
 	f.node = nil
 }
+
+// TestLeaderShortOfSpaceHandsOff: a leader that refuses writes for want of
+// space hands its leadership to another voter, so the cluster writes again
+// through a node that has space.
+func TestLeaderShortOfSpaceHandsOff(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	l := c.leader()
+	writeSchema(t, l.node, testSchema)
+	l.node.cfg.MinFreeBytes = math.MaxUint64
+	if _, err := l.node.Write(ctxT(t, 5*time.Second), touch("dataset:x#reader@user:u")); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("write on the full leader: got %v, want ErrDiskFull", err)
+	}
+	deadline := time.Now().Add(15 * time.Second) // a deadline for a hang, not a performance bound
+	for l.node.IsLeader() {
+		if time.Now().After(deadline) {
+			t.Fatal("the leader short of space still leads")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if nl := c.leader(); nl == l {
+		t.Fatalf("%s leads again", l.id)
+	}
+	res := c.write(touch("dataset:x#reader@user:u"))
+	if res.Revision == 0 {
+		t.Fatal("no revision for the write on the new leader")
+	}
+}

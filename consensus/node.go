@@ -23,6 +23,9 @@ type Node struct {
 	log *slog.Logger
 	// diskFullLogged is when a refused write last logged the full disk (unix ns).
 	diskFullLogged atomic.Int64
+	// diskFullHandoff is when a leader short of space last handed its
+	// leadership on (unix ns).
+	diskFullHandoff atomic.Int64
 	raft           *raft.Raft
 	fsm            *fsm
 	trans          *raft.NetworkTransport
