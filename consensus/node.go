@@ -26,11 +26,11 @@ type Node struct {
 	// diskFullHandoff is when a leader short of space last handed its
 	// leadership on (unix ns).
 	diskFullHandoff atomic.Int64
-	raft           *raft.Raft
-	fsm            *fsm
-	trans          *raft.NetworkTransport
-	bolt           logStore // the raft log and stable store
-	store          StoreBackend
+	raft            *raft.Raft
+	fsm             *fsm
+	trans           *raft.NetworkTransport
+	bolt            logStore // the raft log and stable store
+	store           StoreBackend
 
 	notify chan bool
 	done   chan struct{}
