@@ -40,6 +40,7 @@ var depErrors = []struct {
 	{consensus.ErrWouldLoseQuorum, statusCode{http.StatusConflict, "would_lose_quorum"}},
 	{consensus.ErrMemberNotCaughtUp, statusCode{http.StatusServiceUnavailable, "member_not_caught_up"}},
 	{consensus.ErrDiskFull, statusCode{http.StatusInsufficientStorage, "disk_full"}},
+	{consensus.ErrStorageFailed, statusCode{http.StatusServiceUnavailable, "storage_failed"}},
 	{consensus.ErrIdempotencyKeyReused, statusCode{http.StatusConflict, "idempotency_key_reused"}},
 	{storage.ErrNotSuspended, statusCode{http.StatusNotFound, "not_found"}},
 	{consensus.ErrInvalidSuspension, statusCode{http.StatusBadRequest, "invalid_argument"}},

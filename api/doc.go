@@ -103,6 +103,7 @@
 //	503     outcome_unknown           leadership was lost during a write: retry with the same idempotency_key
 //	503     not_ready                 (readyz) no leader or no schema; a read while the node loads its --schema (Retry-After)
 //	503     member_not_caught_up      a new member joined as a non-voter but has not caught up yet (add it again to promote it)
+//	503     storage_failed            the leader could not write its raft log (a failing disk): outcome unknown, retry with the same idempotency_key
 //	507     disk_full                 the leader's data directory is short of free space; nothing was written (Retry-After)
 //	504     deadline_exceeded         the request deadline passed (waiting for a revision, a read index or a commit)
 //	499     canceled                  the client closed the request before the answer (logged, rarely seen)

@@ -71,7 +71,7 @@ func TestNoSentinelIsA500(t *testing.T) {
 			"ErrSchemaViolation": consensus.ErrSchemaViolation, "ErrUnsafeSchemaChange": consensus.ErrUnsafeSchemaChange,
 			"ErrIdempotencyKeyReused": consensus.ErrIdempotencyKeyReused,
 			"ErrMemberConflict":       consensus.ErrMemberConflict, "ErrWouldLoseQuorum": consensus.ErrWouldLoseQuorum,
-			"ErrMemberNotCaughtUp": consensus.ErrMemberNotCaughtUp, "ErrDiskFull": consensus.ErrDiskFull,
+			"ErrMemberNotCaughtUp": consensus.ErrMemberNotCaughtUp, "ErrDiskFull": consensus.ErrDiskFull, "ErrStorageFailed": consensus.ErrStorageFailed,
 			"ErrInvalidSuspension": consensus.ErrInvalidSuspension,
 			"ErrInvalidAlerts":     consensus.ErrInvalidAlerts,
 		},

@@ -57,6 +57,10 @@ var (
 	// free space than Config.MinFreeBytes. Nothing was proposed; retry once
 	// space is freed.
 	ErrDiskFull = errors.New("not enough free disk space")
+	// ErrStorageFailed reports that the node could not write its raft log
+	// (a failed write or fsync: the disk is failing). The write's outcome is
+	// unknown; retry it with the same idempotency key.
+	ErrStorageFailed = errors.New("the node's disk failed")
 	// ErrIdempotencyKeyReused rejects a request that reuses an idempotency key
 	// of a different request within the idempotency window.
 	ErrIdempotencyKeyReused = verdict.New("idempotency key reused with a different request")

@@ -145,7 +145,7 @@ func Open(cfg Config) (*Node, error) {
 		n.closeTransport()
 		return nil, fmt.Errorf("raft log cache: %w", err)
 	}
-	r, err := raft.NewRaft(rc, f, logs, bolt, snaps, trans)
+	r, err := raft.NewRaft(rc, f, failingLogs{LogStore: logs, dir: cfg.DataDir}, failingStable{StableStore: bolt, dir: cfg.DataDir, log: log}, snaps, trans)
 	if err != nil {
 		n.closeTransport()
 		return nil, fmt.Errorf("starting raft: %w", err)
