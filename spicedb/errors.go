@@ -50,6 +50,8 @@ var grpcCodes = map[string]codes.Code{
 	"no_leader":                codes.Unavailable,
 	"not_ready":                codes.Unavailable,
 	"outcome_unknown":          codes.Unknown,
+	"storage_failed":           codes.Unavailable,
+	"disk_full":                codes.ResourceExhausted,
 	"deadline_exceeded":        codes.DeadlineExceeded,
 	"snapshot_expired":         codes.FailedPrecondition,
 	"canceled":                 codes.Canceled,
