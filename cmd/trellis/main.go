@@ -1,6 +1,3 @@
-// Command trellis is the Trellis binary: the server and the tools around it
-// (schema checking and formatting today; serve, check, write, validate, audit
-// and cluster commands are added by their packages' owners in root.go).
 package main
 
 import "os"
