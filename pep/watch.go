@@ -86,6 +86,7 @@ func (c *Client) session(ctx context.Context) (bool, error) {
 		if n := c.cache.clearAll(); n > 0 {
 			c.m.evictRecover.Add(float64(n))
 		}
+		c.raiseFresh(at) // before seen, as in apply
 		c.seen.Store(at.rev)
 		c.seenToken.Store(&at.token)
 	}
@@ -327,9 +328,13 @@ func (c *Client) apply(ev *wire.WatchEvent) error {
 	} else {
 		n = c.cache.clear(nodes)
 	}
+	// The freshest token goes first: a decision that sees the new seen
+	// revision must ask the node for at least that revision, never for the
+	// older fresh token (TestNoStaleInsertAfterRevoke caught one answered
+	// at the revision before a revoke the watch had already applied).
+	c.raiseFresh(tok)
 	c.seen.Store(ev.Revision)
 	c.seenToken.Store(&ev.Token)
-	c.raiseFresh(tok)
 	if t := c.target.Load(); t != 0 && ev.Revision >= t {
 		c.target.Store(0)
 	}
