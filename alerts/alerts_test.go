@@ -101,9 +101,9 @@ func TestBreakGlassGrantDeliveredOnceSigned(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &Sender{Backoff: Backoff{First: time.Millisecond, Max: 10 * time.Millisecond, Attempts: 3}}
-	n, err := s.Dispatch(context.Background(), rs, grantRevision("dataset:claims#emergency_reader@user:ana", 7), nil)
-	if err != nil || n != 1 {
-		t.Fatalf("Dispatch = %d, %v; want 1 delivery", n, err)
+	plan := planRevision(rs, grantRevision("dataset:claims#emergency_reader@user:ana", 7), nil)
+	if err := s.sendAll(context.Background(), plan, nil); err != nil || len(plan) != 1 {
+		t.Fatalf("%d deliveries planned, sending: %v; want 1 delivery", len(plan), err)
 	}
 	got := rcv.deliveries()
 	if len(got) != 1 {
@@ -136,7 +136,7 @@ func TestReceiverDownThenUpSameID(t *testing.T) {
 	s := &Sender{Backoff: Backoff{First: time.Millisecond, Max: 5 * time.Millisecond}}
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.Dispatch(context.Background(), rs, grantRevision("field:claims_ssn#unmasked_for@user:ana", 9), nil)
+		err := s.sendAll(context.Background(), planRevision(rs, grantRevision("field:claims_ssn#unmasked_for@user:ana", 9), nil), nil)
 		done <- err
 	}()
 	// Wait until at least two attempts were refused, then bring it up.

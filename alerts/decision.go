@@ -107,15 +107,14 @@ type Decision struct {
 	// Watch is what the check was asked to report (Watcher.WatchFor) and
 	// Watched what it reported (engine.CheckResult.Watched); a nil Watch:
 	// the check reported nothing, and a rule that selects it is confirmed
-	// on an explain trace instead.
+	// by answering the check again with the rule's own watch.
 	Watch   *engine.Watch
 	Watched uint64
 }
 
 // selects reports whether d is of the resource type, permission, subject
 // type and result m names. A through/caveat rule never selects a denied
-// check (no branch decided it, so OnDecidingPath would refuse it after an
-// explain that costs a second evaluation); a denials rule selects only those.
+// check (no branch decided it); a denials rule selects only those.
 func (m *DecisionMatch) selects(d *Decision) bool {
 	return (m.ResourceType == "" || m.ResourceType == d.Resource.Type) &&
 		(m.Permission == "" || m.Permission == d.Permission) &&

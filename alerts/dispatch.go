@@ -1,7 +1,6 @@
 package alerts
 
 import (
-	"context"
 	"time"
 
 	"github.com/trellis-authz/trellis/storage"
@@ -44,16 +43,4 @@ func planRevision(rs RuleSet, r Revision, plan []planned) []planned {
 		}
 	}
 	return plan
-}
-
-// Dispatch delivers what planRevision selects in r, each webhook's deliveries in
-// order. A delivery whose attempts run out goes to failed (a dead letter)
-// and the rest go on; Dispatch returns the number of deliveries made or
-// dead-lettered and the first error that stops it (the context ended, or
-// failed could not record a letter). A caller advances its delivery cursor
-// past r only when the error is nil, so a retry after a restart sends the
-// same deliveries with the same ids.
-func (s *Sender) Dispatch(ctx context.Context, rs RuleSet, r Revision, failed Failed) (int, error) {
-	plan := planRevision(rs, r, nil)
-	return len(plan), s.sendAll(ctx, plan, failed)
 }

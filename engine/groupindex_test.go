@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,7 +109,7 @@ func randomGroupRel(r *rand.Rand) tuple.Relationship {
 
 // groupIndexAnswers asks every check and lookup of the fixture space at v
 // and returns the answers, one line each.
-func groupIndexAnswers(t *testing.T, e *engine.Engine, v engine.View) []string {
+func groupIndexAnswers(t *testing.T, e *engine.Engine, v engine.View, w *engine.Watch) []string {
 	t.Helper()
 	ctx := context.Background()
 	var out []string
@@ -116,8 +117,8 @@ func groupIndexAnswers(t *testing.T, e *engine.Engine, v engine.View) []string {
 		for ui := range 4 {
 			subj := tuple.SubjectRef{Type: "user", ID: fmt.Sprintf("u%d", ui)}
 			ask := func(typ, id, perm string) {
-				r, err := e.Check(ctx, v, engine.CheckRequest{Resource: tuple.ObjectRef{Type: typ, ID: id}, Permission: perm, Subject: subj, Context: c})
-				out = append(out, fmt.Sprintf("%s:%s#%s@%s ctx=%v: %v %v %v", typ, id, perm, subj, c, r.Result, r.MissingContext, err))
+				r, err := e.Check(ctx, v, engine.CheckRequest{Resource: tuple.ObjectRef{Type: typ, ID: id}, Permission: perm, Subject: subj, Context: c, Watch: w})
+				out = append(out, fmt.Sprintf("%s:%s#%s@%s ctx=%v: %v %v %v watched %b", typ, id, perm, subj, c, r.Result, r.MissingContext, err, r.Watched))
 			}
 			for gi := range 6 {
 				for _, p := range []string{"member", "owner", "admin"} {
@@ -129,12 +130,18 @@ func groupIndexAnswers(t *testing.T, e *engine.Engine, v engine.View) []string {
 				ask("doc", fmt.Sprintf("d%d", di), "view")
 				ask("doc", fmt.Sprintf("d%d", di), "edit")
 			}
+			if w != nil {
+				continue // lookups carry no watch; they are compared at the other revisions
+			}
 			lr, err := e.LookupResources(ctx, v, engine.LookupResourcesRequest{ResourceType: "group", Permission: "member", Subject: subj, Context: c})
 			out = append(out, fmt.Sprintf("lookup groups of %s ctx=%v: %v %v", subj, c, lr.Resources, err))
 			for _, perm := range []string{"view", "edit"} {
 				lr, err = e.LookupResources(ctx, v, engine.LookupResourcesRequest{ResourceType: "doc", Permission: perm, Subject: subj, Context: c})
 				out = append(out, fmt.Sprintf("lookup docs %s of %s ctx=%v: %v %v", perm, subj, c, lr.Resources, err))
 			}
+		}
+		if w != nil {
+			continue
 		}
 		ls, err := e.LookupSubjects(ctx, v, engine.LookupSubjectsRequest{Resource: tuple.ObjectRef{Type: "doc", ID: "d0"}, Permission: "view", SubjectType: "user", Context: c})
 		out = append(out, fmt.Sprintf("subjects of doc:d0 ctx=%v: %v %v", c, ls.Subjects, err))
@@ -150,9 +157,10 @@ func TestGroupIndexDifferential(t *testing.T) {
 	if errs.Err() != nil {
 		t.Fatal(errs)
 	}
-	newEngine := func(noIndex bool) *engine.Engine {
+	newEngine := func(noIndex bool, concurrency int) *engine.Engine {
 		cfg := engine.DefaultConfig()
 		cfg.CacheEntries = 0
+		cfg.Concurrency = concurrency
 		cfg.Clock = func() time.Time { return groupIndexNow }
 		cfg.NoGroupIndex = noIndex
 		e, err := engine.New(cfg)
@@ -161,7 +169,19 @@ func TestGroupIndexDifferential(t *testing.T) {
 		}
 		return e
 	}
-	indexed, walking := newEngine(false), newEngine(true)
+	indexed, walking := newEngine(false, 8), newEngine(true, 8)
+	// Watched checks run in line: with branches in parallel, which of two
+	// allowing branches decides (and so what a watch reports) is a race.
+	indexedSeq, walkingSeq := newEngine(false, 1), newEngine(true, 1)
+	watchedIndexed, watchedHits := 0, 0
+	relWatch, err := engine.NewWatch([]engine.WatchSpec{{Through: "reader"}, {Through: "editor"}, {Through: "banned"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hidingWatch, err := engine.NewWatch([]engine.WatchSpec{{Through: "owner"}, {Through: "reader"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	compare := func(st *storage.Store, rev uint64) {
 		t.Helper()
 		sn, err := st.Snapshot(rev)
@@ -172,7 +192,34 @@ func TestGroupIndexDifferential(t *testing.T) {
 			t.Fatalf("revision %d: the index is not available", rev)
 		}
 		v := engine.View{Schema: sch, Reader: sn, Revision: rev}
-		got, want := groupIndexAnswers(t, indexed, v), groupIndexAnswers(t, walking, v)
+		// Half the time the checks carry a watch of relations that the index
+		// cannot step over: it stays in use, and what they report must be
+		// what the walk reports.
+		var w *engine.Watch
+		if rev%2 == 0 {
+			w = relWatch
+		}
+		if rev%3 == 0 {
+			w = hidingWatch // owner: a subject-set relation the index would step over
+		}
+		ie, we := indexed, walking
+		if w != nil {
+			ie, we = indexedSeq, walkingSeq
+		}
+		before, _ := ie.GroupIndexStats()
+		got, want := groupIndexAnswers(t, ie, v, w), groupIndexAnswers(t, we, v, w)
+		after, _ := ie.GroupIndexStats()
+		if w == hidingWatch && after != before {
+			t.Fatalf("revision %d: a watch of owner (a relation the index steps over) still used the index (%d answers)", rev, after-before)
+		}
+		if w == relWatch && after > before {
+			watchedIndexed++
+		}
+		for _, s := range got {
+			if w != nil && !strings.HasSuffix(s, "watched 0") && strings.Contains(s, " watched ") {
+				watchedHits++
+			}
+		}
 		for i := range want {
 			if got[i] != want[i] {
 				t.Fatalf("revision %d: with the index %s, walking %s", rev, got[i], want[i])
@@ -227,6 +274,10 @@ func TestGroupIndexDifferential(t *testing.T) {
 		t.Fatalf("the engine with NoGroupIndex answered %d checks from the index", a)
 	}
 	t.Logf("index answered %d relation checks, fell back %d times", answered, fallbacks)
+	if watchedIndexed == 0 || watchedHits == 0 {
+		t.Fatalf("watched checks used the index in %d comparisons and reported a watched relation %d times; the test must exercise both", watchedIndexed, watchedHits)
+	}
+	t.Logf("watched checks: the index answered in %d comparisons; %d reported a watched relation", watchedIndexed, watchedHits)
 }
 
 // TestGroupIndexStats: one batch that nests three groups under a document

@@ -1,6 +1,11 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/trellis-authz/trellis/schema"
+)
 
 // A Watch names relations and caveats whose use a check reports: which of
 // them lay on the branch that decided its answer (CheckResult.Watched),
@@ -20,6 +25,14 @@ type Watch struct {
 	rels  map[string]uint64 // relation name -> the bits of its through-only specs and pair specs
 	cavs  map[string]uint64 // caveat name -> its caveat bit
 	pairs []watchPair
+
+	// nested memoizes hidesNested for the last schema asked about.
+	nested atomic.Pointer[nestedMemo]
+}
+
+type nestedMemo struct {
+	schema *schema.Schema
+	hides  bool
 }
 
 // WatchSpec is one thing to watch: a relation (Through), a caveat, or a
@@ -100,15 +113,42 @@ func (w *Watch) specBits(via uint64) uint64 {
 	return via & (uint64(1)<<len(w.specs) - 1)
 }
 
-// watching makes q report w's specs. A watched check takes the walk, not
-// the nested-group index: the index answers "is the subject in this group
-// at any depth" without visiting the groups between (whose relations and
-// caveats the Watch may name), and it may settle on another membership than
-// the walk would, so the reported branch would not be the one an explain
-// trace shows.
+// hidesNested reports whether the nested-group index, which answers "is
+// the subject in this group at any depth" without visiting the groups
+// between, could step over a watched relation: one that some relation of
+// sch allows as a subject set's relation (group#owner, team#member), so
+// that it may lie between the group asked about and the subject. Caveats
+// cannot hide there: the index answers only over paths without them, and
+// the subject's own relationships, caveats included, are evaluated as the
+// walk evaluates them.
+func (w *Watch) hidesNested(sch *schema.Schema) bool {
+	if m := w.nested.Load(); m != nil && m.schema == sch {
+		return m.hides
+	}
+	hides := false
+	for _, d := range sch.Definitions {
+		for _, r := range d.Relations {
+			for _, a := range r.Allowed {
+				if _, ok := w.rels[a.Relation]; ok && a.Relation != "" {
+					hides = true
+				}
+			}
+		}
+	}
+	w.nested.Store(&nestedMemo{schema: sch, hides: hides})
+	return hides
+}
+
+// watching makes q report w's specs. It keeps the nested-group index unless
+// the index could step over a watched relation (hidesNested); where the
+// index answers, the branch reported is the membership the index settled
+// on, which may be another deciding branch than the walk's.
 func (q *query) watching(w *Watch) {
 	if w == nil {
 		return
 	}
-	q.watch, q.gi = w, nil
+	q.watch = w
+	if q.gi != nil && w.hidesNested(q.v.Schema) {
+		q.gi = nil
+	}
 }
