@@ -400,7 +400,7 @@ func (q *query) direct(ctx context.Context, res tuple.ObjectRef, r *schema.Relat
 		return o.res == Allowed, nil
 	}
 	q.readExact(path, res, r.Name, subj)
-	rel, ok, err := q.v.Reader.Relationship(ctx, res, r.Name, subj)
+	rel, ok, err := q.exact(ctx, res, r.Name, subj)
 	if err != nil {
 		return outcome{}, err
 	}
@@ -413,7 +413,7 @@ func (q *query) direct(ctx context.Context, res tuple.ObjectRef, r *schema.Relat
 	if !done && subj.Relation == "" && subj.ID != tuple.Wildcard && allowsWildcard(r, subj.Type) {
 		wild := tuple.SubjectRef{Type: subj.Type, ID: tuple.Wildcard}
 		q.readExact(path, res, r.Name, wild)
-		rel, ok, err := q.v.Reader.Relationship(ctx, res, r.Name, wild)
+		rel, ok, err := q.exact(ctx, res, r.Name, wild)
 		if err != nil {
 			return outcome{}, err
 		}

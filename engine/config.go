@@ -75,8 +75,11 @@ type Engine struct {
 	// The nested-group index: answers and fallbacks, and which relations
 	// of the schema in use it may deny (see closedRelations).
 	idxAnswered, idxFallbacks atomic.Uint64
-	closedMu                  sync.Mutex
-	closed                    *closedRelations
+	// subjRelReads, ancReads count the queries that read all of their
+	// subject's relationships, and all of its groups (subjectreads.go).
+	subjRelReads, ancReads atomic.Uint64
+	closedMu               sync.Mutex
+	closed                 *closedRelations
 	// suspDenials counts answers denied by a suspension (suspend.go).
 	suspDenials atomic.Uint64
 }

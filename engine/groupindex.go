@@ -29,6 +29,10 @@ type GroupIndex interface {
 	GroupContains(ctx context.Context, group, member tuple.SubjectRef) (found, clean bool, err error)
 	// SubjectRelationships yields every live relationship naming subject.
 	SubjectRelationships(ctx context.Context, subject tuple.SubjectRef) iter.Seq2[tuple.Relationship, error]
+	// EachGroupAncestor calls fn with every subject set that holds member
+	// at some depth, and whether a clean path joins them, until fn returns
+	// false: the pairs GroupContains answers, from member's side.
+	EachGroupAncestor(ctx context.Context, member tuple.SubjectRef, fn func(set tuple.SubjectRef, clean bool) bool) error
 }
 
 // maxIndexedMemberships bounds the relationships of a subject the index path
@@ -56,42 +60,6 @@ func (e *Engine) indexed(v View) GroupIndex {
 	return gi
 }
 
-// memberships is what the index path reads of one subject: the relationships
-// naming it and those naming its type's wildcard, once per query.
-type memberships struct {
-	mu   sync.Mutex
-	subj tuple.SubjectRef
-	rels []tuple.Relationship
-	ok   bool
-}
-
-func (q *query) subjectRels(ctx context.Context, subj tuple.SubjectRef) ([]tuple.Relationship, error) {
-	m := &q.members
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.ok && m.subj == subj {
-		return m.rels, nil
-	}
-	var rels []tuple.Relationship
-	subjects := []tuple.SubjectRef{subj, {Type: subj.Type, ID: tuple.Wildcard}}
-	if !q.e.closedOf(q.v.Schema).wildcard(subj.Type) {
-		subjects = subjects[:1] // no relation allows subj.Type:*
-	}
-	for _, s := range subjects {
-		for r, err := range q.gi.SubjectRelationships(ctx, s) {
-			if err != nil {
-				return nil, err
-			}
-			rels = append(rels, r)
-			if len(rels) > maxIndexedMemberships {
-				break
-			}
-		}
-	}
-	m.subj, m.rels, m.ok = subj, rels, true
-	return rels, nil
-}
-
 // directIndexed answers whether a plain subject is in res#r through the
 // subject sets res#r holds (direct has read the relationship naming the
 // subject and the wildcard): through exactly those of the subject's
@@ -110,6 +78,21 @@ func (q *query) directIndexed(ctx context.Context, res tuple.ObjectRef, r *schem
 		return outcome{}, false, nil
 	}
 	group := tuple.SubjectRef{Type: res.Type, ID: res.ID, Relation: r.Name}
+	anc, rels, full, known, err := q.ancestors(ctx, subj)
+	switch {
+	case err != nil:
+		return outcome{}, false, err
+	case !full:
+		// A subject named by this many relationships is checked by the
+		// walk, which reads only the groups on the way.
+		q.e.idxFallbacks.Add(1)
+		return outcome{}, false, nil
+	}
+	if known && len(anc[group]) > 0 {
+		// The subject is inside group through some of its relationships
+		// (group is then covered): no index read.
+		return q.indexedVia(ctx, res, r, subj, path, rels, anc[group])
+	}
 	covered, holdsSets, err := q.gi.GroupCovers(ctx, group)
 	switch {
 	case err != nil:
@@ -125,22 +108,41 @@ func (q *query) directIndexed(ctx context.Context, res tuple.ObjectRef, r *schem
 		// sets it holds, which have one.
 		return outcome{}, false, nil
 	}
-	rels, err := q.subjectRels(ctx, subj)
-	if err != nil {
-		return outcome{}, false, err
+	if known {
+		// Covered, and none of the subject's groups is inside it.
+		return q.indexedVia(ctx, res, r, subj, path, rels, nil)
 	}
-	if len(rels) > maxIndexedMemberships {
-		q.e.idxFallbacks.Add(1)
-		return outcome{}, false, nil
+	// Too many groups to keep: ask the index pair by pair.
+	var vias []ancestorVia
+	for i, m := range rels {
+		set := tuple.SubjectRef{Type: m.Resource.Type, ID: m.Resource.ID, Relation: m.Relation}
+		if set == group || m.ExpiredAt(q.now) {
+			continue
+		}
+		found, clean, err := q.gi.GroupContains(ctx, group, set)
+		if err != nil {
+			return outcome{}, false, err
+		}
+		if found {
+			vias = append(vias, ancestorVia{rel: i, clean: clean})
+		}
 	}
+	return q.indexedVia(ctx, res, r, subj, path, rels, vias)
+}
+
+// indexedVia answers directIndexed for a covered group from vias, the
+// subject's relationships (of rels) whose subject set is inside it.
+func (q *query) indexedVia(ctx context.Context, res tuple.ObjectRef, r *schema.Relation, subj tuple.SubjectRef, path *pathNode, rels []tuple.Relationship, vias []ancestorVia) (o outcome, decided bool, err error) {
 	if q.track {
 		q.noteRead(path, q.e.changes.subjectKey(subj))
 		q.noteRead(path, q.e.changes.subjectKey(tuple.SubjectRef{Type: subj.Type, ID: tuple.Wildcard}))
 		q.noteRead(path, q.e.changes.groupsKey())
 	}
+	group := tuple.SubjectRef{Type: res.Type, ID: res.ID, Relation: r.Name}
 	o = denied
 	ambiguous := false
-	for _, m := range rels {
+	for _, v := range vias {
+		m := rels[v.rel]
 		if m.ExpiredAt(q.now) {
 			continue
 		}
@@ -150,18 +152,10 @@ func (q *query) directIndexed(ctx context.Context, res tuple.ObjectRef, r *schem
 				continue // the walk reads a wildcard only where it is allowed
 			}
 		}
-		set := tuple.SubjectRef{Type: m.Resource.Type, ID: m.Resource.ID, Relation: m.Relation}
-		if set == group {
+		if (tuple.SubjectRef{Type: m.Resource.Type, ID: m.Resource.ID, Relation: m.Relation}) == group {
 			continue // read by direct itself
 		}
-		found, clean, err := q.gi.GroupContains(ctx, group, set)
-		if err != nil {
-			return outcome{}, false, err
-		}
-		if !found {
-			continue
-		}
-		if !clean {
+		if !v.clean {
 			ambiguous = true
 			continue
 		}

@@ -278,6 +278,14 @@ func TestGroupIndexDifferential(t *testing.T) {
 		t.Fatalf("watched checks used the index in %d comparisons and reported a watched relation %d times; the test must exercise both", watchedIndexed, watchedHits)
 	}
 	t.Logf("watched checks: the index answered in %d comparisons; %d reported a watched relation", watchedIndexed, watchedHits)
+	if rels, groups := engine.SubjectReads(indexed); rels == 0 || groups == 0 {
+		t.Fatalf("indexed checks read all of a subject's relationships %d times and all of its groups %d times; the test must exercise both", rels, groups)
+	} else {
+		t.Logf("indexed checks read all of a subject's relationships %d times and all of its groups %d times", rels, groups)
+	}
+	if rels, groups := engine.SubjectReads(walking); rels != 0 || groups != 0 {
+		t.Fatalf("the walking engine read a subject's relationships at once (%d, %d): it must read one at a time, as the reference", rels, groups)
+	}
 }
 
 // TestGroupIndexStats: one batch that nests three groups under a document

@@ -91,36 +91,49 @@ type GroupAncestor struct {
 // in key order. Call it only when GroupIndexed.
 func (sn *Snapshot) GroupAncestors(ctx context.Context, member tuple.SubjectRef) iter.Seq2[GroupAncestor, error] {
 	return func(yield func(GroupAncestor, error) bool) {
-		if err := sn.valid(); err != nil {
-			yield(GroupAncestor{}, err)
-			return
-		}
-		if hasSep(member.Type, member.ID, member.Relation) {
-			yield(GroupAncestor{}, errSep)
-			return
-		}
-		p := pairKey(pfxGroupUp, setNode(member.Type, member.ID, member.Relation), "")
-		it := sn.txn.NewIterator(badger.IteratorOptions{Prefix: p})
-		defer it.Close()
-		for it.Seek(p); it.ValidForPrefix(p); it.Next() {
-			if err := ctx.Err(); err != nil {
-				yield(GroupAncestor{}, err)
-				return
+		stopped := false
+		err := sn.EachGroupAncestor(ctx, member, func(set tuple.SubjectRef, clean bool) bool {
+			if !yield(GroupAncestor{Set: set, Clean: clean}, nil) {
+				stopped = true
+				return false
 			}
-			item := it.Item()
-			a := GroupAncestor{Set: node(item.Key()[len(p):]).subject()}
-			if err := item.Value(func(v []byte) error { a.Clean = len(v) == 1 && v[0] == 1; return nil }); err != nil {
-				yield(GroupAncestor{}, err)
-				return
-			}
-			if !yield(a, nil) {
-				return
-			}
-		}
-		if err := sn.valid(); err != nil {
+			return true
+		})
+		if err != nil && !stopped {
 			yield(GroupAncestor{}, err)
 		}
 	}
+}
+
+// EachGroupAncestor calls fn with every subject set that holds member at any
+// depth (in key order) and whether a path without caveats or expirations
+// joins them, until fn returns false: GroupAncestors without an iterator
+// type of this package, for the engine. Call it only when GroupIndexed.
+func (sn *Snapshot) EachGroupAncestor(ctx context.Context, member tuple.SubjectRef, fn func(set tuple.SubjectRef, clean bool) bool) error {
+	if err := sn.valid(); err != nil {
+		return err
+	}
+	if hasSep(member.Type, member.ID, member.Relation) {
+		return errSep
+	}
+	p := pairKey(pfxGroupUp, setNode(member.Type, member.ID, member.Relation), "")
+	it := sn.txn.NewIterator(badger.IteratorOptions{Prefix: p})
+	defer it.Close()
+	for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		item := it.Item()
+		set := node(item.Key()[len(p):]).subject()
+		clean := false
+		if err := item.Value(func(v []byte) error { clean = len(v) == 1 && v[0] == 1; return nil }); err != nil {
+			return err
+		}
+		if !fn(set, clean) {
+			return nil
+		}
+	}
+	return sn.valid()
 }
 
 // SubjectRelationships yields every live relationship whose subject is

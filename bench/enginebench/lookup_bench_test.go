@@ -7,6 +7,7 @@ import (
 
 	"github.com/trellis-authz/trellis/bench/workload"
 	"github.com/trellis-authz/trellis/engine"
+	"github.com/trellis-authz/trellis/storage"
 	"github.com/trellis-authz/trellis/tuple"
 )
 
@@ -37,6 +38,10 @@ func BenchmarkWorkloadLookups(b *testing.B) {
 			ctx := context.Background()
 			lat := make([]time.Duration, 0, len(lookups))
 			wrong, results := 0, 0
+			rd := &counted{Snapshot: w.v.Reader.(*storage.Snapshot)}
+			v := w.v
+			v.Reader = rd
+			cpu0 := cpuTime()
 			b.ResetTimer()
 			for range b.N {
 				lat = lat[:0]
@@ -46,7 +51,7 @@ func BenchmarkWorkloadLookups(b *testing.B) {
 						b.Fatal(err)
 					}
 					t0 := time.Now()
-					r, err := e.LookupResources(ctx, w.v, engine.LookupResourcesRequest{ResourceType: q.ResourceType, Permission: q.Permission, Subject: subj, Context: q.Context})
+					r, err := e.LookupResources(ctx, v, engine.LookupResourcesRequest{ResourceType: q.ResourceType, Permission: q.Permission, Subject: subj, Context: q.Context})
 					lat = append(lat, time.Since(t0))
 					if err != nil {
 						b.Fatalf("%+v: %v", q, err)
@@ -59,6 +64,8 @@ func BenchmarkWorkloadLookups(b *testing.B) {
 			}
 			b.StopTimer()
 			reportLatencies(b, lat, "ns/lookup")
+			rd.report(b, b.N*len(lookups), "lookup")
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*len(lookups)), "cpu-ns/lookup")
 			b.ReportMetric(float64(results)/float64(b.N*len(lookups)), "results/lookup")
 			if wrong > 0 {
 				b.Fatalf("%d of %d lookups differ from the workload's expected resources", wrong, len(lookups)*b.N)

@@ -1,0 +1,8 @@
+package engine
+
+// SubjectReads reports how many queries read all of their subject's
+// relationships at once, and all of its groups (subjectreads.go), so tests
+// can tell that they exercised those paths.
+func SubjectReads(e *Engine) (rels, groups uint64) {
+	return e.subjRelReads.Load(), e.ancReads.Load()
+}

@@ -1,0 +1,215 @@
+package engine
+
+import (
+	"context"
+	"sync"
+
+	"github.com/trellis-authz/trellis/tuple"
+)
+
+// A check asks many questions about one subject: is user:u the reader of the
+// dataset, its steward, blocked from it, the admin of its project, suspended
+// in its organization, in this team, in that one? Read one by one, each is a
+// store read (a point read, or an index read per team the subject is in).
+// Most subjects are named by a few dozen relationships at most, so the query
+// reads them all in one reverse scan the second time it needs one, and
+// answers every later point read naming the subject from them. With the
+// nested-group index it also reads, once, every group those relationships
+// put the subject in at any depth (one up-closure scan per group the subject
+// is directly in), so "is the subject in team T" costs no read either.
+//
+// Both are bounded (maxIndexedMemberships relationships, maxAncestors
+// groups); a subject named by more is read one question at a time, as
+// before. Nothing here outlives the query: it reads one snapshot.
+
+// ancAfter is how many groups a query asks the index about pair by pair
+// (one point read for each of the subject's groups) before it reads every
+// group of the subject instead (one scan for each of them): a check that
+// asks about one or two groups costs no more than before, one that goes
+// through many teams costs a scan per group of the subject in all.
+const ancAfter = 2
+
+// maxAncestors bounds the groups a query keeps for its subject (every group
+// its direct groups are inside, at any depth).
+const maxAncestors = 4096
+
+// memberships is what a query has read of one subject: the relationships
+// naming it (and its type's wildcard, when some relation allows one) and,
+// with the index, the groups it is in at any depth.
+type memberships struct {
+	mu    sync.Mutex
+	subj  tuple.SubjectRef
+	ok    bool // rels were read for subj
+	reads int  // point reads of subj before rels were read
+	asks  int  // groups asked about pair by pair before anc was read
+	rels  []tuple.Relationship
+	full  bool // rels holds every one (not cut at maxIndexedMemberships)
+	wild  bool // rels includes those naming subj's type wildcard
+
+	ancOK   bool // anc was read
+	ancFull bool // anc is complete (not cut at maxAncestors)
+	// anc maps a group (a subject set) to the relationships of rels that put
+	// the subject in it through nested groups, each with whether a path
+	// without caveats or expirations joins them.
+	anc map[tuple.SubjectRef][]ancestorVia
+}
+
+type ancestorVia struct {
+	rel   int // index into rels
+	clean bool
+}
+
+// reset starts over for subj (CheckBulk and LookupSubjects ask about more
+// than one subject in one query).
+// m.mu is held.
+func (m *memberships) reset(subj tuple.SubjectRef) {
+	if m.subj != subj {
+		m.subj, m.ok, m.reads, m.rels, m.full, m.wild = subj, false, 0, nil, false, false
+		m.asks, m.ancOK, m.ancFull, m.anc = 0, false, false, nil
+	}
+}
+
+// loadRels reads every live relationship naming subj (and its type's
+// wildcard), up to one more than maxIndexedMemberships. m.mu is held.
+func (q *query) loadRels(ctx context.Context, m *memberships, sc GroupIndex) error {
+	subj := m.subj
+	var rels []tuple.Relationship
+	subjects := []tuple.SubjectRef{subj, {Type: subj.Type, ID: tuple.Wildcard}}
+	wild := q.e.closedOf(q.v.Schema).wildcard(subj.Type)
+	if !wild {
+		subjects = subjects[:1] // no relation allows subj.Type:*
+	}
+	full := true
+	for _, s := range subjects {
+		for r, err := range sc.SubjectRelationships(ctx, s) {
+			if err != nil {
+				return err
+			}
+			if len(rels) == maxIndexedMemberships {
+				full = false
+				break
+			}
+			rels = append(rels, r)
+		}
+		if !full {
+			break
+		}
+	}
+	m.rels, m.full, m.wild, m.ok = rels, full, wild, true
+	q.e.subjRelReads.Add(1)
+	return nil
+}
+
+// exact reads res#rel@subj: from the subject's relationships when the query
+// has read them all (it reads them at the second point read of a plain
+// subject), else from the store. Only with the nested-group index: without
+// it (an old revision, Config.NoGroupIndex) every question is its own read,
+// the reference the differential tests compare with.
+func (q *query) exact(ctx context.Context, res tuple.ObjectRef, rel string, subj tuple.SubjectRef) (tuple.Relationship, bool, error) {
+	if subj.Relation != "" {
+		return q.v.Reader.Relationship(ctx, res, rel, subj)
+	}
+	sc := q.gi
+	if sc == nil {
+		// No index at this revision, or Config.NoGroupIndex: the reference
+		// path, one read per question.
+		return q.v.Reader.Relationship(ctx, res, rel, subj)
+	}
+	base := subj
+	if subj.IsWildcard() {
+		base = q.members.subjFor(subj)
+	}
+	m := &q.members
+	m.mu.Lock()
+	m.reset(base)
+	if !m.ok {
+		m.reads++
+		if m.reads < 2 {
+			m.mu.Unlock()
+			return q.v.Reader.Relationship(ctx, res, rel, subj)
+		}
+		if err := q.loadRels(ctx, m, sc); err != nil {
+			m.mu.Unlock()
+			return tuple.Relationship{}, false, err
+		}
+	}
+	if !m.full || subj.IsWildcard() && !m.wild {
+		m.mu.Unlock()
+		return q.v.Reader.Relationship(ctx, res, rel, subj)
+	}
+	defer m.mu.Unlock()
+	for _, r := range m.rels {
+		if r.Relation == rel && r.Resource == res && r.Subject == subj {
+			return r, true, nil
+		}
+	}
+	return tuple.Relationship{}, false, nil
+}
+
+// subjFor returns the plain subject whose wildcard w is, if the query is
+// reading that subject's relationships, else w itself (which then misses:
+// a wildcard's own relationships are read from the store).
+func (m *memberships) subjFor(w tuple.SubjectRef) tuple.SubjectRef {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.subj.Type == w.Type && m.subj.Relation == "" {
+		return m.subj
+	}
+	return w
+}
+
+// ancestors returns, for a plain subject, its relationships (full: all of
+// them) and the groups they put it in at any depth through nested groups
+// (see memberships.anc), reading the index once per query: one up-closure
+// scan for each relationship whose subject set some relation allows as a
+// subject set. known is false when the groups are too many to keep: ask
+// the index pair by pair.
+func (q *query) ancestors(ctx context.Context, subj tuple.SubjectRef) (anc map[tuple.SubjectRef][]ancestorVia, rels []tuple.Relationship, full, known bool, err error) {
+	m := &q.members
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reset(subj)
+	if !m.ok {
+		if err := q.loadRels(ctx, m, q.gi); err != nil {
+			return nil, nil, false, false, err
+		}
+	}
+	if !m.full {
+		return nil, m.rels, false, false, nil
+	}
+	if !m.ancOK && m.asks < ancAfter {
+		// Pair by pair first: a point read that misses is cheap (a bloom
+		// filter), and most checks ask about a group or two.
+		m.asks++
+		return nil, m.rels, true, false, nil
+	}
+	if !m.ancOK {
+		closed := q.e.closedOf(q.v.Schema)
+		anc := map[tuple.SubjectRef][]ancestorVia{}
+		n, complete := 0, true
+		for i, r := range m.rels {
+			if !closed.nested(r.Resource.Type, r.Relation) {
+				continue // nothing holds this relation as a subject set: no closure
+			}
+			set := tuple.SubjectRef{Type: r.Resource.Type, ID: r.Resource.ID, Relation: r.Relation}
+			err := q.gi.EachGroupAncestor(ctx, set, func(a tuple.SubjectRef, clean bool) bool {
+				if n == maxAncestors {
+					complete = false
+					return false
+				}
+				n++
+				anc[a] = append(anc[a], ancestorVia{rel: i, clean: clean})
+				return true
+			})
+			if err != nil {
+				return nil, nil, false, false, err
+			}
+			if !complete {
+				break
+			}
+		}
+		m.anc, m.ancFull, m.ancOK = anc, complete, true
+		q.e.ancReads.Add(1)
+	}
+	return m.anc, m.rels, true, m.ancFull, nil
+}
