@@ -528,6 +528,9 @@ func (q *query) readSubjectSets(ctx context.Context, res tuple.ObjectRef, r *sch
 
 // arrow evaluates tupleset->computed (any) or tupleset.all(computed).
 func (q *query) arrow(ctx context.Context, a *schema.Arrow, res tuple.ObjectRef, subj tuple.SubjectRef, depth int, path *pathNode) (outcome, error) {
+	if no, err := q.arrowCannotHold(ctx, a, res, subj, path); err != nil || no {
+		return denied, err
+	}
 	q.readAll(path, res, a.Tupleset)
 	links, err := q.tuplesetLinks(ctx, res, a.Tupleset)
 	if err != nil {

@@ -78,8 +78,10 @@ type Engine struct {
 	// subjRelReads, ancReads count the queries that read all of their
 	// subject's relationships, and all of its groups (subjectreads.go).
 	subjRelReads, ancReads atomic.Uint64
-	closedMu               sync.Mutex
-	closed                 *closedRelations
+	// arrowsDenied counts arrows denied without a read (impossible.go).
+	arrowsDenied atomic.Uint64
+	closedMu     sync.Mutex
+	closed       *closedRelations
 	// suspDenials counts answers denied by a suspension (suspend.go).
 	suspDenials atomic.Uint64
 }

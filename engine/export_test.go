@@ -6,3 +6,7 @@ package engine
 func SubjectReads(e *Engine) (rels, groups uint64) {
 	return e.subjRelReads.Load(), e.ancReads.Load()
 }
+
+// ArrowsDenied reports how many arrows were denied without a read because
+// their target could not hold for the subject (impossible.go).
+func ArrowsDenied(e *Engine) uint64 { return e.arrowsDenied.Load() }

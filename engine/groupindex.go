@@ -93,20 +93,22 @@ func (q *query) directIndexed(ctx context.Context, res tuple.ObjectRef, r *schem
 		// (group is then covered): no index read.
 		return q.indexedVia(ctx, res, r, subj, path, rels, anc[group])
 	}
-	covered, holdsSets, err := q.gi.GroupCovers(ctx, group)
-	switch {
-	case err != nil:
-		return outcome{}, false, err
-	case !holdsSets:
-		// res#r holds no subject set (a team without subteams): the reads
-		// direct made decide, as the walk's empty read of its sets would.
-		q.readSets(path, res, r.Name)
-		q.e.idxAnswered.Add(1)
-		return denied, true, nil
-	case !covered:
-		// No closure (nothing holds res#r): the walk takes the step to the
-		// sets it holds, which have one.
-		return outcome{}, false, nil
+	if !q.held(path) {
+		covered, holdsSets, err := q.gi.GroupCovers(ctx, group)
+		switch {
+		case err != nil:
+			return outcome{}, false, err
+		case !holdsSets:
+			// res#r holds no subject set (a team without subteams): the reads
+			// direct made decide, as the walk's empty read of its sets would.
+			q.readSets(path, res, r.Name)
+			q.e.idxAnswered.Add(1)
+			return denied, true, nil
+		case !covered:
+			// No closure (nothing holds res#r): the walk takes the step to the
+			// sets it holds, which have one.
+			return outcome{}, false, nil
+		}
 	}
 	if known {
 		// Covered, and none of the subject's groups is inside it.
@@ -128,6 +130,23 @@ func (q *query) directIndexed(ctx context.Context, res tuple.ObjectRef, r *schem
 		}
 	}
 	return q.indexedVia(ctx, res, r, subj, path, rels, vias)
+}
+
+// held reports whether the set being checked at path was reached through a
+// relationship naming it as a subject set (a relation's frame above it:
+// dataset:d#reader@team:t#member leads to team:t#member). Such a set is held
+// by a stored relationship at this revision, so the index keeps its
+// closure: no need to read its counts (GroupCovers).
+func (q *query) held(path *pathNode) bool {
+	if path == nil || path.parent == nil {
+		return false
+	}
+	up := path.parent.frame()
+	if up == nil || up.relation == "" {
+		return false
+	}
+	d := q.v.Schema.Definitions[up.resource.Type]
+	return d != nil && d.Relations[up.relation] != nil
 }
 
 // indexedVia answers directIndexed for a covered group from vias, the
@@ -185,6 +204,8 @@ type closedRelations struct {
 	m      map[typeRel]bool
 	asSets map[typeRel]bool
 	wild   map[string]bool // types some relation allows as T:*
+	// arrows: what an arrow's target can hold through (impossible.go).
+	arrows map[*schema.Arrow]leafInfo
 }
 
 // wildcard reports whether some relation allows typ:*.

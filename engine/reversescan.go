@@ -120,7 +120,11 @@ func (g *reverseGraph) reaching(target typeRel) map[typeRel]bool {
 			pred[to] = append(pred[to], k)
 		}
 	}
-	r := map[typeRel]bool{target: true}
+	// The target itself is expanded only when it can reach itself (a
+	// folder's view through its parent's view): in a lookup of
+	// dataset#read, a dataset's read leads to its fields' reads, a scan per
+	// dataset that finds nothing the lookup wants.
+	r := map[typeRel]bool{}
 	queue := []typeRel{target}
 	for len(queue) > 0 {
 		k := queue[0]

@@ -100,6 +100,17 @@ func (q *query) loadRels(ctx context.Context, m *memberships, sc GroupIndex) err
 	return nil
 }
 
+// relsOf makes q.members hold subj's relationships, reading them if the
+// query has not. q.members.mu is held.
+func (q *query) relsOf(ctx context.Context, subj tuple.SubjectRef) error {
+	m := &q.members
+	m.reset(subj)
+	if m.ok {
+		return nil
+	}
+	return q.loadRels(ctx, m, q.gi)
+}
+
 // exact reads res#rel@subj: from the subject's relationships when the query
 // has read them all (it reads them at the second point read of a plain
 // subject), else from the store. Only with the nested-group index: without
@@ -168,14 +179,8 @@ func (q *query) ancestors(ctx context.Context, subj tuple.SubjectRef) (anc map[t
 	m := &q.members
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.reset(subj)
-	if !m.ok {
-		if err := q.loadRels(ctx, m, q.gi); err != nil {
-			return nil, nil, false, false, err
-		}
-	}
-	if !m.full {
-		return nil, m.rels, false, false, nil
+	if err := q.relsOf(ctx, subj); err != nil || !m.full {
+		return nil, m.rels, false, false, err
 	}
 	if !m.ancOK && m.asks < ancAfter {
 		// Pair by pair first: a point read that misses is cheap (a bloom
