@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -10,7 +11,16 @@ import (
 // ensureGroupIndex rebuilds the index at Open when the store has none yet.
 func (s *Store) ensureGroupIndex() error {
 	txn := s.db.NewTransactionAt(math64, false)
-	_, err := txn.Get(keyGroupIndex)
+	item, err := txn.Get(keyGroupIndex)
+	if err == nil {
+		err = item.Value(func(v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("the marker holds %d bytes, not 8", len(v))
+			}
+			s.gidxFrom.Store(binary.BigEndian.Uint64(v))
+			return nil
+		})
+	}
 	txn.Discard()
 	switch {
 	case err == nil:
@@ -118,5 +128,6 @@ func (s *Store) rebuildGroupIndex(rev uint64) error {
 	}
 	s.gidx.pairs.Store(pairs)
 	s.gidx.rebuilds.Add(1)
+	s.gidxFrom.Store(rev)
 	return nil
 }

@@ -22,7 +22,11 @@ func (sn *Snapshot) GroupIndexed() bool {
 		return false
 	}
 	ok := false
-	if item, err := sn.txn.Get(keyGroupIndex); err == nil {
+	if from := sn.st.gidxFrom.Load(); from != 0 {
+		// The marker's value, kept by the store since Open or the last
+		// rebuild: no read.
+		ok = from <= sn.rev
+	} else if item, err := sn.txn.Get(keyGroupIndex); err == nil {
 		_ = item.Value(func(v []byte) error {
 			ok = len(v) == 8 && binary.BigEndian.Uint64(v) <= sn.rev
 			return nil
