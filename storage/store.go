@@ -33,11 +33,11 @@ type Store struct {
 	mu sync.Mutex
 	// gidx counts the nested-group index's size and updates; gidxPending is
 	// the running Apply's share (guarded by mu), published after its commit.
-	gidx        groupIndexCounters
+	gidx groupIndexCounters
 	// gidxFrom is the revision the nested-group index is complete from (the
 	// value of its marker), 0 until known: Snapshot.GroupIndexed reads it
 	// instead of the marker.
-	gidxFrom atomic.Uint64
+	gidxFrom    atomic.Uint64
 	gidxPending groupPending
 	// gcMu keeps value-log GC and Compact away from Restore and Close.
 	gcMu sync.Mutex
