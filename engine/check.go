@@ -318,6 +318,9 @@ func (q *query) node(kind string, res tuple.ObjectRef, rel string, subj tuple.Su
 func (q *query) expr(ctx context.Context, x schema.Expr, res tuple.ObjectRef, subj tuple.SubjectRef, depth int, path *pathNode) (outcome, error) {
 	switch x := x.(type) {
 	case *schema.Union:
+		if o, ok := q.walkedUnion(x, res, subj, path); ok {
+			return o, nil
+		}
 		return q.combine(ctx, "union", len(x.Children), Allowed, func(ctx context.Context, i int) (outcome, error) {
 			return q.expr(ctx, x.Children[i], res, subj, depth, path)
 		})
@@ -528,6 +531,10 @@ func (q *query) readSubjectSets(ctx context.Context, res tuple.ObjectRef, r *sch
 
 // arrow evaluates tupleset->computed (any) or tupleset.all(computed).
 func (q *query) arrow(ctx context.Context, a *schema.Arrow, res tuple.ObjectRef, subj tuple.SubjectRef, depth int, path *pathNode) (outcome, error) {
+	if o, ok := q.walked.knownArrow(res, a, subj); ok {
+		q.noteDeps(path, nil, true) // as for a known fact in check
+		return o, nil
+	}
 	if no, err := q.arrowCannotHold(ctx, a, res, subj, path); err != nil || no {
 		return denied, err
 	}

@@ -152,20 +152,31 @@ func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, re
 	// (e.resType, r's resource, e.result); from is the state of the fact
 	// that led here. An edgeSet's result is a stored relation, which the
 	// walk can be sure of; an arrow's is a permission, which it cannot.
-	take := func(r tuple.Relationship, e revEdge, from state) {
-		st := state{certain: e.kind == edgeSet && from.certain && r.Caveat == nil, exp: from.exp, depth: from.depth + 1}
+	take := func(r tuple.Relationship, e revEdge, from state, computed string) {
+		clean := from.certain && r.Caveat == nil
+		st := state{certain: (e.kind == edgeSet || e.mono) && clean, exp: from.exp, depth: from.depth + 1}
 		if st.depth > q.e.cfg.MaxDepth {
-			st.certain = false
+			st.certain, clean = false, false
 		}
 		if r.Expiration != nil {
 			st.exp = minExp(st.exp, *r.Expiration)
 		}
+		if e.kind == edgeArrow && !e.all && clean {
+			// The arrow itself holds on this object, whatever the
+			// permission around it (an exclusion, say) makes of it.
+			name := arrowFact(e.relation, computed)
+			if old, ok := seen[fact{e.resType, r.Resource.ID, name}]; !ok || !old.certain {
+				seen[fact{e.resType, r.Resource.ID, name}] = state{certain: true, exp: st.exp, depth: st.depth}
+			}
+		}
 		push(fact{e.resType, r.Resource.ID, e.result}, st)
 	}
-	read := func(s tuple.SubjectRef, targets map[typeRel][]revEdge, from state) error {
+	// read takes the relationships naming s; computed is the relation or
+	// permission of the fact being expanded (what an arrow's link leads to).
+	read := func(s tuple.SubjectRef, targets map[typeRel][]revEdge, from state, computed string) error {
 		return q.naming(ctx, s, targets, func(r tuple.Relationship, edges []revEdge) error {
 			for _, e := range edges {
-				take(r, e, from)
+				take(r, e, from, computed)
 			}
 			return nil
 		})
@@ -178,14 +189,14 @@ func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, re
 	} else {
 		seeds := g.seeds[subj.Type]
 		if subj.IsWildcard() {
-			if err := read(subj, seeds.wild, sure); err != nil {
+			if err := read(subj, seeds.wild, sure, ""); err != nil {
 				return nil, err
 			}
 		} else {
-			if err := read(subj, seeds.plain, sure); err != nil {
+			if err := read(subj, seeds.plain, sure, ""); err != nil {
 				return nil, err
 			}
-			if err := read(tuple.SubjectRef{Type: subj.Type, ID: tuple.Wildcard}, seeds.wild, sure); err != nil {
+			if err := read(tuple.SubjectRef{Type: subj.Type, ID: tuple.Wildcard}, seeds.wild, sure, ""); err != nil {
 				return nil, err
 			}
 		}
@@ -212,11 +223,17 @@ func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, re
 		}
 		for _, e := range g.from[k] {
 			if e.kind == edgeComputed {
-				push(fact{f.typ, f.id, e.result}, state{depth: st.depth + 1})
+				// A permission holds where a relation or permission it
+				// names through unions only does.
+				next := state{certain: e.mono && st.certain, exp: st.exp, depth: st.depth + 1}
+				if next.depth > q.e.cfg.MaxDepth {
+					next.certain = false
+				}
+				push(fact{f.typ, f.id, e.result}, next)
 			}
 		}
 		for _, sg := range g.scans[k] {
-			if err := read(tuple.SubjectRef{Type: f.typ, ID: f.id, Relation: sg.subjRel}, sg.targets, st); err != nil {
+			if err := read(tuple.SubjectRef{Type: f.typ, ID: f.id, Relation: sg.subjRel}, sg.targets, st, f.rel); err != nil {
 				return nil, err
 			}
 		}
@@ -484,6 +501,45 @@ func (w *walked) known(res tuple.ObjectRef, rel string, subj tuple.SubjectRef) (
 		return outcome{}, false
 	}
 	st, ok := w.facts[fact{res.Type, res.ID, rel}]
+	if !ok || !st.certain {
+		return outcome{}, false
+	}
+	return outcome{res: Allowed, exp: st.exp}, true
+}
+
+// walkedUnion answers a union from a certain fact of the lookup's reverse
+// walk about one of its operands, before any operand is evaluated: the
+// operands are evaluated in order, and the first may cost reads (a team
+// walk) that the third (an arrow the walk went through) does not.
+func (q *query) walkedUnion(x *schema.Union, res tuple.ObjectRef, subj tuple.SubjectRef, path *pathNode) (outcome, bool) {
+	if q.walked == nil || q.explain {
+		return outcome{}, false
+	}
+	for _, c := range x.Children {
+		var o outcome
+		ok := false
+		switch c := c.(type) {
+		case *schema.RelationRef:
+			o, ok = q.walked.known(res, c.Name, subj)
+		case *schema.Arrow:
+			o, ok = q.walked.knownArrow(res, c, subj)
+		}
+		if ok {
+			q.noteDeps(path, nil, true) // as for a known fact in check
+			return o, true
+		}
+	}
+	return outcome{}, false
+}
+
+// knownArrow returns a certain any-arrow fact of the walk (arrowFact) as an
+// Allowed outcome: a link the walk followed, without caveat, to an object
+// where the computed relation certainly holds.
+func (w *walked) knownArrow(res tuple.ObjectRef, a *schema.Arrow, subj tuple.SubjectRef) (outcome, bool) {
+	if w == nil || subj != w.subject || a.Mode == schema.ArrowAll {
+		return outcome{}, false
+	}
+	st, ok := w.facts[fact{res.Type, res.ID, arrowFact(a.Tupleset, a.Computed)}]
 	if !ok || !st.certain {
 		return outcome{}, false
 	}

@@ -30,7 +30,19 @@ type revEdge struct {
 	relation string // edgeSet: the relation to read; edgeArrow: the tupleset
 	subjRel  string // edgeArrow: the subject relation on the link ("" plain)
 	result   string // the relation or permission of the implied fact
+	// mono: the relation (edgeComputed) or arrow (edgeArrow) is reached from
+	// the permission's root through unions only, so the permission holds
+	// wherever it does; an any-arrow's own fact (arrowFact) then holds too.
+	mono bool
+	// all: an edgeArrow of tupleset.all(computed), which one link cannot
+	// decide.
+	all bool
 }
+
+// arrowFact names the fact "tupleset->computed holds on the object" that
+// the reverse walk records for an any-arrow it went through: a relation
+// name cannot contain it.
+func arrowFact(tupleset, computed string) string { return "\x00" + tupleset + "->" + computed }
 
 // reverseGraph is, for one schema, every way a fact can imply another. It is
 // an over-approximation (intersections and exclusions are treated like
@@ -92,35 +104,36 @@ func buildReverse(s *schema.Schema) *reverseGraph {
 			}
 		}
 		for _, p := range d.Permissions {
-			var walk func(x schema.Expr)
-			walk = func(x schema.Expr) {
+			var walk func(x schema.Expr, mono bool)
+			walk = func(x schema.Expr, mono bool) {
 				switch x := x.(type) {
 				case *schema.Union:
 					for _, c := range x.Children {
-						walk(c)
+						walk(c, mono)
 					}
 				case *schema.Intersection:
 					for _, c := range x.Children {
-						walk(c)
+						walk(c, false)
 					}
 				case *schema.Exclusion:
-					walk(x.Base)
+					walk(x.Base, false)
 				case *schema.RelationRef:
-					add(typeRel{d.Name, x.Name}, revEdge{kind: edgeComputed, resType: d.Name, result: p.Name})
+					add(typeRel{d.Name, x.Name}, revEdge{kind: edgeComputed, resType: d.Name, result: p.Name, mono: mono})
 				case *schema.Arrow:
 					ts := d.Relations[x.Tupleset]
 					if ts == nil {
 						return
 					}
+					all := x.Mode == schema.ArrowAll
 					for _, a := range ts.Allowed {
 						if a.Wildcard {
 							continue
 						}
-						add(typeRel{a.Type, x.Computed}, revEdge{kind: edgeArrow, resType: d.Name, relation: x.Tupleset, subjRel: a.Relation, result: p.Name})
+						add(typeRel{a.Type, x.Computed}, revEdge{kind: edgeArrow, resType: d.Name, relation: x.Tupleset, subjRel: a.Relation, result: p.Name, mono: mono && !all, all: all})
 					}
 				}
 			}
-			walk(p.Expr)
+			walk(p.Expr, true)
 		}
 	}
 	for k, edges := range g.from {
