@@ -444,9 +444,12 @@ func (q *query) direct(ctx context.Context, res tuple.ObjectRef, r *schema.Relat
 			return outcome{}, err
 		}
 		if len(sets) > 0 {
-			s, err := q.combine(ctx, "union", len(sets), Allowed, func(ctx context.Context, i int) (outcome, error) {
-				return q.through(ctx, sets[i], subj, depth, path)
-			})
+			s, ok, err := q.setsFromGroups(ctx, sets, subj, path)
+			if err == nil && !ok {
+				s, err = q.combine(ctx, "union", len(sets), Allowed, func(ctx context.Context, i int) (outcome, error) {
+					return q.through(ctx, sets[i], subj, depth, path)
+				})
+			}
 			if err != nil {
 				return outcome{}, err
 			}

@@ -80,6 +80,9 @@ type Engine struct {
 	subjRelReads, ancReads atomic.Uint64
 	// arrowsDenied counts arrows denied without a read (impossible.go).
 	arrowsDenied atomic.Uint64
+	// setsAnswered counts relations whose subject sets were answered
+	// from the subject's groups (setsFromGroups).
+	setsAnswered atomic.Uint64
 	closedMu     sync.Mutex
 	closed       *closedRelations
 	// suspDenials counts answers denied by a suspension (suspend.go).

@@ -78,7 +78,7 @@ func (q *query) directIndexed(ctx context.Context, res tuple.ObjectRef, r *schem
 		return outcome{}, false, nil
 	}
 	group := tuple.SubjectRef{Type: res.Type, ID: res.ID, Relation: r.Name}
-	anc, rels, full, known, err := q.ancestors(ctx, subj)
+	anc, rels, full, known, err := q.ancestors(ctx, subj, false)
 	switch {
 	case err != nil:
 		return outcome{}, false, err

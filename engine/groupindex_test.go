@@ -41,7 +41,7 @@ definition folder {
 definition doc {
   relation reader: user | group#member | group#owner
   relation banned: user | group#member
-  relation editor: user | team#member
+  relation editor: user | team#member | team#member with flagged | team#member with expiration
   relation folder: folder
   relation team: team
   permission view = (reader + folder->view) - (banned + folder->locked)
@@ -98,7 +98,7 @@ func randomGroupRel(r *rand.Rand) tuple.Relationship {
 	}
 	f := func() string { return fmt.Sprintf("f%d", r.IntN(3)) }
 	var s string
-	switch r.IntN(19) {
+	switch r.IntN(21) {
 	case 18:
 		s = fmt.Sprintf("folder:%s#owners@group:%s#member", f(), g())
 	case 12:
@@ -123,8 +123,10 @@ func randomGroupRel(r *rand.Rand) tuple.Relationship {
 		s = fmt.Sprintf("%s:%s#member@user:%s%s", typ, g(), u(), trait())
 	case 5:
 		s = fmt.Sprintf("%s:%s#member@user:*", typ, g())
-	case 11:
-		s = fmt.Sprintf("doc:d%d#editor@team:%s#member", r.IntN(3), g())
+	case 11, 19, 20:
+		// Editor teams: several per doc, so the subject's groups answer
+		// them together (setsFromGroups), some with caveats or expirations.
+		s = fmt.Sprintf("doc:d%d#editor@team:%s#member%s", r.IntN(3), g(), trait())
 	case 6:
 		s = fmt.Sprintf("group:%s#member@group:%s#admin", g(), g())
 	case 10:
@@ -319,6 +321,11 @@ func TestGroupIndexDifferential(t *testing.T) {
 	} else {
 		t.Logf("indexed checks read all of a subject's relationships %d times and all of its groups %d times", rels, groups)
 	}
+	if n := engine.SetsAnswered(indexed); n == 0 {
+		t.Fatal("no relation had its subject sets answered from the subject's groups; the test must exercise it")
+	} else {
+		t.Logf("%d relations had their subject sets answered from the subject's groups", n)
+	}
 	if n := engine.ArrowsDenied(indexed); n == 0 {
 		t.Fatal("no arrow was denied without a read; the test must exercise it")
 	} else {
@@ -355,5 +362,62 @@ func TestGroupIndexStats(t *testing.T) {
 	}
 	if want := []string{"group:a#member true", "group:b#member true"}; !slices.Equal(got, want) {
 		t.Fatalf("ancestors of group:c#member: got %v, want %v", got, want)
+	}
+}
+
+// TestSetsFromGroups: a relation holding several subject sets is answered
+// from the subject's groups; a group joined only through a caveated edge
+// leaves the answer to the walk, which applies the caveat.
+func TestSetsFromGroups(t *testing.T) {
+	sch, errs := compile.CompileText("groups.zed", groupIndexSchema)
+	if errs.Err() != nil {
+		t.Fatal(errs)
+	}
+	st := openGroupIndexStore(t)
+	var b storage.Batch
+	for _, s := range []string{
+		"team:a#member@user:u",
+		"team:b#member@team:a#member[flagged]", // only a caveated path from a to b
+		"team:c#member@team:a#member",
+		"doc:d#editor@team:b#member",
+		"doc:d#editor@team:x#member",
+		"doc:e#editor@team:c#member",
+		"doc:e#editor@team:y#member",
+	} {
+		b.Updates = append(b.Updates, tuple.Update{Op: tuple.OpTouch, Relationship: tuple.MustParse(s)})
+	}
+	if _, err := st.Apply(1, b); err != nil {
+		t.Fatal(err)
+	}
+	sn, err := st.Snapshot(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := engine.View{Schema: sch, Reader: sn, Revision: 1}
+	cfg := engine.DefaultConfig()
+	cfg.CacheEntries = 0
+	cfg.Clock = func() time.Time { return groupIndexNow }
+	e, err := engine.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := tuple.SubjectRef{Type: "user", ID: "u"}
+	for _, c := range []struct {
+		doc  string
+		ctx  map[string]any
+		want engine.Result
+	}{
+		{"e", nil, engine.Allowed},
+		{"d", nil, engine.Conditional},
+		{"d", map[string]any{"flag": false}, engine.Denied},
+		{"d", map[string]any{"flag": true}, engine.Allowed},
+	} {
+		r, err := e.Check(context.Background(), v, engine.CheckRequest{Resource: tuple.ObjectRef{Type: "doc", ID: c.doc}, Permission: "edit", Subject: u, Context: c.ctx})
+		if err != nil || r.Result != c.want {
+			t.Errorf("doc:%s#edit@user:u context %v: %v (%v), want %v", c.doc, c.ctx, r.Result, err, c.want)
+		}
+	}
+	if engine.SetsAnswered(e) == 0 {
+		t.Error("no relation was answered from the subject's groups")
 	}
 }

@@ -173,16 +173,17 @@ func (m *memberships) subjFor(w tuple.SubjectRef) tuple.SubjectRef {
 // them) and the groups they put it in at any depth through nested groups
 // (see memberships.anc), reading the index once per query: one up-closure
 // scan for each relationship whose subject set some relation allows as a
-// subject set. known is false when the groups are too many to keep: ask
-// the index pair by pair.
-func (q *query) ancestors(ctx context.Context, subj tuple.SubjectRef) (anc map[tuple.SubjectRef][]ancestorVia, rels []tuple.Relationship, full, known bool, err error) {
+// subject set. known is false when the groups are too many to keep, or
+// (unless now) before ancAfter groups were asked about: ask the index pair
+// by pair.
+func (q *query) ancestors(ctx context.Context, subj tuple.SubjectRef, now bool) (anc map[tuple.SubjectRef][]ancestorVia, rels []tuple.Relationship, full, known bool, err error) {
 	m := &q.members
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := q.relsOf(ctx, subj); err != nil || !m.full {
 		return nil, m.rels, false, false, err
 	}
-	if !m.ancOK && m.asks < ancAfter {
+	if !m.ancOK && m.asks < ancAfter && !now {
 		// Pair by pair first: a point read that misses is cheap (a bloom
 		// filter), and most checks ask about a group or two.
 		m.asks++
@@ -217,4 +218,83 @@ func (q *query) ancestors(ctx context.Context, subj tuple.SubjectRef) (anc map[t
 		q.e.ancReads.Add(1)
 	}
 	return m.anc, m.rels, true, m.ancFull, nil
+}
+
+// setsFromGroups answers whether subj is in any of sets' subject sets (the
+// subject-set relationships of one relation, two or more, as direct read
+// them) from the subject's relationships and groups, read once per query:
+// no check, and no index read, per set. Each set contributes its
+// relationship's caveat and the subject's membership: its own relationship
+// in the set, or one in a group inside it (through clean edges only). ok
+// is false when it cannot answer exactly (a set through a permission, a
+// path with a caveat or an expiration, too many groups, suspended sets):
+// the sets are then checked one by one.
+func (q *query) setsFromGroups(ctx context.Context, sets []tuple.Relationship, subj tuple.SubjectRef, path *pathNode) (outcome, bool, error) {
+	if q.gi == nil || q.explain || q.watch != nil || q.susp.sets || subj.Relation != "" || subj.IsWildcard() || len(sets) < 2 {
+		return outcome{}, false, nil
+	}
+	anc, rels, full, known, err := q.ancestors(ctx, subj, true)
+	if err != nil || !full || !known {
+		return outcome{}, false, err
+	}
+	closed := q.e.closedOf(q.v.Schema)
+	o := denied
+	for _, sr := range sets {
+		set := sr.Subject
+		d := q.v.Schema.Definitions[set.Type]
+		if d == nil || d.Relations[set.Relation] == nil || !closed.pure(set.Type, set.Relation) {
+			return outcome{}, false, nil
+		}
+		c, err := q.caveat(ctx, sr)
+		if err != nil {
+			return outcome{}, false, err
+		}
+		if c.res == Denied {
+			continue
+		}
+		in := denied
+		for _, m := range rels {
+			if m.Resource.Type != set.Type || m.Resource.ID != set.ID || m.Relation != set.Relation || m.ExpiredAt(q.now) {
+				continue
+			}
+			if m.Subject.IsWildcard() && !allowsWildcard(d.Relations[set.Relation], subj.Type) {
+				continue
+			}
+			mc, err := q.caveat(ctx, m)
+			if err != nil {
+				return outcome{}, false, err
+			}
+			in = or(in, mc)
+		}
+		for _, v := range anc[set] {
+			m := rels[v.rel]
+			if m.ExpiredAt(q.now) || (tuple.SubjectRef{Type: m.Resource.Type, ID: m.Resource.ID, Relation: m.Relation}) == set {
+				continue
+			}
+			if m.Subject.IsWildcard() {
+				md := q.v.Schema.Definitions[m.Resource.Type]
+				if md == nil || md.Relations[m.Relation] == nil || !allowsWildcard(md.Relations[m.Relation], subj.Type) {
+					continue
+				}
+			}
+			if !v.clean {
+				return outcome{}, false, nil
+			}
+			mc, err := q.caveat(ctx, m)
+			if err != nil {
+				return outcome{}, false, err
+			}
+			in = or(in, mc)
+		}
+		if o = or(o, and(c, in)); o.res == Allowed {
+			break
+		}
+	}
+	if q.track {
+		q.noteRead(path, q.e.changes.subjectKey(subj))
+		q.noteRead(path, q.e.changes.subjectKey(tuple.SubjectRef{Type: subj.Type, ID: tuple.Wildcard}))
+		q.noteRead(path, q.e.changes.groupsKey())
+	}
+	q.e.setsAnswered.Add(1)
+	return o, true, nil
 }
