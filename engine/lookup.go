@@ -134,7 +134,7 @@ type state struct {
 func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, resType, rel string) ([]string, error) {
 	g := q.e.reverseOf(q.v.Schema)
 	reach := g.reaching(typeRel{resType, rel})
-	seen := make(map[fact]state, 64)
+	seen := make(map[fact]state, 256)
 	if subj.Relation == "" && !subj.IsWildcard() {
 		q.walked = &walked{subject: subj, facts: seen}
 	}
