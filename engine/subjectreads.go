@@ -11,12 +11,15 @@ import (
 // dataset, its steward, blocked from it, the admin of its project, suspended
 // in its organization, in this team, in that one? Read one by one, each is a
 // store read (a point read, or an index read per team the subject is in).
-// Most subjects are named by a few dozen relationships at most, so the query
-// reads them all in one reverse scan the second time it needs one, and
-// answers every later point read naming the subject from them. With the
-// nested-group index it also reads, once, every group those relationships
-// put the subject in at any depth (one up-closure scan per group the subject
-// is directly in), so "is the subject in team T" costs no read either.
+// Most subjects are named by a few dozen relationships at most. When the
+// nested-group index needs them (or an arrow's target is to be ruled out,
+// impossible.go), the query reads them all in one reverse scan and answers
+// later point reads naming the subject from them too; after two groups
+// asked about pair by pair it also reads, once, every group those
+// relationships put the subject in at any depth (one up-closure scan per
+// group the subject is directly in), so "is the subject in team T" costs no
+// read either, and a relation holding several teams is answered in one pass
+// (setsFromGroups).
 //
 // Both are bounded (maxIndexedMemberships relationships, maxAncestors
 // groups); a subject named by more is read one question at a time, as
@@ -40,7 +43,6 @@ type memberships struct {
 	mu    sync.Mutex
 	subj  tuple.SubjectRef
 	ok    bool // rels were read for subj
-	reads int  // point reads of subj before rels were read
 	asks  int  // groups asked about pair by pair before anc was read
 	rels  []tuple.Relationship
 	full  bool // rels holds every one (not cut at maxIndexedMemberships)
@@ -64,7 +66,7 @@ type ancestorVia struct {
 // m.mu is held.
 func (m *memberships) reset(subj tuple.SubjectRef) {
 	if m.subj != subj {
-		m.subj, m.ok, m.reads, m.rels, m.full, m.wild = subj, false, 0, nil, false, false
+		m.subj, m.ok, m.rels, m.full, m.wild = subj, false, nil, false, false
 		m.asks, m.ancOK, m.ancFull, m.anc = 0, false, false, nil
 	}
 }
@@ -112,18 +114,17 @@ func (q *query) relsOf(ctx context.Context, subj tuple.SubjectRef) error {
 }
 
 // exact reads res#rel@subj: from the subject's relationships when the query
-// has read them all (it reads them at the second point read of a plain
-// subject), else from the store. Only with the nested-group index: without
+// has read them all for another reason (the nested groups, an arrow's
+// target), else from the store. It does not read them itself: on a store
+// in SSTables a point read that misses is a bloom filter, and a scan of the
+// subject's relationships a seek in every table (on the wide preset that
+// made checks a third slower). Only with the nested-group index: without
 // it (an old revision, Config.NoGroupIndex) every question is its own read,
 // the reference the differential tests compare with.
 func (q *query) exact(ctx context.Context, res tuple.ObjectRef, rel string, subj tuple.SubjectRef) (tuple.Relationship, bool, error) {
-	if subj.Relation != "" {
-		return q.v.Reader.Relationship(ctx, res, rel, subj)
-	}
-	sc := q.gi
-	if sc == nil {
-		// No index at this revision, or Config.NoGroupIndex: the reference
-		// path, one read per question.
+	if subj.Relation != "" || q.gi == nil {
+		// Without the index at this revision (or with Config.NoGroupIndex)
+		// the reference path: one read per question.
 		return q.v.Reader.Relationship(ctx, res, rel, subj)
 	}
 	base := subj
@@ -132,19 +133,7 @@ func (q *query) exact(ctx context.Context, res tuple.ObjectRef, rel string, subj
 	}
 	m := &q.members
 	m.mu.Lock()
-	m.reset(base)
-	if !m.ok {
-		m.reads++
-		if m.reads < 2 {
-			m.mu.Unlock()
-			return q.v.Reader.Relationship(ctx, res, rel, subj)
-		}
-		if err := q.loadRels(ctx, m, sc); err != nil {
-			m.mu.Unlock()
-			return tuple.Relationship{}, false, err
-		}
-	}
-	if !m.full || subj.IsWildcard() && !m.wild {
+	if m.subj != base || !m.ok || !m.full || subj.IsWildcard() && !m.wild {
 		m.mu.Unlock()
 		return q.v.Reader.Relationship(ctx, res, rel, subj)
 	}
@@ -296,5 +285,6 @@ func (q *query) setsFromGroups(ctx context.Context, sets []tuple.Relationship, s
 		q.noteRead(path, q.e.changes.groupsKey())
 	}
 	q.e.setsAnswered.Add(1)
+	q.e.idxAnswered.Add(1)
 	return o, true, nil
 }
