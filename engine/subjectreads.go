@@ -40,13 +40,13 @@ const maxAncestors = 4096
 // naming it (and its type's wildcard, when some relation allows one) and,
 // with the index, the groups it is in at any depth.
 type memberships struct {
-	mu    sync.Mutex
-	subj  tuple.SubjectRef
-	ok    bool // rels were read for subj
-	asks  int  // groups asked about pair by pair before anc was read
-	rels  []tuple.Relationship
-	full  bool // rels holds every one (not cut at maxIndexedMemberships)
-	wild  bool // rels includes those naming subj's type wildcard
+	mu   sync.Mutex
+	subj tuple.SubjectRef
+	ok   bool // rels were read for subj
+	asks int  // groups asked about pair by pair before anc was read
+	rels []tuple.Relationship
+	full bool // rels holds every one (not cut at maxIndexedMemberships)
+	wild bool // rels includes those naming subj's type wildcard
 
 	ancOK   bool // anc was read
 	ancFull bool // anc is complete (not cut at maxAncestors)
