@@ -52,6 +52,14 @@
 // graphs. The index assumes stored subject sets are of types the schema
 // allows (writes and schema changes are validated against it).
 //
+// A query keeps what it read of its subject (subjectreads.go): its
+// relationships, once the index path needs them, answer later point reads
+// naming it; after two groups asked about one by one, every group it is
+// in at any depth is read at once, and a relation holding several teams is
+// answered in one pass. An arrow whose target can hold only through plain
+// relations the subject has no relationship of is denied without reading
+// its links (impossible.go).
+//
 // # Three-valued logic
 //
 // Results are Allowed (A), Denied (D) or Conditional (C, a caveat lacks
