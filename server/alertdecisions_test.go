@@ -135,9 +135,19 @@ func TestAlertSchemaChange(t *testing.T) {
 	if p.Event.Kind != alerts.KindSchema || len(p.Event.SchemaHash) < 16 || p.Event.Reason != "add auditors" {
 		t.Errorf("payload %+v", p)
 	}
-	// The delivery is counted.
-	if code, out := call(t, n, http.MethodGet, "/metrics", ""); code != http.StatusOK ||
-		!strings.Contains(out, "\ntrellis_alert_deliveries_total 1\n") || !strings.Contains(out, "\ntrellis_alert_dead_letters_total 0\n") {
+	// The delivery is counted. The sender counts it when the receiver's
+	// answer is back, which can be after the receiver has recorded it: ask
+	// until it shows (or the deadline passes).
+	var code int
+	var out string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		code, out = call(t, n, http.MethodGet, "/metrics", "")
+		counted := code == http.StatusOK && strings.Contains(out, "\ntrellis_alert_deliveries_total 1\n")
+		if counted || time.Now().After(deadline) {
+			break
+		}
+	}
+	if code != http.StatusOK || !strings.Contains(out, "\ntrellis_alert_deliveries_total 1\n") || !strings.Contains(out, "\ntrellis_alert_dead_letters_total 0\n") {
 		t.Errorf("metrics: %d, want one delivery and no dead letter counted", code)
 	}
 }
