@@ -152,14 +152,27 @@ func (q *query) held(path *pathNode) bool {
 // indexedVia answers directIndexed for a covered group from vias, the
 // subject's relationships (of rels) whose subject set is inside it.
 func (q *query) indexedVia(ctx context.Context, res tuple.ObjectRef, r *schema.Relation, subj tuple.SubjectRef, path *pathNode, rels []tuple.Relationship, vias []ancestorVia) (o outcome, decided bool, err error) {
-	if q.track {
-		q.noteRead(path, q.e.changes.subjectKey(subj))
-		q.noteRead(path, q.e.changes.subjectKey(tuple.SubjectRef{Type: subj.Type, ID: tuple.Wildcard}))
-		q.noteRead(path, q.e.changes.groupsKey())
-	}
+	q.noteSubjectReads(path, subj, true)
 	group := tuple.SubjectRef{Type: res.Type, ID: res.ID, Relation: r.Name}
+	o, ambiguous, err := q.throughVias(ctx, group, subj, rels, vias)
+	switch {
+	case err != nil:
+		return outcome{}, false, err
+	case o.res != Allowed && (ambiguous || !q.e.closedOf(q.v.Schema).pure(res.Type, r.Name)):
+		q.e.idxFallbacks.Add(1)
+		return outcome{}, false, nil
+	}
+	q.e.idxAnswered.Add(1)
+	return o, true, nil
+}
+
+// throughVias is what vias (relationships of rels whose subject set lies
+// inside group) make of subj's membership in group: each one joined by a
+// clean path contributes its caveat; ambiguous reports one joined only
+// through caveated or expiring edges (which the walk must follow unless
+// another allowed). It stops at the first allow.
+func (q *query) throughVias(ctx context.Context, group, subj tuple.SubjectRef, rels []tuple.Relationship, vias []ancestorVia) (o outcome, ambiguous bool, err error) {
 	o = denied
-	ambiguous := false
 	for _, v := range vias {
 		m := rels[v.rel]
 		if m.ExpiredAt(q.now) {
@@ -172,7 +185,7 @@ func (q *query) indexedVia(ctx context.Context, res tuple.ObjectRef, r *schema.R
 			}
 		}
 		if (tuple.SubjectRef{Type: m.Resource.Type, ID: m.Resource.ID, Relation: m.Relation}) == group {
-			continue // read by direct itself
+			continue // the subject's own relationship in group: read directly
 		}
 		if !v.clean {
 			ambiguous = true
@@ -183,16 +196,24 @@ func (q *query) indexedVia(ctx context.Context, res tuple.ObjectRef, r *schema.R
 			return outcome{}, false, err
 		}
 		if o = or(o, c); o.res == Allowed {
-			q.e.idxAnswered.Add(1)
-			return o, true, nil
+			return o, ambiguous, nil
 		}
 	}
-	if ambiguous || !q.e.closedOf(q.v.Schema).pure(res.Type, r.Name) {
-		q.e.idxFallbacks.Add(1)
-		return outcome{}, false, nil
+	return o, ambiguous, nil
+}
+
+// noteSubjectReads records, for the cache, that the answer at path came from
+// all of subj's relationships (and its type wildcard's) and, with groups,
+// from the nested-group index.
+func (q *query) noteSubjectReads(path *pathNode, subj tuple.SubjectRef, groups bool) {
+	if !q.track {
+		return
 	}
-	q.e.idxAnswered.Add(1)
-	return o, true, nil
+	q.noteRead(path, q.e.changes.subjectKey(subj))
+	q.noteRead(path, q.e.changes.subjectKey(tuple.SubjectRef{Type: subj.Type, ID: tuple.Wildcard}))
+	if groups {
+		q.noteRead(path, q.e.changes.groupsKey())
+	}
 }
 
 // closedRelations records, per schema, which relations' subject sets reach

@@ -146,10 +146,7 @@ func (q *query) arrowCannotHold(ctx context.Context, a *schema.Arrow, res tuple.
 			return false, nil
 		}
 	}
-	if q.track {
-		q.noteRead(path, q.e.changes.subjectKey(subj))
-		q.noteRead(path, q.e.changes.subjectKey(tuple.SubjectRef{Type: subj.Type, ID: tuple.Wildcard}))
-	}
+	q.noteSubjectReads(path, subj, false)
 	q.e.arrowsDenied.Add(1)
 	return true, nil
 }

@@ -164,9 +164,9 @@ func (q *query) reverseCandidates(ctx context.Context, subj tuple.SubjectRef, re
 		if e.kind == edgeArrow && !e.all && clean {
 			// The arrow itself holds on this object, whatever the
 			// permission around it (an exclusion, say) makes of it.
-			name := arrowFact(e.relation, computed)
-			if old, ok := seen[fact{e.resType, r.Resource.ID, name}]; !ok || !old.certain {
-				seen[fact{e.resType, r.Resource.ID, name}] = state{certain: true, exp: st.exp, depth: st.depth}
+			k := fact{e.resType, r.Resource.ID, arrowFact(e.relation, computed)}
+			if _, ok := seen[k]; !ok { // only sure ones are recorded: the first stays
+				seen[k] = state{certain: true, exp: st.exp, depth: st.depth}
 			}
 		}
 		push(fact{e.resType, r.Resource.ID, e.result}, st)

@@ -71,8 +71,9 @@ func (m *memberships) reset(subj tuple.SubjectRef) {
 	}
 }
 
-// loadRels reads every live relationship naming subj (and its type's
-// wildcard), up to one more than maxIndexedMemberships. m.mu is held.
+// loadRels reads every live relationship naming m.subj (and its type's
+// wildcard), at most maxIndexedMemberships of them (full false when there
+// are more). m.mu is held.
 func (q *query) loadRels(ctx context.Context, m *memberships, sc GroupIndex) error {
 	subj := m.subj
 	var rels []tuple.Relationship
@@ -127,13 +128,11 @@ func (q *query) exact(ctx context.Context, res tuple.ObjectRef, rel string, subj
 		// the reference path: one read per question.
 		return q.v.Reader.Relationship(ctx, res, rel, subj)
 	}
-	base := subj
-	if subj.IsWildcard() {
-		base = q.members.subjFor(subj)
-	}
 	m := &q.members
 	m.mu.Lock()
-	if m.subj != base || !m.ok || !m.full || subj.IsWildcard() && !m.wild {
+	// The relationships read for m.subj hold its wildcard's too (m.wild).
+	kept := m.ok && m.full && (subj == m.subj || subj.IsWildcard() && m.wild && m.subj.Type == subj.Type && m.subj.Relation == "")
+	if !kept {
 		m.mu.Unlock()
 		return q.v.Reader.Relationship(ctx, res, rel, subj)
 	}
@@ -144,18 +143,6 @@ func (q *query) exact(ctx context.Context, res tuple.ObjectRef, rel string, subj
 		}
 	}
 	return tuple.Relationship{}, false, nil
-}
-
-// subjFor returns the plain subject whose wildcard w is, if the query is
-// reading that subject's relationships, else w itself (which then misses:
-// a wildcard's own relationships are read from the store).
-func (m *memberships) subjFor(w tuple.SubjectRef) tuple.SubjectRef {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.subj.Type == w.Type && m.subj.Relation == "" {
-		return m.subj
-	}
-	return w
 }
 
 // ancestors returns, for a plain subject, its relationships (full: all of
@@ -255,35 +242,19 @@ func (q *query) setsFromGroups(ctx context.Context, sets []tuple.Relationship, s
 			}
 			in = or(in, mc)
 		}
-		for _, v := range anc[set] {
-			m := rels[v.rel]
-			if m.ExpiredAt(q.now) || (tuple.SubjectRef{Type: m.Resource.Type, ID: m.Resource.ID, Relation: m.Relation}) == set {
-				continue
-			}
-			if m.Subject.IsWildcard() {
-				md := q.v.Schema.Definitions[m.Resource.Type]
-				if md == nil || md.Relations[m.Relation] == nil || !allowsWildcard(md.Relations[m.Relation], subj.Type) {
-					continue
-				}
-			}
-			if !v.clean {
-				return outcome{}, false, nil
-			}
-			mc, err := q.caveat(ctx, m)
-			if err != nil {
-				return outcome{}, false, err
-			}
-			in = or(in, mc)
+		via, ambiguous, err := q.throughVias(ctx, set, subj, rels, anc[set])
+		switch {
+		case err != nil:
+			return outcome{}, false, err
+		case ambiguous && via.res != Allowed:
+			return outcome{}, false, nil
 		}
+		in = or(in, via)
 		if o = or(o, and(c, in)); o.res == Allowed {
 			break
 		}
 	}
-	if q.track {
-		q.noteRead(path, q.e.changes.subjectKey(subj))
-		q.noteRead(path, q.e.changes.subjectKey(tuple.SubjectRef{Type: subj.Type, ID: tuple.Wildcard}))
-		q.noteRead(path, q.e.changes.groupsKey())
-	}
+	q.noteSubjectReads(path, subj, true)
 	q.e.setsAnswered.Add(1)
 	q.e.idxAnswered.Add(1)
 	return o, true, nil

@@ -63,7 +63,7 @@ func (c *counted) EachGroupAncestor(ctx context.Context, member tuple.SubjectRef
 	return c.Snapshot.EachGroupAncestor(ctx, member, fn)
 }
 
-// reportReads reports the reads c counted per query (n queries).
+// report reports the reads c counted per query (n queries).
 func (c *counted) report(b *testing.B, n int, per string) {
 	b.ReportMetric(float64(c.points.Load())/float64(n), "points/"+per)
 	b.ReportMetric(float64(c.scans.Load())/float64(n), "scans/"+per)
